@@ -1,0 +1,124 @@
+"""The slide engine with the bundled fast model on real tissue."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from wnet_gui.annotations import NucleusStore, import_geojson
+from wnet_gui.detection.metrics import count_matches
+from wnet_gui.engine.detect import DetectOptions, MppUnknownError, detect_slide, run_detection
+from wnet_gui.engine.tiling import Rect, plan_tiles
+from wnet_gui.models.zoo import resolve_card
+from wnet_gui.slides import open_slide
+
+from helpers import sample_mosaic, write_pyramidal_tiff, write_tiff
+
+
+@pytest.fixture(scope="module")
+def card():
+    return resolve_card("fast")
+
+
+@pytest.fixture(scope="module")
+def pyramid(tmp_path_factory):
+    return write_pyramidal_tiff(tmp_path_factory.mktemp("slides") / "mosaic.tif", sample_mosaic())
+
+
+def test_tile_cores_partition_the_region():
+    region = Rect(10, 20, 1000, 700)
+    tiles = plan_tiles(region, 2.0, 160, 32)
+    area = sum(t.core.w * t.core.h for t in tiles)
+    assert area == pytest.approx(1000 * 700)
+    for t in tiles:
+        assert t.core.x >= region.x and t.core.x1 <= region.x1 + 1e-9
+        assert t.read_x <= t.core.x - 32 * 2 + 1 and t.read_size == 320
+
+
+def test_whole_versus_tiled_gives_the_same_points(pyramid, card):
+    slide = open_slide(pyramid)
+    whole = run_detection(slide, card, options=DetectOptions(tile_size=640, skip_background=False, device="cpu"))
+    tiled = run_detection(slide, card, options=DetectOptions(tile_size=224, skip_background=False, device="cpu"))
+    assert whole.tiles_total == 1 and tiled.tiles_total == 16
+    assert len(whole.centres) > 300
+    c = count_matches(tiled.centres, whole.centres, 1.5)
+    # nothing doubled or lost at seams: counts agree and almost every point is the same
+    assert abs(len(tiled.centres) - len(whole.centres)) <= 0.02 * len(whole.centres)
+    assert c.tp >= 0.97 * len(whole.centres)
+    # no two tiled points closer than the peak spacing (a doubled seam point would be)
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(tiled.centres).query(tiled.centres, k=2)
+    assert d[:, 1].min() >= 2.0
+
+
+def test_deterministic(pyramid, card):
+    slide = open_slide(pyramid)
+    opts = DetectOptions(tile_size=256, skip_background=False, device="cpu")
+    a = run_detection(slide, card, options=opts)
+    b = run_detection(slide, card, options=opts)
+    assert np.array_equal(a.centres, b.centres)
+
+
+def test_background_tiles_are_skipped(tmp_path, card):
+    mosaic = sample_mosaic()
+    canvas = np.full((1024, 2048, 3), 240, np.uint8)
+    canvas[:, :1024] = mosaic
+    slide = open_slide(write_tiff(tmp_path / "half.tif", canvas, 0.25))
+    run = run_detection(slide, card, options=DetectOptions(tile_size=256, device="cpu"))
+    assert run.tiles_skipped >= 0.4 * run.tiles_total
+    assert len(run.centres) > 300
+    core = (256 - 2 * card.margin) * card.mpp / 0.25
+    assert run.centres[:, 0].max() < 1024 + core  # only tiles touching tissue were read
+    full = run_detection(slide, card, options=DetectOptions(tile_size=256, device="cpu", skip_background=False))
+    assert full.tiles_skipped == 0 and full.tiles_done == full.tiles_total
+
+
+def test_cancel_keeps_what_was_found(pyramid, card):
+    slide = open_slide(pyramid)
+    cancel = threading.Event()
+    seen = []
+
+    def on_tile(result):
+        seen.append(result)
+        if len(seen) == 3:
+            cancel.set()
+
+    run = run_detection(slide, card, options=DetectOptions(tile_size=160, skip_background=False, device="cpu", batch_size=1),
+                        cancel=cancel, on_tile=on_tile)
+    assert run.cancelled
+    assert run.tiles_done == 3 < run.tiles_total
+    assert len(run.centres) == sum(len(r.centres) for r in seen) > 0
+
+
+def test_mpp_resampling_halved_tile_gives_halved_centres(tmp_path, card):
+    mosaic = sample_mosaic()[:512, :512]
+    import cv2
+
+    half = cv2.resize(mosaic, (256, 256), interpolation=cv2.INTER_AREA)
+    at40 = run_detection(open_slide(write_tiff(tmp_path / "a.tif", mosaic, 0.25)), card, options=DetectOptions(skip_background=False, device="cpu"))
+    at20 = run_detection(open_slide(write_tiff(tmp_path / "b.tif", half, 0.5)), card, options=DetectOptions(skip_background=False, device="cpu"))
+    assert len(at40.centres) > 50
+    c = count_matches(at20.centres, at40.centres / 2, 1.0)
+    assert c.f1 > 0.9
+
+
+def test_unknown_mpp_is_a_clear_error(tmp_path, card):
+    import cv2
+
+    path = tmp_path / "no_mpp.png"
+    cv2.imwrite(str(path), sample_mosaic()[:256, :256])
+    with pytest.raises(MppUnknownError, match="no_mpp.png"):
+        run_detection(open_slide(path), card)
+    assert len(run_detection(open_slide(path, mpp=0.25), card, options=DetectOptions(device="cpu")).centres) > 0
+
+
+def test_detect_slide_writes_geojson_the_store_imports(pyramid, card, tmp_path):
+    out = tmp_path / "out.geojson"
+    run = detect_slide(pyramid, "fast", out, region=Rect(0, 0, 512, 512), options=DetectOptions(device="cpu"))
+    store = NucleusStore()
+    ids = import_geojson(store, out)
+    assert len(ids) == len(run.centres) > 50
+    assert store.count_by_source() == {"fast": len(ids)}
+    assert np.allclose(store.coordinates(), run.centres, atol=0.006)
+    assert store.coordinates().max() <= 512

@@ -1,0 +1,1 @@
+"""Headless command line: a thin layer over the engine (``wnet --help``)."""

@@ -1,0 +1,149 @@
+"""``wnet benchmark-accuracy``, ``wnet benchmark-speed`` and ``wnet models``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from ..detection.metrics import count_matches, pooled
+from ..engine.detect import DetectOptions, run_detection
+from ..engine.device import select_device
+from ..engine.predict import DensityPredictor
+from ..models.zoo import list_cards, resolve_card
+from ..slides.image_slide import ImageSlide
+
+RADII = (("r=5px@40x", 5.0, "px40"), ("r=3um", 3.0, "um"))
+
+
+class _ArraySlide(ImageSlide):
+    """An in-memory tile as a slide (benchmarks never write temporary files)."""
+
+    def __init__(self, name: str, image: np.ndarray, mpp: float):
+        from pathlib import Path
+
+        self.path = Path(name)
+        self._mpp_override = mpp
+        self._image = image
+        self._metadata_mpp = None
+        self._pyramid = [image]
+
+
+def evaluate_card(card, tiles, device: str = "auto") -> dict[str, dict]:
+    """Pooled counts of one model over annotated tiles, at both matching radii."""
+    predictor = DensityPredictor.from_card(card, select_device(device))
+    counts = {label: [] for label, _, _ in RADII}
+    options = DetectOptions(skip_background=False, device=device)
+    for tile in tiles:
+        run = run_detection(_ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
+        for label, r, unit in RADII:
+            radius = r * (0.25 / tile.mpp) if unit == "px40" else r / tile.mpp
+            counts[label].append(count_matches(run.centres, tile.centres, radius))
+    return {label: pooled(c).as_dict() for label, c in counts.items()}
+
+
+def _load_tiles(dataset: str, split: str):
+    if dataset == "monuseg":
+        from ..datasets import monuseg
+
+        return monuseg.load_split(split)
+    from ..datasets import crchisto
+
+    return crchisto.load_split(split)
+
+
+def accuracy(args: argparse.Namespace) -> int:
+    tiles = _load_tiles(args.dataset, args.split)
+    n_truth = sum(len(t.centres) for t in tiles)
+    print(f"{args.dataset} {args.split}: {len(tiles)} images, {n_truth} nuclei; pooled counts, one-to-one matching")
+    print(f"{'model':28s} {'radius':>10s} {'TP':>6s} {'FP':>6s} {'FN':>6s} {'P':>6s} {'R':>6s} {'F1':>6s}")
+    for name in args.models:
+        card = resolve_card(name)
+        start = time.monotonic()
+        result = evaluate_card(card, tiles, args.device)
+        for label, m in result.items():
+            print(f"{card.title[:28]:28s} {label:>10s} {m['tp']:6d} {m['fp']:6d} {m['fn']:6d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}")
+        print(f"  ({time.monotonic() - start:.0f} s)")
+        if args.update_card:
+            card.metrics[f"{args.dataset}_{args.split}"] = result
+            card.save(card.path)
+    return 0
+
+
+def _forward_rate(predictor: DensityPredictor, size: int, batch: int, repeats: int = 3) -> float:
+    """Model-pixels per second of the bare forward pass on in-memory tensors."""
+    x = torch.randn(batch, 3, size, size)
+    with torch.inference_mode():
+        predictor.model(x)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            predictor.model(x)
+        return repeats * batch * size * size / (time.perf_counter() - start)
+
+
+def _matmul_peak(threads: int) -> float:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    return 5 * 2 * 2048**3 / (time.perf_counter() - start)
+
+
+def _model_flops_per_pixel(model: torch.nn.Module, size: int = 256) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(torch.randn(1, 3, size, size))
+    return counter.get_total_flops() / (size * size)
+
+
+def speed(args: argparse.Namespace) -> int:
+    from ..datasets import monuseg
+
+    torch.set_num_threads(args.threads)
+    # a synthetic 40× region tiled from real MoNuSeg test tiles (all tissue)
+    tiles = [t.image for t in monuseg.load_split("test")]
+    reps = -(-args.size // 1000)
+    canvas = np.concatenate([np.concatenate([tiles[(i + j) % len(tiles)] for i in range(reps)], axis=1) for j in range(reps)], axis=0)
+    canvas = np.ascontiguousarray(canvas[: args.size, : args.size])
+    slide = _ArraySlide("bench", canvas, 0.25)
+    peak = _matmul_peak(args.threads)
+    print(f"{args.threads} threads; matmul peak {peak / 1e9:.1f} GFLOP/s; region {args.size}×{args.size} px at 0.25 µm/px")
+    print(f"{'model':24s} {'engine Mpx40/s':>15s} {'forward Mpx40/s':>16s} {'overhead':>9s} {'GFLOP/Mpx':>10s} {'bound Mpx40/s':>14s}")
+    for name in args.models:
+        card = resolve_card(name)
+        predictor = DensityPredictor.from_card(card, "cpu")
+        ds2 = (card.mpp / 0.25) ** 2  # 40× pixels per model pixel
+        options = DetectOptions(skip_background=False, device="cpu", threads=args.threads)
+        run_detection(slide, card, options=options, predictor=predictor)  # warm-up
+        start = time.perf_counter()
+        run = run_detection(slide, card, options=options, predictor=predictor)
+        elapsed = time.perf_counter() - start
+        engine = args.size**2 / elapsed / 1e6
+        useful = (card.tile_size - 2 * card.margin) ** 2 / card.tile_size**2  # margins are recomputed
+        forward = _forward_rate(predictor, card.tile_size, 4) * ds2 * useful / 1e6
+        flops = _model_flops_per_pixel(predictor.model)
+        bound = peak / flops * ds2 * useful / 1e6
+        print(f"{card.title[:24]:24s} {engine:15.2f} {forward:16.2f} {1 - engine / forward:9.1%} {flops / 1e3:10.1f} {bound:14.2f}   ({len(run.centres)} nuclei)")
+        if args.update_card:
+            card.throughput = {"mpx40_per_s": round(engine, 2), "threads": args.threads, "device": "cpu",
+                               "forward_mpx40_per_s": round(forward, 2), "gflop_per_mpx_model": round(flops / 1e3, 2)}
+            card.save(card.path)
+    return 0
+
+
+def list_models(args: argparse.Namespace) -> int:
+    cards = list_cards()
+    if not cards:
+        print("no models found")
+        return 1
+    for card in cards:
+        m = card.metrics.get("monuseg_test", {})
+        f1 = m.get("r=3um", {}).get("f1")
+        tp = card.throughput.get("mpx40_per_s")
+        print(f"{card.name:12s} {card.title:30s} mpp {card.mpp:<5g} F1@3µm {f1 if f1 is None else round(f1, 3)}  {tp} Mpx/s (40×, CPU)")
+    return 0

@@ -1,0 +1,107 @@
+"""``wnet``: detect, segment, evaluate, train, export and benchmark from the shell.
+
+Every sub-command calls the same engine as the GUI; failures print one clear line and
+exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import __version__
+
+
+def _add_detect(sub) -> None:
+    p = sub.add_parser("detect", help="detect nucleus centres in slides or tiles")
+    p.add_argument("inputs", nargs="+", help="slide files, folders or globs")
+    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several)")
+    p.add_argument("--model", default="fast", help="fast, accurate, or a model card path (default: fast)")
+    p.add_argument("--roi", help="x,y,w,h in level-0 pixels (default: whole slide)")
+    p.add_argument("--mpp", type=float, help="microns per pixel, overriding the file's")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--format", choices=["geojson", "csv"], default="geojson")
+    p.add_argument("--threshold", type=float, help="peak threshold (default: the model card's)")
+    p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
+    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
+    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.detect_cmd", fromlist=["run"]).run(a))
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="precision/recall/F1 of predicted centres against truth")
+    p.add_argument("--pred", required=True, nargs="+", help="prediction files (GeoJSON/CSV)")
+    p.add_argument("--truth", required=True, nargs="+", help="truth files (GeoJSON, Aperio XML, .mat, CSV), same order")
+    p.add_argument("--radius", type=float, default=5.0, help="matching radius (default 5)")
+    p.add_argument("--unit", choices=["px", "um"], default="px", help="unit of --radius")
+    p.add_argument("--mpp", type=float, help="microns per pixel (needed with --unit um)")
+    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.evaluate_cmd", fromlist=["run"]).run(a))
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a detection model from a JSON config")
+    p.add_argument("config")
+    p.add_argument("--run-dir", help="folder for checkpoints and logs (default runs/NAME)")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--steps", type=int, help="override the config's step count (to extend a run)")
+    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["run"]).run(a))
+
+    e = sub.add_parser("export-model", help="best weights of a run → model_zoo card + fp16 weights")
+    e.add_argument("run_dir")
+    e.add_argument("--name", help="card name (default: the run's)")
+    e.add_argument("--to", default=None, help="zoo folder (default: model_zoo/)")
+    e.add_argument("--display-name", default="")
+    e.add_argument("--description", default="")
+    e.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["export"]).export(a))
+
+
+def _add_benchmarks(sub) -> None:
+    p = sub.add_parser("benchmark-accuracy", help="P/R/F1 of models on the MoNuSeg (or CRCHisto) test split")
+    p.add_argument("models", nargs="*", default=["fast", "accurate"], help="model names or card paths")
+    p.add_argument("--dataset", choices=["monuseg", "crchisto"], default="monuseg")
+    p.add_argument("--split", default="test")
+    p.add_argument("--update-card", action="store_true", help="write the measured numbers into the cards")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["accuracy"]).accuracy(a))
+
+    s = sub.add_parser("benchmark-speed", help="throughput of models: engine vs bare forward pass vs FLOP bound")
+    s.add_argument("models", nargs="*", default=["fast", "accurate"])
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--size", type=int, default=4096, help="side of the synthetic 40× slide region in px")
+    s.add_argument("--update-card", action="store_true")
+    s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
+
+    m = sub.add_parser("models", help="list the models and their measured accuracy and speed")
+    m.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["list_models"]).list_models(a))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wnet", description="W-Net Annotator, headless")
+    parser.add_argument("--version", action="version", version=f"wnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_detect(sub)
+    _add_evaluate(sub)
+    _add_train(sub)
+    _add_benchmarks(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..annotations.geojson import GeoJSONError
+    from ..models.card import ModelError
+    from ..slides import SlideError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (SlideError, GeoJSONError, ModelError, FileNotFoundError, ValueError) as exc:
+        print(f"wnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"wnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

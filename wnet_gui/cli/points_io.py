@@ -1,0 +1,33 @@
+"""Centres from any file the CLI accepts as predictions or truth."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ..annotations.geojson import read_geojson
+
+
+def read_centres(path: str | Path) -> np.ndarray:
+    """(N, 2) x, y from GeoJSON, Aperio XML (outline centroids), CRCHisto .mat or CSV."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith((".geojson", ".json", ".geojson.gz")):
+        parsed = read_geojson(path)
+        return np.stack([parsed.xs, parsed.ys], axis=1) if len(parsed) else np.zeros((0, 2))
+    if name.endswith(".xml"):
+        from ..datasets.monuseg import polygon_centroid, read_aperio_xml
+
+        polys = read_aperio_xml(path)
+        return np.array([polygon_centroid(p) for p in polys]).reshape(-1, 2)
+    if name.endswith(".mat"):
+        from scipy.io import loadmat
+
+        return np.asarray(loadmat(str(path))["detection"], np.float64).reshape(-1, 2) - 1.0
+    if name.endswith(".csv"):
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return np.array([[float(r["x"]), float(r["y"])] for r in rows]).reshape(-1, 2)
+    raise ValueError(f"{path}: unknown points format (geojson, xml, mat, csv)")

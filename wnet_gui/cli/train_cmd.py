@@ -1,0 +1,29 @@
+"""``wnet train`` and ``wnet export-model``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.config import TrainConfig
+    from ..training.trainer import Trainer, load_training_tiles
+
+    cfg = TrainConfig.load(args.config)
+    if args.steps:
+        cfg.steps = args.steps
+    trainer = Trainer(cfg, args.run_dir or Path("runs") / cfg.name)
+    best = trainer.run(load_training_tiles(cfg, "fit"), load_training_tiles(cfg, "val"), resume=not args.restart)
+    print(json.dumps(best, indent=2))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from ..models.zoo import zoo_dir
+    from ..training.trainer import export_run
+
+    card = export_run(args.run_dir, args.to or zoo_dir(), args.name, args.display_name, args.description)
+    print(f"wrote {card.path} and {card.weights_path} (sha256 {card.sha256[:12]}…)")
+    return 0

@@ -1,0 +1,37 @@
+"""CRCHisto (Sirinukunwattana et al. 2016): 500×500 20× colorectal images with centres only.
+
+The ``detection`` arrays are MATLAB's 1-based (x, y); we subtract 1 so that centres are in
+the same 0-based pixel convention as everything else (checked against the images: the
+1-based values sit one pixel right/below the nucleus' intensity centroid on average)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import shared_data_dir
+from .monuseg import NucleiTile, read_rgb
+
+CRCHISTO_MPP = 0.55
+
+
+def crchisto_dir() -> Path:
+    return shared_data_dir() / "crchisto"
+
+
+def load_image(bmp: str | Path) -> NucleiTile:
+    from scipy.io import loadmat
+
+    bmp = Path(bmp)
+    mat = loadmat(str(bmp.with_name(bmp.stem + "_detection.mat")))
+    centres = np.asarray(mat["detection"], dtype=np.float64).reshape(-1, 2) - 1.0
+    return NucleiTile(bmp.stem, read_rgb(bmp), centres, CRCHISTO_MPP)
+
+
+def load_split(split: str, root: Path | None = None) -> list[NucleiTile]:
+    root = root or crchisto_dir()
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"unknown CRCHisto split {split!r} (train, validation, test)")
+    paths = sorted((root / split).glob("*.bmp"), key=lambda p: int(p.stem[3:]))
+    return [load_image(p) for p in paths]

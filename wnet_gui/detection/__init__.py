@@ -1,0 +1,1 @@
+"""Detection maths with no I/O: training targets, peak finding, matching metrics."""

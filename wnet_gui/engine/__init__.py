@@ -1,0 +1,1 @@
+"""Running models: on in-memory images (predict) and over slides, tile by tile (detect)."""

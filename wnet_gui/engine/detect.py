@@ -1,0 +1,256 @@
+"""Nucleus detection over a slide region: tiles read ahead in a thread, batched through the
+model, peaks kept by the tile whose core holds them, results streamed tile by tile.
+
+``iter_detections`` is the engine the GUI worker and the CLI share; ``detect_slide`` is
+the plain function (paths and options in, results file out, no global state) that a
+cohort run can ship to Dask or Ray workers.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..models.card import ModelCard
+from ..slides import Slide, SlideError, open_slide
+from ..slides.tissue import TissueMask
+from .device import select_device
+from .predict import DensityPredictor
+from .tiling import Rect, Tile, plan_tiles
+
+
+class MppUnknownError(ValueError):
+    """The slide does not state its microns per pixel and none was given."""
+
+
+@dataclass
+class DetectOptions:
+    device: str = "auto"
+    batch_size: int | None = None  # None: 4 on CPU, more on a GPU
+    skip_background: bool = True
+    threshold: float | None = None  # None: the card's validated threshold
+    mpp: float | None = None  # overrides the slide's microns per pixel
+    tile_size: int | None = None  # model pixels; None: the card's
+    threads: int | None = None  # torch intra-op threads; None: all cores
+    prefetch: int = 8  # tiles read ahead of the model
+
+
+@dataclass
+class TileResult:
+    """Centres (level-0 x, y) and scores one tile contributed."""
+
+    tile: Tile
+    centres: np.ndarray
+    scores: np.ndarray
+    done: int  # tiles finished so far, skipped ones included
+    total: int
+    skipped: int  # background tiles never read
+    elapsed: float
+
+    @property
+    def eta(self) -> float:
+        return self.elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+
+
+@dataclass
+class DetectionRun:
+    """Everything a run found, and how it ended."""
+
+    centres: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    tiles_total: int = 0
+    tiles_done: int = 0
+    tiles_skipped: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    area_px: float = 0.0  # level-0 pixels of tissue processed
+
+
+def slide_mpp(slide: Slide, options: DetectOptions) -> float:
+    mpp = options.mpp if options.mpp is not None else slide.mpp
+    if mpp is None:
+        raise MppUnknownError(f"{slide.path.name} does not state its microns per pixel; give it (e.g. --mpp 0.25 for 40×)")
+    return float(mpp)
+
+
+def _batch_size(device: torch.device, options: DetectOptions) -> int:
+    if options.batch_size:
+        return options.batch_size
+    return 4 if device.type == "cpu" else 16
+
+
+def _read_tiles(slide: Slide, tiles: list[Tile], out: "queue.Queue", stop: threading.Event) -> None:
+    """Producer: read each tile at model scale, in plan order; None marks the end."""
+    try:
+        for tile in tiles:
+            if stop.is_set():
+                break
+            ds = tile.read_size / tile.size
+            pixels = slide.read_scaled(tile.read_x, tile.read_y, tile.read_size, tile.read_size, ds, (tile.size, tile.size))
+            while not stop.is_set():
+                try:
+                    out.put((tile, pixels), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+    except BaseException as exc:  # hand the failure to the consumer, which re-raises it
+        out.put(exc)
+        return
+    out.put(None)
+
+
+def iter_detections(
+    slide: Slide,
+    card: ModelCard,
+    region: Rect | None = None,
+    options: DetectOptions | None = None,
+    cancel: threading.Event | None = None,
+    predictor: DensityPredictor | None = None,
+) -> Iterator[TileResult]:
+    """Detect nuclei in ``region`` (default: whole slide), yielding each tile's centres.
+
+    Stops early, cleanly, when ``cancel`` is set: what was yielded stays valid."""
+    options = options or DetectOptions()
+    cancel = cancel or threading.Event()
+    w, h = slide.dimensions
+    region = (region or Rect(0, 0, w, h)).intersect(Rect(0, 0, w, h))
+    if region is None:
+        return
+    downsample = card.mpp / slide_mpp(slide, options)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    if predictor is None:
+        predictor = DensityPredictor.from_card(card, select_device(options.device))
+    tiles = plan_tiles(region, downsample, options.tile_size or card.tile_size, card.margin)
+    total = len(tiles)
+    if options.skip_background:
+        tissue = TissueMask(slide)
+        todo = [t for t in tiles if tissue.has_tissue(t.core.x, t.core.y, t.core.w, t.core.h)]
+    else:
+        todo = tiles
+    skipped = total - len(todo)
+    start = time.monotonic()
+    stop = threading.Event()
+    inbox: queue.Queue = queue.Queue(maxsize=max(2, options.prefetch))
+    reader = threading.Thread(target=_read_tiles, args=(slide, todo, inbox, stop), daemon=True, name="tile-reader")
+    reader.start()
+    batch_size = _batch_size(predictor.device, options)
+    done = skipped
+    try:
+        finished = False
+        while not finished and not cancel.is_set():
+            batch: list[tuple[Tile, np.ndarray]] = []
+            while len(batch) < batch_size:
+                item = inbox.get()
+                if item is None:
+                    finished = True
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                batch.append(item)
+            if not batch or cancel.is_set():
+                continue
+            densities = predictor.predict_batch(np.stack([p for _, p in batch]))
+            for (tile, _), density in zip(batch, densities):
+                centres, scores = _tile_centres(predictor, tile, density, options.threshold)
+                done += 1
+                yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start)
+                if cancel.is_set():
+                    break
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                inbox.get_nowait()
+            except queue.Empty:
+                reader.join(timeout=0.05)
+
+
+def _tile_centres(predictor: DensityPredictor, tile: Tile, density: np.ndarray, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+    uv, scores = predictor.centres(density, threshold)
+    if len(uv) == 0:
+        return np.zeros((0, 2)), scores
+    x, y = tile.to_level0(uv[:, 0], uv[:, 1])
+    core = tile.core
+    keep = (x >= core.x) & (x < core.x1) & (y >= core.y) & (y < core.y1)
+    return np.stack([x[keep], y[keep]], axis=1), scores[keep]
+
+
+def run_detection(
+    slide: Slide,
+    card: ModelCard,
+    region: Rect | None = None,
+    options: DetectOptions | None = None,
+    cancel: threading.Event | None = None,
+    on_tile: Callable[[TileResult], None] | None = None,
+    predictor: DensityPredictor | None = None,
+) -> DetectionRun:
+    """Collect ``iter_detections`` into one result, calling ``on_tile`` as tiles finish."""
+    run = DetectionRun()
+    parts, part_scores = [], []
+    start = time.monotonic()
+    for result in iter_detections(slide, card, region, options, cancel, predictor):
+        parts.append(result.centres)
+        part_scores.append(result.scores)
+        run.tiles_total, run.tiles_done, run.tiles_skipped = result.total, result.done, result.skipped
+        run.area_px += result.tile.core.w * result.tile.core.h
+        if on_tile:
+            on_tile(result)
+    run.cancelled = bool(cancel and cancel.is_set())
+    run.seconds = time.monotonic() - start
+    if parts:
+        run.centres = np.concatenate(parts)
+        run.scores = np.concatenate(part_scores)
+    return run
+
+
+def detect_slide(
+    slide_path: str | os.PathLike,
+    card: ModelCard | str | os.PathLike,
+    out_path: str | os.PathLike,
+    region: Rect | None = None,
+    options: DetectOptions | None = None,
+    out_format: str = "geojson",
+    cancel: threading.Event | None = None,
+    on_tile: Callable[[TileResult], None] | None = None,
+) -> DetectionRun:
+    """One slide → one results file (GeoJSON detections or CSV x, y, score).
+
+    A plain function of its arguments: no GUI, no global state, safe to run in a worker
+    process. The file is written atomically, and only when the run was not cancelled."""
+    from ..annotations import NucleusStore, write_geojson
+    from ..annotations.csv_io import write_csv
+    from ..models.zoo import resolve_card
+
+    if not isinstance(card, ModelCard):
+        card = resolve_card(card)
+    options = options or DetectOptions()
+    slide = open_slide(slide_path, mpp=options.mpp)
+    try:
+        run = run_detection(slide, card, region, options, cancel, on_tile)
+    finally:
+        slide.close()
+    if run.cancelled:
+        return run
+    store = NucleusStore()
+    store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out_format == "csv":
+        write_csv(store, out_path)
+    elif out_format == "geojson":
+        write_geojson(store, out_path)
+    else:
+        raise ValueError(f"unknown output format {out_format!r} (geojson or csv)")
+    return run
+
+
+__all__ = ["DetectOptions", "DetectionRun", "MppUnknownError", "Rect", "SlideError", "TileResult", "detect_slide", "iter_detections", "run_detection"]

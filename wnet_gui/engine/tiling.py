@@ -1,0 +1,77 @@
+"""How a region of a slide is cut into overlapping model tiles.
+
+Each tile is read with a context margin on every side but owns only its core; a centre
+found in the margin belongs to the neighbour whose core holds it. Cores tile the region
+exactly (half-open rectangles), so nothing is doubled or lost at seams.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rect:
+    """Axis-aligned rectangle in level-0 pixels (x, y top-left; w, h size)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def x1(self) -> float:
+        return self.x + self.w
+
+    @property
+    def y1(self) -> float:
+        return self.y + self.h
+
+    def intersect(self, other: "Rect") -> "Rect | None":
+        x0, y0 = max(self.x, other.x), max(self.y, other.y)
+        x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
+        return Rect(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+    @classmethod
+    def parse(cls, text: str) -> "Rect":
+        """'x,y,w,h' as typed on the command line."""
+        try:
+            x, y, w, h = (float(v) for v in text.split(","))
+        except ValueError as exc:
+            raise ValueError(f"region must be x,y,w,h in level-0 pixels, not {text!r}") from exc
+        if w <= 0 or h <= 0:
+            raise ValueError(f"region {text!r} has no area")
+        return cls(x, y, w, h)
+
+
+@dataclass(frozen=True)
+class Tile:
+    index: int
+    core: Rect  # level-0 area whose centres this tile reports
+    read_x: int  # level-0 top-left of the pixels read (core minus margin, rounded)
+    read_y: int
+    read_size: int  # level-0 side of the square read
+    size: int  # model pixels per side (the read square resampled)
+
+    def to_level0(self, u: float, v: float) -> tuple[float, float]:
+        """Model-pixel (column u, row v) in this tile → level-0 (x, y)."""
+        s = self.read_size / self.size
+        return self.read_x + (u + 0.5) * s - 0.5, self.read_y + (v + 0.5) * s - 0.5
+
+
+def plan_tiles(region: Rect, downsample: float, tile_size: int, margin: int) -> list[Tile]:
+    """Tiles of ``tile_size`` model pixels (``margin`` of them context per side) covering
+    ``region``; ``downsample`` = model mpp / slide mpp."""
+    if tile_size <= 2 * margin:
+        raise ValueError(f"tile size {tile_size} leaves no core after margins of {margin}")
+    core = (tile_size - 2 * margin) * downsample
+    read_size = int(round(tile_size * downsample))
+    nx, ny = max(1, math.ceil(region.w / core)), max(1, math.ceil(region.h / core))
+    tiles = []
+    for j in range(ny):
+        for i in range(nx):
+            cx, cy = region.x + i * core, region.y + j * core
+            core_rect = Rect(cx, cy, min(core, region.x1 - cx), min(core, region.y1 - cy))
+            tiles.append(Tile(len(tiles), core_rect, int(round(cx - margin * downsample)), int(round(cy - margin * downsample)), read_size, tile_size))
+    return tiles

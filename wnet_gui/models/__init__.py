@@ -1,0 +1,1 @@
+"""Networks (U-Net baseline, W-Net), their model cards, and the bundled model zoo."""

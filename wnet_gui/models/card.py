@@ -1,0 +1,151 @@
+"""Model cards: everything the engine needs to run a model, and what it was measured to do.
+
+A card is a JSON file beside its weights. The engine reads architecture, scale
+(microns per pixel), input normalisation, tile geometry and peak-finding settings from it
+and nothing else; the measured accuracy and speed are there for the user to choose by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .architectures import ArchitectureSpec, build_model
+
+
+class ModelError(Exception):
+    """A model card or its weights are missing, corrupt or do not match."""
+
+
+@dataclass
+class PeakSettings:
+    threshold: float = 0.3
+    min_distance_um: float = 2.0  # peaks closer than this are one nucleus
+    subpixel: bool = True
+
+
+@dataclass
+class ModelCard:
+    name: str
+    architecture: ArchitectureSpec
+    mpp: float  # microns per pixel the model sees
+    weights: str = ""  # file name beside the card
+    sha256: str = ""
+    display_name: str = ""
+    description: str = ""
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    tile_size: int = 512  # model-resolution pixels per inference tile, margins included
+    margin: int = 32  # context on each side that is predicted but not kept
+    peaks: PeakSettings = field(default_factory=PeakSettings)
+    density_radius_um: float = 3.0  # d of eq. (1), in microns
+    density_alpha: float = 3.0  # α of eq. (1)
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    throughput: dict[str, Any] = field(default_factory=dict)
+    licence: str = ""
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    # -- (de)serialisation ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("path")
+        d["architecture"] = self.architecture.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: Path | None = None) -> "ModelCard":
+        d = dict(d)
+        try:
+            d["architecture"] = ArchitectureSpec.from_dict(d["architecture"])
+            d["peaks"] = PeakSettings(**d.get("peaks", {}))
+            d["mean"] = tuple(d.get("mean", (0.5, 0.5, 0.5)))
+            d["std"] = tuple(d.get("std", (0.5, 0.5, 0.5)))
+            return cls(**d, path=path)
+        except (KeyError, TypeError, ValueError) as exc:
+            where = f" in {path}" if path else ""
+            raise ModelError(f"invalid model card{where}: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelCard":
+        path = Path(path)
+        if not path.exists():
+            raise ModelError(f"model card {path} does not exist")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"model card {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data, path=path)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+        self.path = path
+
+    # -- weights --------------------------------------------------------------------
+    @property
+    def weights_path(self) -> Path:
+        if self.path is None:
+            raise ModelError(f"model card '{self.name}' has no location, so its weights cannot be found")
+        return self.path.parent / self.weights
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+    def build(self) -> nn.Module:
+        return build_model(self.architecture)
+
+    def load_model(self, device: torch.device | str = "cpu") -> nn.Module:
+        """Build the network and load its weights after checking their sha256."""
+        state = load_verified_state_dict(self.weights_path, self.sha256)
+        model = self.build()
+        try:
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise ModelError(f"weights {self.weights_path.name} do not fit the card's architecture: {str(exc)[:300]}") from exc
+        return model.to(device).eval()
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_verified_state_dict(path: Path, sha256: str) -> dict[str, torch.Tensor]:
+    """A state dict from ``path`` if its sha256 matches; tampered or missing → ModelError."""
+    if not path.exists():
+        raise ModelError(f"model weights {path} are missing")
+    if not sha256:
+        raise ModelError(f"model card for {path.name} states no sha256; refusing unverified weights")
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ModelError(f"model weights {path.name} fail their checksum (expected {sha256[:12]}…, got {actual[:12]}…): the file is corrupt or was changed")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"model weights {path.name} cannot be loaded: {exc}") from exc
+
+
+def export_weights(model: nn.Module, card: ModelCard, directory: str | Path, half: bool = True) -> ModelCard:
+    """Write ``model``'s weights (fp16 by default) and ``card`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    card.weights = f"{card.name}.pt"
+    weights = directory / card.weights
+    torch.save(state, weights)
+    card.sha256 = file_sha256(weights)
+    card.save(directory / f"{card.name}.json")
+    return card

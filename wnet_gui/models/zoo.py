@@ -1,0 +1,48 @@
+"""The bundled models: cards and weights in ``model_zoo/``, found by name or path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .card import ModelCard, ModelError
+
+BUNDLED = ("fast", "accurate")
+
+
+def zoo_dir() -> Path:
+    """$WNET_MODEL_ZOO, else the repository's model_zoo/, else the copy inside the package."""
+    env = os.environ.get("WNET_MODEL_ZOO")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "model_zoo", here.parents[1] / "_data" / "model_zoo"):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "model_zoo"
+
+
+def list_cards(directory: Path | None = None) -> list[ModelCard]:
+    """Every readable card in the zoo, bundled ones first."""
+    directory = directory or zoo_dir()
+    cards = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            cards.append(ModelCard.load(path))
+        except ModelError:
+            continue
+    order = {name: i for i, name in enumerate(BUNDLED)}
+    return sorted(cards, key=lambda c: (order.get(c.name, len(order)), c.name))
+
+
+def resolve_card(name_or_path: str | os.PathLike) -> ModelCard:
+    """'fast' / 'accurate' / a card name in the zoo, or a path to a card JSON."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix == ".json" or path.exists():
+        return ModelCard.load(path)
+    candidate = zoo_dir() / f"{text}.json"
+    if candidate.exists():
+        return ModelCard.load(candidate)
+    known = ", ".join(c.name for c in list_cards()) or "none"
+    raise ModelError(f"no model called '{text}' (bundled: {known}); give a model card path instead")

@@ -1,0 +1,60 @@
+"""Which parts of a slide hold tissue, from a thumbnail, so background tiles are skipped."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage.filters import threshold_otsu
+from skimage.morphology import remove_small_objects
+
+from .base import Slide
+
+
+def tissue_mask_from_rgb(rgb: np.ndarray, min_object_fraction: float = 1e-4) -> np.ndarray:
+    """Boolean tissue mask: saturated or dark pixels, Otsu on saturation clamped to
+    [0.04, 0.10] so an image that is all tissue is not split into 'tissue' and 'not'."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    sat = hsv[..., 1].astype(np.float32) / 255.0
+    val = hsv[..., 2].astype(np.float32) / 255.0
+    t = float(threshold_otsu(sat)) if sat.max() > sat.min() else 0.07
+    t = min(max(t, 0.04), 0.10)
+    mask = (sat > t) | (val < 0.55)
+    mask &= val > 0.05  # black scanner borders are not tissue
+    min_size = max(4, int(min_object_fraction * mask.size))
+    mask = remove_small_objects(mask, max_size=min_size) if _has_max_size() else remove_small_objects(mask, min_size=min_size)
+    # close pale gaps inside tissue (lumen, fat) a little, then grow by a pixel so tiles
+    # at the tissue edge are kept
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _has_max_size() -> bool:
+    import inspect
+
+    return "max_size" in inspect.signature(remove_small_objects).parameters
+
+
+class TissueMask:
+    """A tissue mask over a whole slide, queried with level-0 rectangles."""
+
+    def __init__(self, slide: Slide, max_size: int = 2048):
+        thumb = slide.get_thumbnail(max_size)
+        self.mask = tissue_mask_from_rgb(thumb)
+        w, h = slide.dimensions
+        self.scale_x = thumb.shape[1] / w
+        self.scale_y = thumb.shape[0] / h
+
+    def fraction(self, x: float, y: float, w: float, h: float) -> float:
+        """Share of the level-0 rectangle covered by tissue (0 outside the slide)."""
+        x0 = int(np.floor(x * self.scale_x))
+        y0 = int(np.floor(y * self.scale_y))
+        x1 = int(np.ceil((x + w) * self.scale_x))
+        y1 = int(np.ceil((y + h) * self.scale_y))
+        H, W = self.mask.shape
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(max(x1, x0 + 1), W), min(max(y1, y0 + 1), H)
+        if x1 <= x0 or y1 <= y0:
+            return 0.0
+        return float(self.mask[y0:y1, x0:x1].mean())
+
+    def has_tissue(self, x: float, y: float, w: float, h: float) -> bool:
+        return self.fraction(x, y, w, h) > 0

@@ -1,0 +1,1 @@
+"""Training of the detection models on MoNuSeg (and later CRCHisto)."""

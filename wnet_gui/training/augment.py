@@ -1,0 +1,47 @@
+"""Augmentations that keep image and targets aligned: crops, flips, 90° turns, H&E jitter."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.color import hed2rgb, rgb2hed
+
+
+def random_crop(arrays: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The same random ``size``×``size`` window of every (H, W, ...) array (padded if smaller)."""
+    h, w = arrays[0].shape[:2]
+    if h < size or w < size:
+        pad_h, pad_w = max(0, size - h), max(0, size - w)
+        arrays = [np.pad(a, [(0, pad_h), (0, pad_w)] + [(0, 0)] * (a.ndim - 2), mode="reflect") for a in arrays]
+        h, w = arrays[0].shape[:2]
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    return [a[y : y + size, x : x + size] for a in arrays]
+
+
+def random_dihedral(arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """One of the 8 flips/quarter turns, applied to every array alike (exact on the grid)."""
+    k = int(rng.integers(0, 4))
+    flip = bool(rng.integers(0, 2))
+    out = []
+    for a in arrays:
+        a = np.rot90(a, k, axes=(0, 1))
+        if flip:
+            a = a[:, ::-1]
+        out.append(np.ascontiguousarray(a))
+    return out
+
+
+def hed_jitter(image: np.ndarray, rng: np.random.Generator, sigma: float = 0.05, bias: float = 0.02) -> np.ndarray:
+    """Stain augmentation in the haematoxylin-eosin-DAB space (Tellez et al. 2018)."""
+    hed = rgb2hed(image)
+    alpha = rng.uniform(1 - sigma, 1 + sigma, size=3)
+    beta = rng.uniform(-bias, bias, size=3)
+    rgb = hed2rgb(hed * alpha + beta)
+    return np.clip(rgb * 255.0, 0, 255).astype(np.uint8)
+
+
+def brightness_contrast(image: np.ndarray, rng: np.random.Generator, amount: float = 0.1) -> np.ndarray:
+    gain = rng.uniform(1 - amount, 1 + amount)
+    shift = rng.uniform(-amount, amount) * 255
+    mean = image.mean()
+    return np.clip((image - mean) * gain + mean + shift, 0, 255).astype(np.uint8)

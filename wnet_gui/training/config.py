@@ -1,0 +1,49 @@
+"""Training configuration, read from a JSON file so a run can be repeated exactly."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    architecture: dict[str, Any]
+    mpp: float = 0.5
+    pretrained_lite: int | None = 0  # ImageNet EfficientNet-Lite variant for stage 1, or None
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    datasets: list[str] = field(default_factory=lambda: ["monuseg"])
+    stage1_target: str = "nucleus"  # 'nucleus' (mask from outlines) or 'dots' (radius 2 px)
+    density_radius_um: float = 2.5
+    density_alpha: float = 3.0
+    loss_alpha: float = 1.0  # weight of the density L1 term (eq. 5)
+    crop: int = 256
+    batch: int = 8
+    lr: float = 1e-4
+    min_lr: float = 1e-8
+    plateau_patience: int = 6  # validations without improvement before the LR halves
+    steps: int = 20000
+    val_every: int = 100  # steps; the paper validates every 10 % of an epoch
+    checkpoint_minutes: float = 3.0
+    threads: int = 2
+    seed: int = 0
+    device: str = "auto"
+    val_thresholds: tuple[float, ...] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+    min_distance_um: float = 2.0
+    tile_size: int = 512
+    margin: int = 32
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        data = json.loads(Path(path).read_text())
+        for key in ("mean", "std", "val_thresholds"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,80 @@
+"""Training samples: annotated tiles resampled to the model's scale, with aligned targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..datasets.monuseg import NucleiTile
+from ..detection.targets import density_map, dot_mask
+from .augment import brightness_contrast, hed_jitter, random_crop, random_dihedral
+
+
+@dataclass
+class PreparedTile:
+    """A tile at the model's mpp with its full-size targets precomputed once."""
+
+    name: str
+    image: np.ndarray  # uint8 (H, W, 3)
+    centres: np.ndarray  # (N, 2) in these pixels
+    mask: np.ndarray | None  # float32 (H, W) stage-1 target, None when the data has none
+    density: np.ndarray  # float32 (H, W)
+
+
+def rescale_tile(tile: NucleiTile, mpp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Image, centres and binary nucleus mask resampled from the tile's mpp to ``mpp``."""
+    scale = tile.mpp / mpp
+    if abs(scale - 1) < 1e-6:
+        mask = None if tile.instances is None else (tile.instances > 0).astype(np.float32)
+        return tile.image, tile.centres.copy(), mask
+    h, w = tile.image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    image = cv2.resize(tile.image, size, interpolation=interp)
+    centres = (tile.centres + 0.5) * scale - 0.5  # pixel centres map to pixel centres
+    mask = None
+    if tile.instances is not None:
+        fg = cv2.resize((tile.instances > 0).astype(np.float32), size, interpolation=interp)
+        mask = (fg >= 0.5).astype(np.float32)
+    return image, centres, mask
+
+
+def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, alpha: float) -> PreparedTile:
+    image, centres, mask = rescale_tile(tile, mpp)
+    shape = image.shape[:2]
+    if stage1_target == "dots":
+        mask = dot_mask(shape, centres, radius=2.0)
+    elif stage1_target != "nucleus":
+        raise ValueError(f"stage1_target must be 'nucleus' or 'dots', not {stage1_target!r}")
+    density = density_map(shape, centres, d=d_um / mpp, alpha=alpha)
+    return PreparedTile(tile.name, image, centres, mask, density)
+
+
+class CropSampler:
+    """Random augmented crops, tiles drawn in proportion to their area."""
+
+    def __init__(self, tiles: list[PreparedTile], crop: int, seed: int, stain_jitter: bool = True):
+        self.tiles = tiles
+        self.crop = crop
+        self.stain_jitter = stain_jitter
+        self.rng = np.random.default_rng(seed)
+        areas = np.array([t.image.shape[0] * t.image.shape[1] for t in tiles], dtype=np.float64)
+        self.weights = areas / areas.sum()
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        tile = self.tiles[int(self.rng.choice(len(self.tiles), p=self.weights))]
+        has_mask = tile.mask is not None
+        mask = tile.mask if has_mask else np.zeros(tile.density.shape, np.float32)
+        image, mask, density = random_crop([tile.image, mask, tile.density], self.crop, self.rng)
+        image, mask, density = random_dihedral([image, mask, density], self.rng)
+        if self.stain_jitter:
+            image = hed_jitter(image, self.rng)
+            image = brightness_contrast(image, self.rng)
+        return image, mask, density, has_mask
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        samples = [self.sample() for _ in range(size)]
+        images, masks, densities, has_mask = zip(*samples)
+        return np.stack(images), np.stack(masks), np.stack(densities), np.array(has_mask)
