@@ -178,6 +178,7 @@ class NucleusStore:
         """Move a centre; its outline no longer describes it and is dropped."""
         row = int(self._rows_of([nucleus_id])[0])
         self._x[row], self._y[row] = x, y
+        self.polygons.pop(int(nucleus_id), None)
         self._unindexed.add(row)
         self._notify("move", np.array([nucleus_id]))
 

@@ -29,6 +29,18 @@ def _add_detect(sub) -> None:
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.detect_cmd", fromlist=["run"]).run(a))
 
 
+def _add_segment(sub) -> None:
+    p = sub.add_parser("segment", help="NuClick masks from points (points in, polygons out)")
+    p.add_argument("slide")
+    p.add_argument("--points", required=True, help="GeoJSON with the points (e.g. from wnet detect)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--model", default="nuclick", help="NuClick card name or path")
+    p.add_argument("--mpp", type=float)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.segment_cmd", fromlist=["run"]).run(a))
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="precision/recall/F1 of predicted centres against truth")
     p.add_argument("--pred", required=True, nargs="+", help="prediction files (GeoJSON/CSV)")
@@ -81,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_detect(sub)
+    _add_segment(sub)
     _add_evaluate(sub)
     _add_train(sub)
     _add_benchmarks(sub)

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from wnet_gui.nuclick.network import NuClickNet
+from wnet_gui.nuclick.patches import build_inputs, click_maps
+from wnet_gui.nuclick.postprocess import clean_mask, mask_to_polygon
+from wnet_gui.nuclick.training import crop_centered, nuclick_loss
+from wnet_gui.slides import open_slide
+
+
+def test_click_maps_mark_click_and_others_inside_only():
+    inc, exc = click_maps(16, np.array([[3.2, 4.7], [20, 1], [-1, 5], [8, 8]]))
+    assert inc.sum() == 1 and inc[8, 8] == 1
+    assert exc.sum() == 1 and exc[5, 3] == 1  # (x=3, y=5); outside ones and the click itself dropped
+
+
+def test_build_inputs_centres_the_click_even_at_the_slide_edge(sample_tiff):
+    slide = open_slide(sample_tiff)
+    clicks = np.array([[100.0, 120.0], [2.0, 3.0]])
+    others = np.vstack([clicks, [[110.0, 120.0]]])
+    inputs, origins = build_inputs(slide, clicks, others, 32, 1.0)
+    assert inputs.shape == (2, 5, 32, 32)
+    assert inputs[0, 3, 16, 16] == 1 and inputs[0, 4].sum() == 1 and inputs[0, 4, 16, 26] == 1
+    assert np.allclose(origins[0] + 16, clicks[0])
+    # patch pixels are the slide's pixels around the click
+    ref = slide.read_region(84, 104, 32, 32)
+    assert np.allclose(inputs[0, :3].transpose(1, 2, 0) * 255, ref, atol=0.5)
+    # at the edge: the patch is padded white, not shifted
+    assert np.all(inputs[1, :3, :10, :10] == 1.0)
+    assert inputs[1, 3, 16, 16] == 1
+
+
+def test_build_inputs_at_half_resolution(sample_tiff):
+    slide = open_slide(sample_tiff)
+    inputs, origins = build_inputs(slide, np.array([[200.0, 200.0]]), np.array([[200.0, 200.0], [220.0, 200.0]]), 32, 2.0)
+    assert inputs[0, 4, 16, 26] == 1  # 20 px at level 0 = 10 px in the patch
+    assert np.allclose(origins[0] + 16 * 2.0, [200, 200], atol=0.51)
+
+
+def test_clean_mask_keeps_clicked_component_fills_holes_drops_specks():
+    prob = np.zeros((40, 40))
+    prob[5:20, 5:20] = 0.9
+    prob[10:12, 10:12] = 0.1  # small hole
+    prob[25:35, 25:35] = 0.9  # another nucleus
+    prob[2, 30] = 0.9  # speck
+    mask = clean_mask(prob, (12, 12))
+    assert mask[10, 10] and mask[6, 6] and not mask[30, 30] and not mask[2, 30]
+    assert mask.sum() == 15 * 15
+    # a click just outside snaps to the nearest blob; far away gives nothing
+    assert clean_mask(prob, (21, 12)).sum() == 225
+    assert clean_mask(prob, (38, 2)).sum() == 0
+
+
+def test_mask_to_polygon_outline_has_the_mask_area():
+    mask = np.zeros((30, 30), bool)
+    mask[5:15, 8:20] = True
+    poly = mask_to_polygon(mask)
+    from shapely.geometry import Polygon
+
+    assert Polygon(poly).area == pytest.approx(9 * 11, rel=0.05)  # outline through pixel centres
+    assert poly[:, 0].min() == 8 and poly[:, 1].max() == 14
+    assert mask_to_polygon(np.zeros((5, 5), bool)) is None
+
+
+def test_crop_centered_pads():
+    a = np.arange(25).reshape(5, 5)
+    c = crop_centered(a, 0, 0, 4, -1)
+    assert c[2, 2] == 0 and c[0, 0] == -1 and c[3, 3] == 6
+
+
+def test_network_shape_and_loss_orders_predictions():
+    net = NuClickNet(4).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(2, 5, 64, 64)).shape == (2, 1, 64, 64)
+    target = torch.zeros(2, 1, 32, 32)
+    target[:, :, 10:20, 10:20] = 1
+    perfect = nuclick_loss((target * 2 - 1) * 12, target)
+    blank = nuclick_loss(torch.full_like(target, -12.0), target)
+    inverted = nuclick_loss((1 - 2 * target) * 12, target)
+    assert perfect < 0.01 < blank < inverted

@@ -1,0 +1,85 @@
+"""Autosave: atomic, versioned GeoJSON snapshots of a slide's nuclei.
+
+Each save writes a temporary file and renames it over the newest snapshot, after rotating
+the previous ones (``.1`` … ``.N``), so a crash at any moment leaves at least one complete
+snapshot. Snapshots live next to the slide when that folder is writable, else in the
+user's data folder under a name derived from the slide's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from .geojson import GeoJSONError, import_geojson, write_geojson
+from .store import NucleusStore
+
+SUFFIX = ".wnet-autosave.geojson"
+
+
+def user_data_dir() -> Path:
+    base = os.environ.get("WNET_DATA_HOME") or os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wnet-annotator" / "autosave"
+
+
+def autosave_path(slide_path: str | Path) -> Path:
+    """Where the newest snapshot of ``slide_path``'s annotations goes."""
+    slide_path = Path(slide_path).resolve()
+    beside = slide_path.with_name(slide_path.name + SUFFIX)
+    if os.access(slide_path.parent, os.W_OK):
+        return beside
+    digest = hashlib.sha1(str(slide_path).encode()).hexdigest()[:12]
+    return user_data_dir() / f"{slide_path.name}.{digest}{SUFFIX}"
+
+
+class Autosaver:
+    """Saves a store when its revision changed since the last save."""
+
+    def __init__(self, slide_path: str | Path, store: NucleusStore, keep: int = 3):
+        self.path = autosave_path(slide_path)
+        self.store = store
+        self.keep = keep
+        self.saved_revision = store.revision
+
+    @property
+    def dirty(self) -> bool:
+        return self.store.revision != self.saved_revision
+
+    def _rotate(self) -> None:
+        for i in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            newer = self.path if i == 1 else self.path.with_name(f"{self.path.name}.{i - 1}")
+            if newer.exists():
+                os.replace(newer, older)
+
+    def save(self, force: bool = False) -> bool:
+        if not (force or self.dirty):
+            return False
+        revision = self.store.revision
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".writing")
+        write_geojson(self.store, tmp)  # complete and renamed into place only when whole
+        self._rotate()
+        os.replace(tmp, self.path)
+        self.saved_revision = revision
+        return True
+
+    def snapshots(self) -> list[Path]:
+        """Existing snapshots, newest first."""
+        names = [self.path] + [self.path.with_name(f"{self.path.name}.{i}") for i in range(1, self.keep)]
+        return [p for p in names if p.exists()]
+
+    def restore_into(self, store: NucleusStore) -> Path | None:
+        """Load the newest readable snapshot into ``store``; returns which, or None."""
+        for snapshot in self.snapshots():
+            try:
+                import_geojson(store, snapshot)
+                return snapshot
+            except GeoJSONError:
+                continue
+        return None
+
+    def discard(self) -> None:
+        for p in self.snapshots():
+            p.unlink(missing_ok=True)

@@ -1,0 +1,29 @@
+"""``wnet segment``: NuClick masks for every point of a GeoJSON file."""
+
+from __future__ import annotations
+
+import argparse
+
+from tqdm import tqdm
+
+from ..annotations import NucleusStore, import_geojson, write_geojson
+from ..nuclick.card import resolve_nuclick_card
+from ..nuclick.engine import NuClickSegmenter
+from ..slides import open_slide
+
+
+def run(args: argparse.Namespace) -> int:
+    store = NucleusStore()
+    import_geojson(store, args.points)
+    slide = open_slide(args.slide, mpp=args.mpp)
+    segmenter = NuClickSegmenter(resolve_nuclick_card(args.model), args.device)
+    ids = store.ids()
+    with tqdm(total=len(ids), desc="NuClick", unit="nucleus") as bar:
+        found = 0
+        for batch in segmenter.segment(slide, ids, store.coordinates(ids), batch_size=args.batch_size):
+            store.set_polygons({int(i): p for i, p in zip(batch.ids, batch.polygons)})
+            found += sum(p is not None for p in batch.polygons)
+            bar.update(len(batch.ids))
+    write_geojson(store, args.output)
+    print(f"{found} of {len(ids)} points got a mask → {args.output}")
+    return 0

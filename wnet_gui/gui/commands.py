@@ -1,0 +1,115 @@
+"""Undoable edits of the nucleus store (one QUndoCommand per user action).
+
+Removal hides rows rather than deleting them, so undo restores the same ids, outlines
+included. A detection run is one command: it was applied tile by tile while the run
+streamed, so its first redo() does nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QUndoCommand
+
+from ..annotations import MANUAL, NucleusStore
+
+
+class AddPointsCommand(QUndoCommand):
+    def __init__(self, store: NucleusStore, xs, ys, source: str = MANUAL, text: str = "Add point"):
+        super().__init__(text)
+        self.store = store
+        self.xs, self.ys, self.source = np.asarray(xs, float), np.asarray(ys, float), source
+        self.ids: np.ndarray | None = None
+
+    def redo(self) -> None:
+        if self.ids is None:
+            self.ids = self.store.add_many(self.xs, self.ys, source=self.source)
+        else:
+            self.store.restore(self.ids)
+
+    def undo(self) -> None:
+        self.store.remove(self.ids)
+
+
+class ImportCommand(QUndoCommand):
+    """Nuclei already added by an import; undo hides them, redo shows them again."""
+
+    def __init__(self, store: NucleusStore, ids, text: str):
+        super().__init__(text)
+        self.store, self.ids = store, np.asarray(ids, np.int64)
+
+    def redo(self) -> None:
+        self.store.restore(self.ids)
+
+    def undo(self) -> None:
+        self.store.remove(self.ids)
+
+
+class RemovePointsCommand(QUndoCommand):
+    def __init__(self, store: NucleusStore, ids, text: str | None = None):
+        ids = np.asarray(ids, np.int64)
+        super().__init__(text or (f"Delete {len(ids)} points" if len(ids) != 1 else "Delete point"))
+        self.store, self.ids = store, ids
+
+    def redo(self) -> None:
+        self.store.remove(self.ids)
+
+    def undo(self) -> None:
+        self.store.restore(self.ids)
+
+
+class MovePointCommand(QUndoCommand):
+    def __init__(self, store: NucleusStore, nucleus_id: int, x: float, y: float):
+        super().__init__("Move point")
+        self.store, self.id = store, int(nucleus_id)
+        old = store.get(self.id)
+        self.old = (old.x, old.y, old.polygon)
+        self.new = (x, y)
+
+    def redo(self) -> None:
+        self.store.move(self.id, *self.new)
+
+    def undo(self) -> None:
+        self.store.move(self.id, self.old[0], self.old[1])
+        if self.old[2] is not None:
+            self.store.set_polygons({self.id: self.old[2]})
+
+
+class DetectionRunCommand(QUndoCommand):
+    """A finished (or cancelled) run: model points it replaced, and points it added."""
+
+    def __init__(self, store: NucleusStore, replaced: np.ndarray, added: np.ndarray, text: str):
+        super().__init__(text)
+        self.store, self.replaced, self.added = store, replaced, added
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:  # already in the store: it streamed in during the run
+            self._applied = False
+            return
+        self.store.remove(self.replaced)
+        self.store.restore(self.added)
+
+    def undo(self) -> None:
+        self.store.remove(self.added)
+        self.store.restore(self.replaced)
+
+
+class SetMasksCommand(QUndoCommand):
+    """Outlines drawn by NuClick for some nuclei (applied as they streamed in)."""
+
+    def __init__(self, store: NucleusStore, before: dict, after: dict):
+        super().__init__(f"Draw {sum(p is not None for p in after.values())} masks")
+        self.store, self.before, self.after = store, before, after
+        self._applied = True
+
+    def _alive(self, polygons: dict) -> dict:
+        return {i: p for i, p in polygons.items() if i in self.store}
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.store.set_polygons(self._alive(self.after))
+
+    def undo(self) -> None:
+        self.store.set_polygons(self._alive(self.before))

@@ -1,0 +1,565 @@
+"""The main window: menus, the viewer, the side panel, workers, files and autosave.
+
+All model work runs in worker threads (``workers``); the GUI thread only draws and edits
+the store through undoable commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea
+
+from .. import __version__
+from ..annotations import MANUAL, GeoJSONError, NucleusStore, import_geojson, write_geojson
+from ..annotations.autosave import Autosaver
+from ..annotations.csv_io import write_csv
+from ..engine.detect import DetectOptions, MppUnknownError
+from ..engine.tiling import Rect
+from ..models.card import ModelCard, ModelError
+from ..models.zoo import list_cards
+from ..slides import SLIDE_SUFFIXES, Slide, SlideError, open_slide
+from .commands import DetectionRunCommand, ImportCommand, SetMasksCommand
+from .mouse_bindings import Tool
+from .panel import SidePanel
+from .view import SlideView
+from .workers import DetectionWorker, NuClickWorker, start_in_thread
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+AUTOSAVE_SECONDS = 5
+
+
+def sample_path() -> Path:
+    for candidate in (SAMPLES, Path(__file__).resolve().parents[1] / "_data" / "samples"):
+        tiles = sorted(candidate.glob("*.tif"))
+        if tiles:
+            return tiles[0]
+    raise FileNotFoundError("no bundled sample tile found")
+
+
+class MainWindow(QMainWindow):
+    detectionFinished = Signal(bool)  # cancelled
+    masksFinished = Signal(bool)
+    errorShown = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle("W-Net Annotator")
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.settings = QSettings("wnet-annotator", "wnet-annotator")
+        self.store = NucleusStore()
+        self.undo = QUndoStack(self)
+        self.slide: Slide | None = None
+        self.autosaver: Autosaver | None = None
+        self.exported_revision = 0
+        self.run_token = 0
+        self._worker = None
+        self._thread: QThread | None = None
+        self._run_state: dict = {}
+        self._segmenter = None
+        self.last_error = ""
+
+        self.view = SlideView(self.store, self.undo, self)
+        self.setCentralWidget(self.view)
+        self.panel = SidePanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        dock = QDockWidget("Annotate", self)
+        dock.setObjectName("panelDock")
+        dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.zoom_label, self.mpp_label, self.pos_label = QLabel(), QLabel(), QLabel()
+        for label in (self.pos_label, self.zoom_label, self.mpp_label):
+            self.statusBar().addPermanentWidget(label)
+
+        self._build_actions()
+        self.reload_models()
+        self.panel.detectRequested.connect(self.auto_detect)
+        self.panel.cancelRequested.connect(self.cancel_run)
+        self.panel.masksRequested.connect(self.draw_masks)
+        self.panel.addModelRequested.connect(self.add_model_file)
+        self.panel.styleChanged.connect(self._apply_style)
+        self.view.viewChanged.connect(self._schedule_counts)
+        self.store.listeners.append(lambda *_: self._schedule_counts())
+        self._counts_timer = QTimer(self, singleShot=True, interval=100)
+        self._counts_timer.timeout.connect(self.update_counts)
+        self.autosave_timer = QTimer(self, interval=AUTOSAVE_SECONDS * 1000)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.view.tools.set_tool(Tool.PAN)
+
+    # ------------------------------------------------------------------ actions and menus
+    def _action(self, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("&Open slide…", self.open_dialog, QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action("Open &sample", lambda: self.open_slide(sample_path())))
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._refresh_recent()
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Import GeoJSON…", self.import_dialog, "Ctrl+I"))
+        file_menu.addAction(self._action("&Export GeoJSON (detections)…", lambda: self.export_dialog("detection"), "Ctrl+E"))
+        file_menu.addAction(self._action("Export GeoJSON (annotations)…", lambda: self.export_dialog("annotation")))
+        file_menu.addAction(self._action("Export &CSV…", self.export_csv_dialog))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        edit = menu.addMenu("&Edit")
+        undo_action = self.undo.createUndoAction(self, "&Undo")
+        undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        redo_action = self.undo.createRedoAction(self, "&Redo")
+        redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        edit.addAction(undo_action)
+        edit.addAction(redo_action)
+
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self._action("&Fit slide", self.view.fit, "F"))
+        view_menu.addAction(self._action("&1:1 pixels", self.view.one_to_one, "1"))
+        view_menu.addAction(self._action("Zoom &in", lambda: self.view.scale_by(1.5), QKeySequence.StandardKey.ZoomIn))
+        view_menu.addAction(self._action("Zoom &out", lambda: self.view.scale_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut))
+
+        tools_menu = menu.addMenu("&Tools")
+        toolbar = self.addToolBar("Tools")
+        toolbar.setObjectName("toolsToolbar")
+        group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool, text, key in ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.DELETE, "Delete points", "D"),
+                                (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R")):
+            action = self._action(text, lambda checked=False, t=tool: self.view.tools.set_tool(t), key, checkable=True)
+            action.setToolTip(f"{text} ({key})")
+            group.addAction(action)
+            tools_menu.addAction(action)
+            toolbar.addAction(action)
+            self.tool_actions[tool] = action
+        self.tool_actions[Tool.PAN].setChecked(True)
+        toolbar.addSeparator()
+        toolbar.addAction(self._action("Fit", self.view.fit))
+        toolbar.addAction(self._action("1:1", self.view.one_to_one))
+        toolbar.addSeparator()
+        self.detect_action = self._action("Auto-detect nuclei", self.auto_detect, "Ctrl+D")
+        toolbar.addAction(self.detect_action)
+
+        analysis = menu.addMenu("&Analysis")
+        analysis.addAction(self.detect_action)
+        analysis.addAction(self._action("Draw masks for all points", lambda: self.draw_masks("all"), "Ctrl+M"))
+        analysis.addAction(self._action("Draw masks for points in view", lambda: self.draw_masks("view")))
+        analysis.addAction(self._action("Cancel run", self.cancel_run, "Esc"))
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&About", self.about))
+
+    # ------------------------------------------------------------------ models
+    def reload_models(self, current: str | None = None) -> None:
+        cards = list_cards()
+        extra = self.settings.value("extra_models", [], type=list) or []
+        for path in extra:
+            try:
+                cards.append(ModelCard.load(path))
+            except ModelError:
+                continue
+        self.panel.set_cards(cards, current or self.settings.value("model", "fast"))
+        self.panel.model_combo.currentIndexChanged.connect(self._model_changed)
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        card = self.panel.current_card()
+        if card is None:
+            self.panel.model_info.setText("No model found: add a model card (JSON).")
+            return
+        self.settings.setValue("model", card.name)
+        v = card.training.get("validation", {})
+        m = card.metrics.get("monuseg_test", {})
+        lines = [f"<b>{card.title}</b> — {card.architecture.kind.upper()}, {card.mpp:g} µm/px"]
+        for label in ("r=3um", "r=5px@40x"):
+            if label in m:
+                lines.append(f"MoNuSeg test {label}: P {m[label]['precision']:.2f} R {m[label]['recall']:.2f} F1 {m[label]['f1']:.2f}")
+        if not m and v:
+            lines.append(f"validation F1 {v.get('f1', 0):.2f} @3 µm")
+        if card.throughput:
+            lines.append(f"{card.throughput.get('mpx40_per_s')} Mpx/s of 40× tissue on CPU ({card.throughput.get('threads')} threads)")
+        self.panel.model_info.setText("<br>".join(lines))
+
+    def add_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add model card", "", "Model card (*.json)")
+        if not path:
+            return
+        try:
+            card = ModelCard.load(path)
+            card.load_model()  # verify sha256 and architecture now, not mid-run
+        except ModelError as exc:
+            self.error("Model not added", str(exc))
+            return
+        extra = self.settings.value("extra_models", [], type=list) or []
+        if path not in extra:
+            self.settings.setValue("extra_models", extra + [path])
+        self.reload_models(card.name)
+
+    # ------------------------------------------------------------------ slides
+    def open_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in sorted(SLIDE_SUFFIXES))
+        path, _ = QFileDialog.getOpenFileName(self, "Open slide", self.settings.value("last_dir", ""), f"Slides and images ({patterns});;All files (*)")
+        if path:
+            self.open_slide(path)
+
+    def open_slide(self, path: str | os.PathLike, mpp: float | None = None) -> bool:
+        """Open a slide; the current one's annotations are autosaved first."""
+        path = Path(path)
+        if not self._confirm_discard():
+            return False
+        try:
+            slide = open_slide(path, mpp=mpp)
+        except SlideError as exc:
+            self.error("Cannot open slide", str(exc))
+            return False
+        self.cancel_run()
+        self.autosave()
+        self.run_token += 1  # results of runs on the previous slide are now ignored
+        if self.slide is not None:
+            self.slide.close()
+        self.slide = slide
+        self.undo.clear()
+        self.store.clear()
+        self.store.polygons.clear()
+        self.autosaver = Autosaver(path, self.store)
+        restored = self.autosaver.restore_into(self.store)
+        self.autosaver.saved_revision = self.store.revision
+        self.exported_revision = self.store.revision
+        self.view.set_slide(slide)
+        self.setWindowTitle(f"{path.name} — W-Net Annotator")
+        self.settings.setValue("last_dir", str(path.parent))
+        self._add_recent(path)
+        w, h = slide.dimensions
+        mpp_text = f"{slide.mpp:.3f} µm/px" if slide.mpp else "µm/px unknown"
+        self.mpp_label.setText(f"{w}×{h} px, {slide.level_count} level(s), {mpp_text}")
+        if restored is not None:
+            self.statusBar().showMessage(f"Restored {len(self.store)} nuclei from autosave {restored.name}", 8000)
+        self.update_counts()
+        return True
+
+    def _add_recent(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in (self.settings.value("recent", [], type=list) or []) if p != str(path)]
+        self.settings.setValue("recent", recent[:10])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.value("recent", [], type=list) or []:
+            self.recent_menu.addAction(p, lambda checked=False, p=p: self.open_slide(p))
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.name.endswith((".geojson", ".json", ".geojson.gz")):
+                self.import_geojson(path)
+            else:
+                self.open_slide(path)
+            break
+
+    # ------------------------------------------------------------------ detection
+    def _region(self) -> Rect | None:
+        if self.slide is None:
+            return None
+        mode = self.panel.region_combo.currentData()
+        if mode == "roi" and self.view.roi is not None:
+            r = self.view.roi
+        elif mode == "slide":
+            return None
+        else:
+            r = self.view.visible_scene_rect()
+        w, h = self.slide.dimensions
+        r = r.intersected(QRectF(0, 0, w, h))
+        return Rect(r.left(), r.top(), r.width(), r.height()) if not r.isEmpty() else None
+
+    def _ask_mpp(self) -> float | None:
+        from PySide6.QtWidgets import QInputDialog
+
+        value, ok = QInputDialog.getDouble(self, "Microns per pixel", f"{self.slide.path.name} does not state its scale.\n"
+                                           "Microns per pixel (0.25 for 40×, 0.5 for 20×):", 0.25, 0.05, 10.0, 3)
+        return value if ok else None
+
+    def auto_detect(self) -> None:
+        if self.slide is None:
+            self.error("No slide", "Open a slide or File › Open sample first.")
+            return
+        if self._thread is not None:
+            return
+        card = self.panel.current_card()
+        if card is None:
+            self.error("No model", "No detection model is available: add a model card.")
+            return
+        if self.slide.mpp is None:
+            mpp = self._ask_mpp()
+            if mpp is None:
+                return
+            self.slide.mpp = mpp
+        region = self._region()
+        try:
+            from ..engine.device import select_device
+            from ..engine.predict import DensityPredictor
+
+            predictor = DensityPredictor.from_card(card, select_device(self.panel.device_combo.currentData()))
+        except (ModelError, ValueError) as exc:
+            self.error("Model cannot be used", str(exc))
+            return
+        # model points already in the region are replaced; manual edits stay
+        w, h = self.slide.dimensions
+        r = region or Rect(0, 0, w, h)
+        in_region = self.store.query_rect(r.x, r.y, r.x1, r.y1)
+        replaced = in_region[self.store.source_of(in_region) != MANUAL] if len(in_region) else in_region
+        self.store.remove(replaced)
+        self.run_token += 1
+        token = self.run_token
+        self._run_state = {"token": token, "replaced": replaced, "added": [], "card": card, "start": time.monotonic()}
+        options = DetectOptions(device=self.panel.device_combo.currentData(), threads=max(1, (os.cpu_count() or 2) - 1))
+        worker = DetectionWorker(token, self.slide, card, region, options, predictor)
+        worker.tileDone.connect(self._on_tile)
+        worker.finished.connect(self._on_detection_finished)
+        worker.failed.connect(self._on_failed)
+        self._worker = worker
+        self.panel.set_running(True)
+        self.panel.progress_label.setText(f"Detecting with {card.title}…")
+        self._thread = start_in_thread(worker, self)
+
+    def _on_tile(self, token, centres, scores, done, total, eta) -> None:
+        if token != self._run_state.get("token"):
+            return
+        if len(centres):
+            ids = self.store.add_many(centres[:, 0], centres[:, 1], source=self._run_state["card"].name, scores=scores)
+            self._run_state["added"].append(ids)
+        self.panel.progress.setMaximum(total)
+        self.panel.progress.setValue(done)
+        eta_text = f", {eta:.0f} s left" if np.isfinite(eta) else ""
+        self.panel.progress_label.setText(f"{done}/{total} tiles{eta_text}")
+
+    def _finish_run(self) -> None:
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(5000)
+        self._thread = None
+        self._worker = None
+        self.panel.set_running(False)
+
+    def _on_detection_finished(self, token, cancelled: bool) -> None:
+        if token != self._run_state.get("token"):
+            return
+        state = self._run_state
+        added = np.concatenate(state["added"]) if state["added"] else np.zeros(0, np.int64)
+        label = f"Auto-detect ({state['card'].title}): {len(added)} nuclei" + (" (cancelled)" if cancelled else "")
+        self.undo.push(DetectionRunCommand(self.store, state["replaced"], added, label))
+        self._finish_run()
+        seconds = time.monotonic() - state["start"]
+        self.panel.progress_label.setText(f"{len(added)} nuclei in {seconds:.1f} s" + (" — cancelled, points so far kept" if cancelled else ""))
+        self.detectionFinished.emit(cancelled)
+
+    def _on_failed(self, token, message: str) -> None:
+        if token != self._run_state.get("token"):
+            return
+        state = self._run_state
+        added = np.concatenate(state["added"]) if state.get("added") else np.zeros(0, np.int64)
+        if "replaced" in state:
+            self.undo.push(DetectionRunCommand(self.store, state["replaced"], added, "Auto-detect (stopped by an error)"))
+        self._finish_run()
+        self.error("Run stopped", f"{message}\n\nPoints found so far are kept.")
+        self.detectionFinished.emit(True)
+        self.masksFinished.emit(True)
+
+    def cancel_run(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel_event.set()
+
+    # ------------------------------------------------------------------ NuClick
+    def _nuclick(self):
+        if self._segmenter is None:
+            from ..nuclick.card import resolve_nuclick_card
+            from ..nuclick.engine import NuClickSegmenter
+
+            self._segmenter = NuClickSegmenter(resolve_nuclick_card(), self.panel.device_combo.currentData())
+        return self._segmenter
+
+    def draw_masks(self, which: str = "all", ids: np.ndarray | None = None) -> None:
+        if self.slide is None or self._thread is not None:
+            return
+        if ids is None:
+            ids = self.view.ids_in_view() if which == "view" else self.store.ids()
+        if len(ids) == 0:
+            self.statusBar().showMessage("No points to draw masks for", 4000)
+            return
+        if self.slide.mpp is None:
+            mpp = self._ask_mpp()
+            if mpp is None:
+                return
+            self.slide.mpp = mpp
+        try:
+            segmenter = self._nuclick()
+        except (ModelError, ValueError) as exc:
+            self.error("NuClick unavailable", str(exc))
+            return
+        self.run_token += 1
+        token = self.run_token
+        before = {int(i): self.store.polygons.get(int(i)) for i in ids}
+        self._run_state = {"token": token, "before": before, "after": {}, "start": time.monotonic()}
+        worker = NuClickWorker(token, segmenter, self.slide, ids, self.store.coordinates(ids), self.store.coordinates())
+        worker.batchDone.connect(self._on_masks)
+        worker.finished.connect(self._on_masks_finished)
+        worker.failed.connect(self._on_failed)
+        self._worker = worker
+        self.panel.set_running(True)
+        self.panel.progress_label.setText(f"NuClick on {len(ids)} points…")
+        self._thread = start_in_thread(worker, self)
+
+    def _on_masks(self, token, ids, polygons, done, total) -> None:
+        if token != self._run_state.get("token"):
+            return
+        update = {int(i): p for i, p in zip(ids, polygons) if int(i) in self.store}
+        self.store.set_polygons(update)
+        self._run_state["after"].update(update)
+        self.panel.progress.setMaximum(total)
+        self.panel.progress.setValue(done)
+        self.panel.progress_label.setText(f"{done}/{total} masks")
+
+    def _on_masks_finished(self, token, cancelled: bool) -> None:
+        if token != self._run_state.get("token"):
+            return
+        state = self._run_state
+        self.undo.push(SetMasksCommand(self.store, {i: state["before"][i] for i in state["after"]}, state["after"]))
+        self._finish_run()
+        n = sum(p is not None for p in state["after"].values())
+        self.panel.progress_label.setText(f"{n} masks in {time.monotonic() - state['start']:.1f} s" + (" (cancelled)" if cancelled else ""))
+        self.masksFinished.emit(cancelled)
+
+    # ------------------------------------------------------------------ files
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import GeoJSON", self.settings.value("last_dir", ""), "GeoJSON (*.geojson *.json *.geojson.gz)")
+        if path:
+            self.import_geojson(path)
+
+    def import_geojson(self, path) -> bool:
+        try:
+            ids = import_geojson(self.store, path)
+        except GeoJSONError as exc:
+            self.error("Cannot import GeoJSON", f"{exc}\n\nNothing was changed.")
+            return False
+        self.undo.push(ImportCommand(self.store, ids, f"Import {len(ids)} nuclei"))
+        self.statusBar().showMessage(f"Imported {len(ids)} nuclei from {Path(path).name}", 5000)
+        return True
+
+    def export_dialog(self, object_type: str = "detection") -> None:
+        default = str(self.slide.path.with_suffix(".geojson")) if self.slide else ""
+        path, _ = QFileDialog.getSaveFileName(self, "Export GeoJSON", default, "GeoJSON (*.geojson)")
+        if path:
+            self.export_geojson(path, object_type)
+
+    def export_geojson(self, path, object_type: str = "detection") -> bool:
+        try:
+            write_geojson(self.store, path, object_type=object_type)
+        except OSError as exc:
+            self.error("Export failed", f"Cannot write {path}: {exc}")
+            return False
+        self.exported_revision = self.store.revision
+        self.statusBar().showMessage(f"Exported {len(self.store)} nuclei to {Path(path).name}", 5000)
+        return True
+
+    def export_csv_dialog(self) -> None:
+        default = str(self.slide.path.with_suffix(".csv")) if self.slide else ""
+        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", default, "CSV (*.csv)")
+        if path:
+            try:
+                write_csv(self.store, path)
+            except OSError as exc:
+                self.error("Export failed", f"Cannot write {path}: {exc}")
+
+    def autosave(self) -> None:
+        if self.autosaver is None:
+            return
+        try:
+            self.autosaver.save()
+        except OSError as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+
+    def _confirm_discard(self) -> bool:
+        """Ask before leaving unexported edits (they are autosaved either way)."""
+        if self.slide is None or self.store.revision == self.exported_revision or os.environ.get("WNET_NO_PROMPT"):
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved annotations",
+            f"{self.slide.path.name} has edits that were not exported.\nThey are autosaved and will be restored when you reopen "
+            "the slide. Export them now?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        if answer == QMessageBox.StandardButton.Save:
+            path, _ = QFileDialog.getSaveFileName(self, "Export GeoJSON", str(self.slide.path.with_suffix(".geojson")), "GeoJSON (*.geojson)")
+            return bool(path) and self.export_geojson(path)
+        return True
+
+    def closeEvent(self, event) -> None:
+        if not self._confirm_discard():
+            event.ignore()
+            return
+        self.cancel_run()
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait(10000)
+        self.autosave()
+        event.accept()
+
+    # ------------------------------------------------------------------ messages
+    def error(self, title: str, text: str) -> None:
+        """Tell the user; in scripted runs (WNET_NO_PROMPT) print instead of a modal dialog."""
+        self.last_error = f"{title}: {text}"
+        if os.environ.get("WNET_NO_PROMPT"):
+            print(f"wnet-gui: {self.last_error}", file=sys.stderr)
+            self.errorShown.emit(self.last_error)
+            return
+        self.errorShown.emit(self.last_error)
+        QMessageBox.critical(self, title, text)
+
+    # ------------------------------------------------------------------ display
+    def _apply_style(self) -> None:
+        style = self.view.style
+        style.size = float(self.panel.size_slider.value())
+        style.show_points = self.panel.show_points.isChecked()
+        style.show_masks = self.panel.show_masks.isChecked()
+        style.model_color = self.panel.model_color
+        style.manual_color = self.panel.manual_color
+        self.view.viewport().update()
+
+    def _schedule_counts(self) -> None:
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
+
+    def update_counts(self) -> None:
+        counts = self.store.count_by_source()
+        self.panel.total_label.setText(f"{len(self.store):,}")
+        self.panel.manual_label.setText(f"{counts.get(MANUAL, 0):,}")
+        self.panel.view_label.setText(f"{len(self.view.ids_in_view()):,}" if self.slide else "0")
+        alive_masks = sum(1 for i in self.store.polygons if i in self.store) if len(self.store.polygons) < 200000 else len(self.store.polygons)
+        self.panel.mask_label.setText(f"{alive_masks:,}")
+        if self.slide is not None:
+            mag = self.view.scale
+            self.zoom_label.setText(f"zoom {mag * 100:.0f} %" + (f" ({mag * 40 * 0.25 / self.slide.mpp:.1f}×)" if self.slide.mpp else ""))
+
+    def about(self) -> None:
+        QMessageBox.about(self, "W-Net Annotator", f"W-Net Annotator {__version__}\n\nNucleus centres by W-Net (Mao et al.), masks by "
+                          "NuClick (Koohbanani et al.), GeoJSON for QuPath.\nBundled weights are trained on MoNuSeg (CC BY-NC-SA 4.0).")

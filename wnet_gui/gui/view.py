@@ -1,0 +1,211 @@
+"""The slide viewer: tiled multi-resolution drawing, zoom about the cursor, pan, overlays.
+
+The view paints slide tiles in drawBackground (requesting missing ones from the
+thread-pooled TileCache, showing the thumbnail meanwhile) and nuclei, the ROI and the
+scale bar in drawForeground. Mouse handling per tool lives in ``mouse_bindings``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QUndoStack
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+
+from ..annotations import NucleusStore
+from ..slides import Slide
+from .overlay import PointStyle, draw_nuclei, nice_scale_bar
+from .tiles import TILE, TileCache, to_qimage
+
+
+class SlideView(QGraphicsView):
+    viewChanged = Signal()
+    roiChanged = Signal(object)  # QRectF in level-0 px, or None
+
+    MIN_SCALE_FACTOR = 0.5  # fit scale × this is the furthest out
+    MAX_SCALE = 16.0  # screen px per level-0 px
+
+    def __init__(self, store: NucleusStore, undo: QUndoStack, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.undo = undo
+        self.slide: Slide | None = None
+        self.style = PointStyle()
+        self.tiles = TileCache(parent=self)
+        self.tiles.tileReady.connect(self.viewport().update)
+        self._thumb = None
+        self._thumb_rect = QRectF()
+        self.roi: QRectF | None = None
+        self.visible_count = 0
+        self.setScene(QGraphicsScene(self))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.setBackgroundBrush(QColor(40, 40, 40))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMouseTracking(True)
+        from .mouse_bindings import ToolController
+
+        self.tools = ToolController(self)
+        store.listeners.append(lambda *_: self.viewport().update())
+
+    # -- slide ----------------------------------------------------------------------
+    def set_slide(self, slide: Slide | None) -> None:
+        self.slide = slide
+        self.tiles.set_slide(slide)
+        self.roi = None
+        if slide is None:
+            self._thumb = None
+            self.scene().setSceneRect(QRectF())
+            return
+        w, h = slide.dimensions
+        margin = max(w, h) * 0.5  # allow panning a little past the edges
+        self.scene().setSceneRect(QRectF(-margin, -margin, w + 2 * margin, h + 2 * margin))
+        self._thumb = to_qimage(slide.get_thumbnail(2048))
+        self._thumb_rect = QRectF(0, 0, w, h)
+        self.fit()
+
+    # -- zoom -------------------------------------------------------------------------
+    @property
+    def scale(self) -> float:
+        return self.transform().m11()
+
+    def fit_scale(self) -> float:
+        if self.slide is None:
+            return 1.0
+        w, h = self.slide.dimensions
+        vp = self.viewport().rect()
+        return min(vp.width() / w, vp.height() / h) * 0.95
+
+    def fit(self) -> None:
+        if self.slide is None:
+            return
+        self.resetTransform()
+        s = self.fit_scale()
+        self.scale_by(s)
+        w, h = self.slide.dimensions
+        self.centerOn(w / 2, h / 2)
+        self.viewChanged.emit()
+
+    def one_to_one(self) -> None:
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.resetTransform()
+        self.centerOn(centre)
+        self.viewChanged.emit()
+
+    def scale_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom by ``factor`` keeping the scene point under ``anchor`` (viewport px) fixed."""
+        target = min(max(self.scale * factor, self.fit_scale() * self.MIN_SCALE_FACTOR), self.MAX_SCALE)
+        factor = target / self.scale
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        before = self.mapToScene(anchor.toPoint())
+        self.scale_(factor)
+        after = self.mapToScene(anchor.toPoint())
+        delta = after - before
+        self.translate(delta.x(), delta.y())
+        self.viewChanged.emit()
+
+    def scale_(self, factor: float) -> None:
+        QGraphicsView.scale(self, factor, factor)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.scale_by(1.25**steps, event.position())
+        event.accept()
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.viewChanged.emit()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.viewChanged.emit()
+
+    # -- painting -----------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawBackground(painter, rect)
+        if self.slide is None or self._thumb is None:
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawImage(self._thumb_rect, self._thumb)  # fallback while tiles load
+        w, h = self.slide.dimensions
+        downsample = 1.0 / max(self.scale, 1e-9)
+        level = max(0, int(math.floor(math.log2(max(downsample, 1.0)))))
+        thumb_ds = max(w, h) / max(self._thumb.width(), self._thumb.height())
+        if 2.0**level >= thumb_ds:
+            return  # the thumbnail is already as sharp as the screen
+        span = TILE * 2.0**level
+        visible = rect.intersected(QRectF(0, 0, w, h))
+        if visible.isEmpty():
+            return
+        for ty in range(int(visible.top() // span), int(visible.bottom() // span) + 1):
+            for tx in range(int(visible.left() // span), int(visible.right() // span) + 1):
+                image = self.tiles.get(level, tx, ty)
+                if image is not None:
+                    painter.drawImage(QRectF(tx * span, ty * span, span, span), image)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.slide is None:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        moving = self.tools.moving_id
+        self.visible_count = draw_nuclei(painter, self.store, rect, self.scale, self.style, hidden_id=moving)
+        self.tools.draw_preview(painter)
+        if self.roi is not None:
+            pen = QPen(QColor(255, 140, 0), 2, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawRect(self.roi)
+        self._draw_scale_bar(painter)
+
+    def _draw_scale_bar(self, painter: QPainter) -> None:
+        mpp = self.slide.mpp if self.slide is not None else None
+        if not mpp:
+            return
+        um, px = nice_scale_bar(mpp / self.scale)
+        painter.save()
+        painter.resetTransform()
+        vp = self.viewport().rect()
+        x0, y0 = 20, vp.height() - 24
+        painter.fillRect(QRectF(x0 - 6, y0 - 22, px + 12, 32), QColor(0, 0, 0, 140))
+        painter.setPen(QPen(QColor(255, 255, 255), 3))
+        painter.drawLine(QPointF(x0, y0), QPointF(x0 + px, y0))
+        painter.setFont(QFont("Sans", 9))
+        label = f"{um:g} µm" if um < 1000 else f"{um / 1000:g} mm"
+        painter.drawText(QPointF(x0, y0 - 8), label)
+        painter.restore()
+
+    # -- events delegated to the active tool ----------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if not self.tools.press(event):
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if not self.tools.move(event):
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if not self.tools.release(event):
+            super().mouseReleaseEvent(event)
+
+    def set_roi(self, rect: QRectF | None) -> None:
+        if rect is not None and self.slide is not None:
+            w, h = self.slide.dimensions
+            rect = rect.intersected(QRectF(0, 0, w, h))
+            if rect.width() < 2 or rect.height() < 2:
+                rect = None
+        self.roi = rect
+        self.roiChanged.emit(rect)
+        self.viewport().update()
+
+    def ids_in_view(self) -> np.ndarray:
+        r = self.visible_scene_rect()
+        return self.store.query_rect(r.left(), r.top(), r.right(), r.bottom())

@@ -1,0 +1,74 @@
+"""Model runs off the GUI thread: each worker lives in its own QThread and reports with
+signals; cancellation is a threading.Event the engine checks between tiles/batches.
+
+Every result carries the run's token (slide path + run number) so that results landing
+after the user opened another slide are dropped, not drawn on the wrong image.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..engine.detect import DetectOptions, iter_detections
+from ..engine.tiling import Rect
+from ..models.card import ModelCard
+from ..slides import Slide
+
+
+class DetectionWorker(QObject):
+    tileDone = Signal(object, object, object, int, int, float)  # token, centres, scores, done, total, eta
+    finished = Signal(object, bool)  # token, cancelled
+    failed = Signal(object, str)  # token, message
+
+    def __init__(self, token, slide: Slide, card: ModelCard, region: Rect | None, options: DetectOptions, predictor=None):
+        super().__init__()
+        self.token, self.slide, self.card, self.region, self.options = token, slide, card, region, options
+        self.predictor = predictor  # built on the GUI side so a bad model fails before the run
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            for result in iter_detections(self.slide, self.card, self.region, self.options, self.cancel_event, self.predictor):
+                self.tileDone.emit(self.token, result.centres, result.scores, result.done, result.total, result.eta)
+            self.finished.emit(self.token, self.cancel_event.is_set())
+        except Exception as exc:  # reported to the user; the points so far stay
+            traceback.print_exc()
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+
+
+class NuClickWorker(QObject):
+    batchDone = Signal(object, object, object, int, int)  # token, ids, polygons, done, total
+    finished = Signal(object, bool)
+    failed = Signal(object, str)
+
+    def __init__(self, token, segmenter, slide: Slide, ids, points, all_points):
+        super().__init__()
+        self.token, self.segmenter, self.slide = token, segmenter, slide
+        self.ids, self.points, self.all_points = ids, points, all_points
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            for batch in self.segmenter.segment(self.slide, self.ids, self.points, self.all_points, cancel=self.cancel_event, batch_size=8):
+                self.batchDone.emit(self.token, batch.ids, batch.polygons, batch.done, batch.total)
+            self.finished.emit(self.token, self.cancel_event.is_set())
+        except Exception as exc:
+            traceback.print_exc()
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+
+
+def start_in_thread(worker: QObject, parent: QObject) -> QThread:
+    """Move ``worker`` to a new thread, run it, and clean both up when it ends."""
+    thread = QThread(parent)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    worker.failed.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread

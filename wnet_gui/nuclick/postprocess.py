@@ -1,0 +1,56 @@
+"""From NuClick's probability map to one clean nucleus outline.
+
+Threshold, drop specks (< 10 px), fill small holes (< 30 px), keep only the component under
+the click (or the nearest one within a few pixels), then trace and simplify its outline.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+
+def clean_mask(prob: np.ndarray, click_uv: tuple[int, int], threshold: float = 0.5, min_size: int = 10,
+               max_hole: int = 30, snap: float = 4.0) -> np.ndarray:
+    """Boolean mask of the clicked nucleus only (empty if nothing is near the click)."""
+    mask = prob >= threshold
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask)
+    sizes = np.bincount(labels.ravel())
+    u, v = click_uv
+    target = labels[v, u]
+    if target == 0 or sizes[target] < min_size:
+        # the click fell just outside the mask: take the closest sizeable component
+        dist, (rows, cols) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+        if dist[v, u] > snap:
+            return np.zeros_like(mask)
+        target = labels[rows[v, u], cols[v, u]]
+        if sizes[target] < min_size:
+            return np.zeros_like(mask)
+    nucleus = labels == target
+    holes = ndimage.binary_fill_holes(nucleus) & ~nucleus
+    if holes.any():
+        hole_labels, _ = ndimage.label(holes)
+        hole_sizes = np.bincount(hole_labels.ravel())
+        small = hole_sizes < max_hole
+        small[0] = False
+        nucleus |= small[hole_labels]
+    return nucleus
+
+
+def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.5) -> np.ndarray | None:
+    """Outer outline (M, 2) x, y in mask pixels (pixel centres), simplified; None if empty."""
+    if not mask.any():
+        return None
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)[:, 0, :].astype(np.float64)
+    if len(contour) < 3:
+        return None
+    from shapely.geometry import Polygon
+
+    poly = Polygon(contour).simplify(tolerance, preserve_topology=True)
+    if poly.is_empty or poly.geom_type != "Polygon" or poly.area <= 0:
+        return contour
+    return np.asarray(poly.exterior.coords)[:-1]
