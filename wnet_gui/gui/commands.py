@@ -60,18 +60,19 @@ class RemovePointsCommand(QUndoCommand):
 class MovePointCommand(QUndoCommand):
     def __init__(self, store: NucleusStore, nucleus_id: int, x: float, y: float):
         super().__init__("Move point")
-        self.store, self.id = store, int(nucleus_id)
-        old = store.get(self.id)
+        # not ``self.id``: that would shadow QUndoCommand.id(), which the stack calls
+        self.store, self.nucleus_id = store, int(nucleus_id)
+        old = store.get(self.nucleus_id)
         self.old = (old.x, old.y, old.polygon)
         self.new = (x, y)
 
     def redo(self) -> None:
-        self.store.move(self.id, *self.new)
+        self.store.move(self.nucleus_id, *self.new)
 
     def undo(self) -> None:
-        self.store.move(self.id, self.old[0], self.old[1])
+        self.store.move(self.nucleus_id, self.old[0], self.old[1])
         if self.old[2] is not None:
-            self.store.set_polygons({self.id: self.old[2]})
+            self.store.set_polygons({self.nucleus_id: self.old[2]})
 
 
 class DetectionRunCommand(QUndoCommand):

@@ -1,0 +1,36 @@
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["WNET_NO_PROMPT"] = "1"  # errors are recorded, not shown as blocking dialogs
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "data-home"))
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    from wnet_gui.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.cancel_run()
+    if win._thread is not None:
+        win._thread.wait(10000)
+
+
+@pytest.fixture
+def sample_copy(tmp_path, sample_tiff):
+    """The sample tile in a private folder (autosave files land beside it)."""
+    import shutil
+
+    target = tmp_path / "slide" / sample_tiff.name
+    target.parent.mkdir()
+    shutil.copy(sample_tiff, target)
+    return target

@@ -1,0 +1,180 @@
+"""Drive the real widgets: open, auto-detect, edit with the mouse, undo, files, cancel."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
+
+from wnet_gui.annotations import MANUAL, NucleusStore, import_geojson
+from wnet_gui.gui.mouse_bindings import Tool
+
+
+def screen_pos(win, x, y) -> QPoint:
+    """Viewport position of level-0 pixel centre (x, y)."""
+    return win.view.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+
+def run_detection(qtbot, win, timeout=120000):
+    with qtbot.waitSignal(win.detectionFinished, timeout=timeout) as blocker:
+        qtbot.mouseClick(win.panel.detect_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_open_sample_and_auto_detect_keeps_event_loop_responsive(qtbot, window, sample_copy):
+    assert window.open_slide(sample_copy)
+    assert window.view.slide.dimensions == (512, 512)
+    gaps = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer(interval=10)
+    timer.timeout.connect(tick)
+    timer.start()
+    cancelled = run_detection(qtbot, window)
+    timer.stop()
+    assert not cancelled
+    assert len(window.store) > 50
+    assert window.store.count_by_source() == {"fast": len(window.store)}
+    qtbot.waitUntil(lambda: int(window.panel.total_label.text().replace(",", "")) == len(window.store))
+    # the GUI thread never stalled: every 10 ms tick came within 50 ms (first tick excluded)
+    assert len(gaps) > 5
+    assert max(gaps[1:]) < 0.05, f"event loop stalled {max(gaps[1:]) * 1000:.0f} ms"
+    # the run is one undo step
+    n = len(window.store)
+    window.undo.undo()
+    assert len(window.store) == 0
+    window.undo.redo()
+    assert len(window.store) == n
+
+
+def test_add_delete_move_with_the_mouse_and_undo_redo(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    view = window.view
+    window.tool_actions[Tool.ADD].trigger()
+    for x, y in ((100, 100), (200, 150), (300, 300)):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=screen_pos(window, x, y))
+    assert len(window.store) == 3
+    assert window.store.count_by_source() == {MANUAL: 3}
+    xy = window.store.coordinates()
+    assert np.allclose(xy[0], [100, 100], atol=1.0)
+
+    window.tool_actions[Tool.DELETE].trigger()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=screen_pos(window, 201, 151))
+    assert len(window.store) == 2
+
+    window.tool_actions[Tool.MOVE].trigger()
+    start, end = screen_pos(window, 300, 300), screen_pos(window, 350, 320)
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view.viewport(), pos=end)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=end)
+    moved = window.store.coordinates()[1]
+    assert np.allclose(moved, [350, 320], atol=1.0)
+
+    window.undo.undo()  # move
+    assert np.allclose(window.store.coordinates()[1], [300, 300], atol=1.0)
+    window.undo.undo()  # delete
+    assert len(window.store) == 3
+    window.undo.redo()
+    window.undo.redo()
+    assert len(window.store) == 2 and np.allclose(window.store.coordinates()[1], [350, 320], atol=1.0)
+
+    # rectangle delete removes many in one step
+    window.tool_actions[Tool.DELETE].trigger()
+    a, b = screen_pos(window, 50, 50), screen_pos(window, 400, 400)
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(view.viewport(), pos=b)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=b)
+    assert len(window.store) == 0
+    window.undo.undo()
+    assert len(window.store) == 2
+
+
+def test_rerun_replaces_model_points_but_keeps_manual_ones(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    window.store.add(5.0, 5.0)  # a manual point
+    run_detection(qtbot, window)
+    first = len(window.store)
+    run_detection(qtbot, window)
+    assert len(window.store) == first
+    assert window.store.count_by_source()[MANUAL] == 1
+
+
+def test_export_and_reimport_geojson(qtbot, window, sample_copy, tmp_path):
+    window.open_slide(sample_copy)
+    run_detection(qtbot, window)
+    window.store.add(10.0, 20.0)
+    out = tmp_path / "export.geojson"
+    assert window.export_geojson(out)
+    doc = json.loads(out.read_text())
+    assert all(f["properties"]["objectType"] == "detection" for f in doc["features"])
+    other = NucleusStore()
+    import_geojson(other, out)
+    assert len(other) == len(window.store)
+    window.store.clear()
+    assert window.import_geojson(out)
+    assert len(window.store) == len(other)
+    window.undo.undo()
+    assert len(window.store) == 0
+
+
+def test_corrupt_geojson_is_reported_and_changes_nothing(qtbot, window, sample_copy, tmp_path):
+    window.open_slide(sample_copy)
+    window.store.add(1.0, 2.0)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": ["x", 1]}}]}')
+    assert not window.import_geojson(bad)
+    assert "bad.geojson" in window.last_error and "feature 0" in window.last_error
+    assert len(window.store) == 1
+
+
+def test_unreadable_slide_is_reported_and_the_app_stays_up(qtbot, window, tmp_path, sample_copy):
+    window.open_slide(sample_copy)
+    window.store.add(1.0, 2.0)
+    bad = tmp_path / "broken.svs"
+    bad.write_text("not a slide")
+    window.exported_revision = window.store.revision
+    assert not window.open_slide(bad)
+    assert "broken.svs" in window.last_error
+    assert window.slide.path == sample_copy and len(window.store) == 1
+
+
+def test_cancel_keeps_points_found_so_far(qtbot, window, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
+    from helpers import sample_mosaic, write_pyramidal_tiff
+
+    big = np.tile(sample_mosaic(), (3, 3, 1))
+    path = write_pyramidal_tiff(tmp_path / "big.tif", big)
+    window.open_slide(path)
+    window.panel.region_combo.setCurrentIndex(2)  # whole slide
+    seen = []
+    window.panel.progress.valueChanged.connect(lambda v: seen.append(v) or (v >= 1 and window.cancel_run()))
+    with qtbot.waitSignal(window.detectionFinished, timeout=120000) as blocker:
+        qtbot.mouseClick(window.panel.detect_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] is True
+    done = max(seen)
+    assert 1 <= done < window.panel.progress.maximum()
+    assert len(window.store) > 0
+    assert "cancelled" in window.panel.progress_label.text()
+
+
+def test_autosave_and_restore(qtbot, window, sample_copy):
+    from wnet_gui.annotations.autosave import autosave_path
+
+    window.open_slide(sample_copy)
+    window.store.add(11.0, 22.0)
+    window.autosave()
+    assert autosave_path(sample_copy).exists()
+    window.exported_revision = window.store.revision
+    window.store.clear()
+    window.exported_revision = window.store.revision
+    window.autosaver.saved_revision = window.store.revision  # pretend the clear was not saved
+    assert window.open_slide(sample_copy)
+    assert len(window.store) == 1 and window.store.coordinates()[0].tolist() == [11.0, 22.0]
