@@ -178,3 +178,33 @@ def test_autosave_and_restore(qtbot, window, sample_copy):
     window.autosaver.saved_revision = window.store.revision  # pretend the clear was not saved
     assert window.open_slide(sample_copy)
     assert len(window.store) == 1 and window.store.coordinates()[0].tolist() == [11.0, 22.0]
+
+
+def test_slide_unreadable_mid_run_stops_with_message_and_keeps_points(qtbot, window, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
+    from helpers import sample_mosaic, write_pyramidal_tiff
+
+    from wnet_gui.slides import SlideError
+
+    path = write_pyramidal_tiff(tmp_path / "vanishing.tif", np.tile(sample_mosaic(), (2, 2, 1)))
+    window.open_slide(path)
+    window.panel.region_combo.setCurrentIndex(2)
+    slide = window.slide
+    real = slide.read_region
+    calls = [0]
+
+    def failing(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] > 3:  # the file became unreadable after three tiles
+            raise SlideError(slide.path, "file vanished")
+        return real(*args, **kwargs)
+
+    slide.read_region = failing
+    with qtbot.waitSignal(window.detectionFinished, timeout=120000) as blocker:
+        window.auto_detect()
+    assert blocker.args[0] is True
+    assert "vanishing.tif" in window.last_error and "file vanished" in window.last_error
+    assert len(window.store) > 0  # the tiles read before the failure kept their points
+    assert window._thread is None and window.panel.detect_button.isEnabled()

@@ -134,9 +134,13 @@ class ParsedNuclei:
     def append(self, x: float, y: float, nid: Any, source: str, score: Any, cls: str, polygon: np.ndarray | None) -> None:
         self.xs.append(x)
         self.ys.append(y)
-        self.ids.append(nid if isinstance(nid, int) and not isinstance(nid, bool) and nid > 0 else None)
+        self.ids.append(nid if isinstance(nid, int) and not isinstance(nid, bool) and 0 < nid < 2**62 else None)
         self.sources.append(source)
-        self.scores.append(float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else float("nan"))
+        try:
+            value = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else float("nan")
+        except OverflowError:
+            value = float("nan")
+        self.scores.append(value)
         self.classes.append(cls)
         self.polygons.append(polygon)
 
@@ -232,7 +236,7 @@ def parse_geojson(doc: Any) -> ParsedNuclei:
             _parse_feature(feature, parsed)
         except GeoJSONError:
             raise
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             ident = feature.get("id") if isinstance(feature, dict) else None
             label = f"{index}" + (f" (id {ident})" if ident else "")
             raise GeoJSONError(str(exc) or type(exc).__name__, feature=label) from exc

@@ -146,15 +146,15 @@ def iter_detections(
     done = skipped
     try:
         finished = False
+        failure: BaseException | None = None
         while not finished and not cancel.is_set():
             batch: list[tuple[Tile, np.ndarray]] = []
             while len(batch) < batch_size:
                 item = inbox.get()
-                if item is None:
-                    finished = True
+                if item is None or isinstance(item, BaseException):
+                    failure = item
+                    finished = True  # tiles read before a failure are still processed
                     break
-                if isinstance(item, BaseException):
-                    raise item
                 batch.append(item)
             if not batch or cancel.is_set():
                 continue
@@ -165,6 +165,8 @@ def iter_detections(
                 yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start)
                 if cancel.is_set():
                     break
+        if failure is not None and not cancel.is_set():
+            raise failure
     finally:
         stop.set()
         while reader.is_alive():  # unblock a reader waiting on a full queue

@@ -32,7 +32,7 @@ from .view import SlideView
 from .workers import DetectionWorker, NuClickWorker, start_in_thread
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
-AUTOSAVE_SECONDS = 5
+AUTOSAVE_SECONDS = float(os.environ.get("WNET_AUTOSAVE_SECONDS", "5"))
 
 
 def sample_path() -> Path:
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.store.listeners.append(lambda *_: self._schedule_counts())
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
         self._counts_timer.timeout.connect(self.update_counts)
-        self.autosave_timer = QTimer(self, interval=AUTOSAVE_SECONDS * 1000)
+        self.autosave_timer = QTimer(self, interval=int(AUTOSAVE_SECONDS * 1000))
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
         self.view.tools.set_tool(Tool.PAN)
