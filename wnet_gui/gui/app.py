@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("W-Net Annotator")
     app.setApplicationVersion(__version__)
+    from PySide6.QtGui import QIcon
+
+    from .main_window import resource_path
+
+    icon = resource_path("icons/wnet-annotator.png")
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
     if args.quit:
         os.environ["WNET_NO_PROMPT"] = "1"  # scripted runs never wait on a dialog
     window = MainWindow()

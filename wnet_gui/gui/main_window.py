@@ -31,16 +31,24 @@ from .panel import SidePanel
 from .view import SlideView
 from .workers import DetectionWorker, NuClickWorker, start_in_thread
 
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 AUTOSAVE_SECONDS = float(os.environ.get("WNET_AUTOSAVE_SECONDS", "5"))
 
 
+def resource_path(relative: str) -> Path | None:
+    """A file of resources/ in a checkout, or of the copy packed into a wheel or app bundle."""
+    here = Path(__file__).resolve()
+    for root in (here.parents[2] / "resources", here.parents[1] / "_data" / "resources"):
+        if (root / relative).exists():
+            return root / relative
+    return None
+
+
 def sample_path() -> Path:
-    for candidate in (SAMPLES, Path(__file__).resolve().parents[1] / "_data" / "samples"):
-        tiles = sorted(candidate.glob("*.tif"))
-        if tiles:
-            return tiles[0]
-    raise FileNotFoundError("no bundled sample tile found")
+    samples = resource_path("samples")
+    tiles = sorted(samples.glob("*.tif")) if samples else []
+    if not tiles:
+        raise FileNotFoundError("no bundled sample tile found")
+    return tiles[0]
 
 
 class MainWindow(QMainWindow):

@@ -16,7 +16,7 @@ def zoo_dir() -> Path:
     if env:
         return Path(env)
     here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "model_zoo", here.parents[1] / "_data" / "model_zoo"):
+    for candidate in (here.parents[2] / "model_zoo", here.parents[1] / "_data" / "model_zoo"):  # checkout, wheel
         if candidate.is_dir():
             return candidate
     return here.parents[2] / "model_zoo"

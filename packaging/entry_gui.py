@@ -1,0 +1,5 @@
+import sys
+
+from wnet_gui.gui.app import main
+
+sys.exit(main())
