@@ -208,3 +208,29 @@ def test_slide_unreadable_mid_run_stops_with_message_and_keeps_points(qtbot, win
     assert "vanishing.tif" in window.last_error and "file vanished" in window.last_error
     assert len(window.store) > 0  # the tiles read before the failure kept their points
     assert window._thread is None and window.panel.detect_button.isEnabled()
+
+
+def test_draw_masks_then_editing_a_point_redraws_only_its_mask(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    window.store.add_many([100.0, 300.0, 200.0], [120.0, 250.0, 400.0])
+    with qtbot.waitSignal(window.masksFinished, timeout=120000):
+        qtbot.mouseClick(window.panel.masks_all, Qt.MouseButton.LeftButton)
+    with_mask = [n.id for n in window.store if n.polygon is not None]
+    assert len(with_mask) >= 2
+    nid, other = with_mask[0], with_mask[1]
+    other_polygon = window.store.get(other).polygon.copy()
+    from wnet_gui.gui.commands import MovePointCommand
+
+    steps = window.undo.count()
+    with qtbot.waitSignal(window.masksFinished, timeout=60000):
+        window.undo.push(MovePointCommand(window.store, nid, 300.0, 400.0))
+    moved = window.store.get(nid)
+    assert moved.polygon is not None  # redrawn at its new place ...
+    assert np.linalg.norm(moved.polygon.mean(axis=0) - [300, 400]) < 15
+    assert np.array_equal(window.store.get(other).polygon, other_polygon)  # ... and only it
+    assert window.undo.count() == steps + 1  # the redraw is part of the move
+    window.undo.undo()
+    assert np.allclose(window.store.coordinates(np.array([nid]))[0], [100, 120])
+    window.undo.undo()  # the whole mask run
+    qtbot.waitUntil(lambda: window._thread is None, timeout=60000)
+    assert sum(n.polygon is not None for n in window.store) <= 1

@@ -59,6 +59,20 @@ def _add_train(sub) -> None:
     p.add_argument("--steps", type=int, help="override the config's step count (to extend a run)")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["run"]).run(a))
 
+    n = sub.add_parser("train-nuclick", help="train NuClick on MoNuSeg (resumable)")
+    n.add_argument("--run-dir", default="runs/nuclick")
+    n.add_argument("--width", type=int, default=8)
+    n.add_argument("--steps", type=int, default=1500)
+    n.add_argument("--batch", type=int, default=16)
+    n.add_argument("--threads", type=int, default=2)
+    n.set_defaults(func=lambda a: print(__import__("wnet_gui.nuclick.training", fromlist=["train_nuclick"]).train_nuclick(
+        a.run_dir, width=a.width, steps=a.steps, batch=a.batch, threads=a.threads)))
+    x = sub.add_parser("export-nuclick", help="best NuClick weights of a run → model_zoo/nuclick.*")
+    x.add_argument("run_dir")
+    x.add_argument("--to", default=None)
+    x.set_defaults(func=lambda a: print(__import__("wnet_gui.nuclick.training", fromlist=["export_nuclick"]).export_nuclick(
+        a.run_dir, a.to or __import__("wnet_gui.models.zoo", fromlist=["zoo_dir"]).zoo_dir()).path))
+
     e = sub.add_parser("export-model", help="best weights of a run → model_zoo card + fp16 weights")
     e.add_argument("run_dir")
     e.add_argument("--name", help="card name (default: the run's)")
@@ -83,6 +97,15 @@ def _add_benchmarks(sub) -> None:
     s.add_argument("--size", type=int, default=4096, help="side of the synthetic 40× slide region in px")
     s.add_argument("--update-card", action="store_true")
     s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
+
+    n = sub.add_parser("benchmark-nuclick", help="NuClick Dice/AJI on MoNuSeg test (true clicks) and the detector → NuClick chain")
+    n.add_argument("--model", default="nuclick")
+    n.add_argument("--detector", default="fast", help="detector for the automatic chain, or 'none'")
+    n.add_argument("--split", default="test")
+    n.add_argument("--device", default="auto")
+    n.add_argument("--threads", type=int, default=2)
+    n.add_argument("--update-card", action="store_true")
+    n.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["nuclick"]).nuclick(a))
 
     m = sub.add_parser("models", help="list the models and their measured accuracy and speed")
     m.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["list_models"]).list_models(a))

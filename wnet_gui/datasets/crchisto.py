@@ -1,8 +1,10 @@
 """CRCHisto (Sirinukunwattana et al. 2016): 500×500 20× colorectal images with centres only.
 
 The ``detection`` arrays are MATLAB's 1-based (x, y); we subtract 1 so that centres are in
-the same 0-based pixel convention as everything else (checked against the images: the
-1-based values sit one pixel right/below the nucleus' intensity centroid on average)."""
+the same 0-based pixel convention as everything else. Checked against the images (test
+``test_crchisto_centres_are_one_based``): over 4,298 nuclei of 20 training images the
+haematoxylin centroid lies on average (−0.69, −0.44) px from the raw value, so the raw − 1
+(residual 0.64 px) fits better than the raw value (0.82 px)."""
 
 from __future__ import annotations
 

@@ -97,6 +97,10 @@ class MainWindow(QMainWindow):
         self.panel.styleChanged.connect(self._apply_style)
         self.view.viewChanged.connect(self._schedule_counts)
         self.store.listeners.append(lambda *_: self._schedule_counts())
+        self.store.listeners.append(self._queue_remask)
+        self._remask_pending: set[int] = set()
+        self._remask_timer = QTimer(self, singleShot=True, interval=300)
+        self._remask_timer.timeout.connect(self._remask)
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
         self._counts_timer.timeout.connect(self.update_counts)
         self.autosave_timer = QTimer(self, interval=int(AUTOSAVE_SECONDS * 1000))
@@ -341,11 +345,15 @@ class MainWindow(QMainWindow):
         options = DetectOptions(device=self.panel.device_combo.currentData(), threads=max(1, (os.cpu_count() or 2) - 1))
         worker = DetectionWorker(token, self.slide, card, region, options, predictor)
         worker.tileDone.connect(self._on_tile)
-        worker.finished.connect(self._on_detection_finished)
+        self._start_worker(worker, self._on_detection_finished, f"Detecting with {card.title}…")
+
+    def _start_worker(self, worker, on_finished, label: str) -> None:
+        """Run a worker in its own thread; the panel shows progress until it ends."""
+        worker.finished.connect(on_finished)
         worker.failed.connect(self._on_failed)
         self._worker = worker
         self.panel.set_running(True)
-        self.panel.progress_label.setText(f"Detecting with {card.title}…")
+        self.panel.progress_label.setText(label)
         self._thread = start_in_thread(worker, self)
 
     def _on_tile(self, token, centres, scores, done, total, eta) -> None:
@@ -404,7 +412,7 @@ class MainWindow(QMainWindow):
             self._segmenter = NuClickSegmenter(resolve_nuclick_card(), self.panel.device_combo.currentData())
         return self._segmenter
 
-    def draw_masks(self, which: str = "all", ids: np.ndarray | None = None) -> None:
+    def draw_masks(self, which: str = "all", ids: np.ndarray | None = None, undoable: bool = True) -> None:
         if self.slide is None or self._thread is not None:
             return
         if ids is None:
@@ -425,15 +433,32 @@ class MainWindow(QMainWindow):
         self.run_token += 1
         token = self.run_token
         before = {int(i): self.store.polygons.get(int(i)) for i in ids}
-        self._run_state = {"token": token, "before": before, "after": {}, "start": time.monotonic()}
+        self._run_state = {"token": token, "before": before, "after": {}, "start": time.monotonic(), "undoable": undoable}
         worker = NuClickWorker(token, segmenter, self.slide, ids, self.store.coordinates(ids), self.store.coordinates())
         worker.batchDone.connect(self._on_masks)
-        worker.finished.connect(self._on_masks_finished)
-        worker.failed.connect(self._on_failed)
-        self._worker = worker
-        self.panel.set_running(True)
-        self.panel.progress_label.setText(f"NuClick on {len(ids)} points…")
-        self._thread = start_in_thread(worker, self)
+        self._start_worker(worker, self._on_masks_finished, f"NuClick on {len(ids)} points…")
+
+    def _queue_remask(self, what: str, ids: np.ndarray) -> None:
+        """A hand-edited point whose neighbours have masks gets its own mask redrawn
+        (only that one): masks follow points without the user asking."""
+        if what not in ("move", "add") or not self.store.polygons or len(ids) > 50 or self._segmenter is None:
+            return
+        ids = [int(i) for i in ids if int(i) in self.store and int(i) not in self.store.polygons]
+        if what == "add":
+            ids = [i for i in ids if self.store.get(i).source == MANUAL]
+        if ids:
+            self._remask_pending.update(ids)
+            self._remask_timer.start()
+
+    def _remask(self) -> None:
+        if self._thread is not None:  # busy: try again shortly
+            self._remask_timer.start()
+            return
+        # an undo may have put the old outline back meanwhile: only outline-less points
+        ids = np.array(sorted(i for i in self._remask_pending if i in self.store and i not in self.store.polygons), np.int64)
+        self._remask_pending.clear()
+        if len(ids):
+            self.draw_masks(ids=ids, undoable=False)
 
     def _on_masks(self, token, ids, polygons, done, total) -> None:
         if token != self._run_state.get("token"):
@@ -449,7 +474,8 @@ class MainWindow(QMainWindow):
         if token != self._run_state.get("token"):
             return
         state = self._run_state
-        self.undo.push(SetMasksCommand(self.store, {i: state["before"][i] for i in state["after"]}, state["after"]))
+        if state["undoable"]:  # a redraw that follows an edit is part of that edit, not a step
+            self.undo.push(SetMasksCommand(self.store, {i: state["before"][i] for i in state["after"]}, state["after"]))
         self._finish_run()
         n = sum(p is not None for p in state["after"].values())
         self.panel.progress_label.setText(f"{n} masks in {time.monotonic() - state['start']:.1f} s" + (" (cancelled)" if cancelled else ""))

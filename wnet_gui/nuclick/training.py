@@ -19,6 +19,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from ..datasets.monuseg import NucleiTile
+from ..detection.segmentation_metrics import dice
 from ..training.augment import hed_jitter, random_dihedral
 from .card import NuClickCard
 from .network import NuClickNet
@@ -92,11 +93,6 @@ def nuclick_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     inter = (prob * target).sum(dim=(1, 2, 3))
     dice = 1 - (2 * inter + 1) / (prob.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3)) + 1)
     return bce + dice.mean()
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return 2.0 * float((a & b).sum()) / s if s else 1.0
 
 
 def validate(model: NuClickNet, tiles: list[NucleiTile], samples: list[NucleusSample], card: NuClickCard, device) -> float:
