@@ -309,6 +309,15 @@ class MainWindow(QMainWindow):
                                            "Microns per pixel (0.25 for 40×, 0.5 for 20×):", 0.25, 0.05, 10.0, 3)
         return value if ok else None
 
+    def _ensure_mpp(self) -> bool:
+        """The slide's scale, asked of the user when the file does not state it."""
+        if self.slide.mpp is None:
+            mpp = self._ask_mpp()
+            if mpp is None:
+                return False
+            self.slide.mpp = mpp
+        return True
+
     def auto_detect(self) -> None:
         if self.slide is None:
             self.error("No slide", "Open a slide or File › Open sample first.")
@@ -319,11 +328,8 @@ class MainWindow(QMainWindow):
         if card is None:
             self.error("No model", "No detection model is available: add a model card.")
             return
-        if self.slide.mpp is None:
-            mpp = self._ask_mpp()
-            if mpp is None:
-                return
-            self.slide.mpp = mpp
+        if not self._ensure_mpp():
+            return
         region = self._region()
         try:
             from ..engine.device import select_device
@@ -420,11 +426,8 @@ class MainWindow(QMainWindow):
         if len(ids) == 0:
             self.statusBar().showMessage("No points to draw masks for", 4000)
             return
-        if self.slide.mpp is None:
-            mpp = self._ask_mpp()
-            if mpp is None:
-                return
-            self.slide.mpp = mpp
+        if not self._ensure_mpp():
+            return
         try:
             segmenter = self._nuclick()
         except (ModelError, ValueError) as exc:
