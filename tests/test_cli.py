@@ -1,12 +1,10 @@
 """The headless CLI end to end, as a user runs it."""
 
-import json
 import shutil
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from wnet_gui.annotations import NucleusStore, import_geojson
 from wnet_gui.cli.main import main

@@ -1,7 +1,6 @@
 """Loaders on the full data sets (skipped when ../shared/data is absent)."""
 
 import numpy as np
-import pytest
 from scipy import ndimage
 from skimage.color import rgb2hed
 

@@ -1,6 +1,5 @@
 """Importers never crash or hang on garbage: they parse or raise their documented error."""
 
-import json
 
 import numpy as np
 import pytest

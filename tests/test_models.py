@@ -1,10 +1,9 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from wnet_gui.models.architectures import ArchitectureSpec, BasicUNet, build_model
+from wnet_gui.models.architectures import ArchitectureSpec, BasicUNet
 from wnet_gui.models.card import ModelCard, ModelError, export_weights, file_sha256
 from wnet_gui.models.zoo import BUNDLED, list_cards, resolve_card, zoo_dir
 

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from wnet_gui.annotations import NucleusStore
 from wnet_gui.annotations.autosave import Autosaver

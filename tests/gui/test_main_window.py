@@ -4,7 +4,6 @@ import json
 import time
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 
 from wnet_gui.annotations import MANUAL, NucleusStore, import_geojson

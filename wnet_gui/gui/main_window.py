@@ -20,7 +20,7 @@ from .. import __version__
 from ..annotations import MANUAL, GeoJSONError, NucleusStore, import_geojson, write_geojson
 from ..annotations.autosave import Autosaver
 from ..annotations.csv_io import write_csv
-from ..engine.detect import DetectOptions, MppUnknownError
+from ..engine.detect import DetectOptions
 from ..engine.tiling import Rect
 from ..models.card import ModelCard, ModelError
 from ..models.zoo import list_cards

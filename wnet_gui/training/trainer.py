@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..detection.metrics import count_matches, pooled
 from ..engine.device import select_device
 from ..engine.predict import DensityPredictor
-from ..models.architectures import ArchitectureSpec, WNet, build_model, stage1_encoder
+from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
 from ..models.card import ModelCard, PeakSettings
 from .config import TrainConfig
 from .data import CropSampler, PreparedTile, prepare_tile
