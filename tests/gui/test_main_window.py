@@ -233,3 +233,63 @@ def test_draw_masks_then_editing_a_point_redraws_only_its_mask(qtbot, window, sa
     window.undo.undo()  # the whole mask run
     qtbot.waitUntil(lambda: window._thread is None, timeout=60000)
     assert sum(n.polygon is not None for n in window.store) <= 1
+
+
+def _drag(qtbot, view, a, b, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, modifier, pos=a)
+    qtbot.mouseMove(view.viewport(), pos=b)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, modifier, pos=b)
+
+
+def test_select_tool_then_masks_for_selected_points_only(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    ids = window.store.add_many([100.0, 140.0, 300.0, 420.0], [120.0, 110.0, 250.0, 400.0])
+    view = window.view
+    window.tool_actions[Tool.SELECT].trigger()
+    _drag(qtbot, view, screen_pos(window, 80, 90), screen_pos(window, 160, 140))  # rectangle: first two
+    assert list(view.selection.ids()) == list(ids[:2])
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, pos=screen_pos(window, 420, 400))
+    assert list(view.selection.ids()) == [ids[0], ids[1], ids[3]]  # Ctrl-click adds ...
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, pos=screen_pos(window, 140, 110))
+    assert list(view.selection.ids()) == [ids[0], ids[3]]  # ... and toggles off
+    qtbot.waitUntil(lambda: window.panel.selected_label.text() == "2")
+
+    with qtbot.waitSignal(window.masksFinished, timeout=120000):
+        qtbot.mouseClick(window.panel.masks_selected, Qt.MouseButton.LeftButton)
+    with_mask = sorted(n.id for n in window.store if n.polygon is not None)
+    assert set(with_mask) <= {int(ids[0]), int(ids[3])} and len(with_mask) >= 1
+
+    window.delete_selected()  # Delete key: one undo step, selection emptied
+    assert len(window.store) == 2 and len(view.selection) == 0
+    window.undo.undo()
+    assert len(window.store) == 4
+
+
+def test_overview_follows_the_view_and_moves_it(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    view, overview = window.view, window.overview
+    view.scale_by(6.0)
+    image = overview.image_rect()
+    assert image.width() > 50
+    target = QPointF(image.left() + image.width() * 0.8, image.top() + image.height() * 0.25)
+    qtbot.mouseClick(overview, Qt.MouseButton.LeftButton, pos=target.toPoint())
+    centre = view.visible_scene_rect().center()
+    assert abs(centre.x() - 0.8 * 512) < 12 and abs(centre.y() - 0.25 * 512) < 12
+    # the red box it draws is the visible area
+    visible = view.visible_scene_rect()
+    assert visible.width() < 200  # zoomed in: the view shows a part only
+
+
+def test_drop_a_file_opens_it_and_it_joins_recent_files(qtbot, window, sample_copy):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sample_copy))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.slide is not None and window.slide.path == sample_copy
+    recent = [a.text() for a in window.recent_menu.actions()]
+    assert recent[0] == str(sample_copy)
+    window.open_slide(sample_copy)  # reopening does not duplicate the entry
+    assert [a.text() for a in window.recent_menu.actions()].count(str(sample_copy)) == 1

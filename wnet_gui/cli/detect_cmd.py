@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     card = resolve_card(args.model)
     options = DetectOptions(
         device=args.device, mpp=args.mpp, threshold=args.threshold,
-        skip_background=not args.no_tissue_detection, threads=args.threads,
+        skip_background=not args.no_tissue_detection, threads=args.threads, precision=args.precision,
     )
     region = Rect.parse(args.roi) if args.roi else None
     output = Path(args.output)

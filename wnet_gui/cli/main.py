@@ -25,6 +25,8 @@ def _add_detect(sub) -> None:
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 autocast where the hardware has it natively (default)")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.detect_cmd", fromlist=["run"]).run(a))
 
 
@@ -64,13 +66,12 @@ def _add_train(sub) -> None:
     n.add_argument("--steps", type=int, default=1500)
     n.add_argument("--batch", type=int, default=16)
     n.add_argument("--threads", type=int, default=2)
-    n.set_defaults(func=lambda a: print(__import__("wnet_gui.nuclick.training", fromlist=["train_nuclick"]).train_nuclick(
-        a.run_dir, width=a.width, steps=a.steps, batch=a.batch, threads=a.threads)))
+    n.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    n.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["train_nuclick"]).train_nuclick(a))
     x = sub.add_parser("export-nuclick", help="best NuClick weights of a run → model_zoo/nuclick.*")
     x.add_argument("run_dir")
     x.add_argument("--to", default=None)
-    x.set_defaults(func=lambda a: print(__import__("wnet_gui.nuclick.training", fromlist=["export_nuclick"]).export_nuclick(
-        a.run_dir, a.to or __import__("wnet_gui.models.zoo", fromlist=["zoo_dir"]).zoo_dir()).path))
+    x.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["export_nuclick"]).export_nuclick(a))
 
     e = sub.add_parser("export-model", help="best weights of a run → model_zoo card + fp16 weights")
     e.add_argument("run_dir")
@@ -88,13 +89,15 @@ def _add_benchmarks(sub) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--update-card", action="store_true", help="write the measured numbers into the cards")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["accuracy"]).accuracy(a))
 
     s = sub.add_parser("benchmark-speed", help="throughput of models: engine vs bare forward pass vs FLOP bound")
     s.add_argument("models", nargs="*", default=["fast", "accurate"])
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--size", type=int, default=4096, help="side of the synthetic 40× slide region in px")
-    s.add_argument("--update-card", action="store_true")
+    s.add_argument("--update-card", action="store_true", help="store the first --precision's numbers in the cards")
+    s.add_argument("--precision", nargs="+", choices=["auto", "fp32", "bf16"], default=["auto", "fp32"])
     s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
 
     n = sub.add_parser("benchmark-nuclick", help="NuClick Dice/AJI on MoNuSeg test (true clicks) and the detector → NuClick chain")

@@ -27,3 +27,20 @@ def export(args: argparse.Namespace) -> int:
     card = export_run(args.run_dir, args.to or zoo_dir(), args.name, args.display_name, args.description)
     print(f"wrote {card.path} and {card.weights_path} (sha256 {card.sha256[:12]}…)")
     return 0
+
+
+def train_nuclick(args: argparse.Namespace) -> int:
+    from ..nuclick.training import train_nuclick as train
+
+    best = train(args.run_dir, width=args.width, steps=args.steps, batch=args.batch, threads=args.threads, precision=args.precision)
+    print(json.dumps(best, indent=2))
+    return 0
+
+
+def export_nuclick(args: argparse.Namespace) -> int:
+    from ..models.zoo import zoo_dir
+    from ..nuclick.training import export_nuclick as export_run
+
+    card = export_run(args.run_dir, args.to or zoo_dir())
+    print(f"wrote {card.path} and {card.weights_path}")
+    return 0

@@ -41,6 +41,7 @@ class DetectOptions:
     tile_size: int | None = None  # model pixels; None: the card's
     threads: int | None = None  # torch intra-op threads; None: all cores
     prefetch: int = 8  # tiles read ahead of the model
+    precision: str = "auto"  # 'auto': bf16 autocast where the hardware has it natively, else fp32
 
 
 @dataclass
@@ -128,7 +129,7 @@ def iter_detections(
     if options.threads:
         torch.set_num_threads(options.threads)
     if predictor is None:
-        predictor = DensityPredictor.from_card(card, select_device(options.device))
+        predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
     tiles = plan_tiles(region, downsample, options.tile_size or card.tile_size, card.margin)
     total = len(tiles)
     if options.skip_background:

@@ -25,8 +25,9 @@ from ..engine.tiling import Rect
 from ..models.card import ModelCard, ModelError
 from ..models.zoo import list_cards
 from ..slides import SLIDE_SUFFIXES, Slide, SlideError, open_slide
-from .commands import DetectionRunCommand, ImportCommand, SetMasksCommand
+from .commands import DetectionRunCommand, ImportCommand, RemovePointsCommand, SetMasksCommand
 from .mouse_bindings import Tool
+from .overview import OverviewMap
 from .panel import SidePanel
 from .view import SlideView
 from .workers import DetectionWorker, NuClickWorker, start_in_thread
@@ -84,6 +85,12 @@ class MainWindow(QMainWindow):
         dock.setObjectName("panelDock")
         dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.overview = OverviewMap(self.view)
+        self.overview_dock = QDockWidget("Overview", self)
+        self.overview_dock.setObjectName("overviewDock")
+        self.overview_dock.setWidget(self.overview)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.overview_dock)
+        self.splitDockWidget(self.overview_dock, dock, Qt.Orientation.Vertical)
         self.zoom_label, self.mpp_label, self.pos_label = QLabel(), QLabel(), QLabel()
         for label in (self.pos_label, self.zoom_label, self.mpp_label):
             self.statusBar().addPermanentWidget(label)
@@ -96,6 +103,7 @@ class MainWindow(QMainWindow):
         self.panel.addModelRequested.connect(self.add_model_file)
         self.panel.styleChanged.connect(self._apply_style)
         self.view.viewChanged.connect(self._schedule_counts)
+        self.view.selection.changed.connect(self._schedule_counts)
         self.store.listeners.append(lambda *_: self._schedule_counts())
         self.store.listeners.append(self._queue_remask)
         self._remask_pending: set[int] = set()
@@ -139,19 +147,27 @@ class MainWindow(QMainWindow):
         redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         edit.addAction(undo_action)
         edit.addAction(redo_action)
+        edit.addSeparator()
+        edit.addAction(self._action("Select &all points", lambda: self.view.selection.set(self.store.ids()), QKeySequence.StandardKey.SelectAll))
+        edit.addAction(self._action("Select points in &view", lambda: self.view.selection.set(self.view.ids_in_view())))
+        edit.addAction(self._action("Clear selection", self.view.selection.clear, "Ctrl+Shift+A"))
+        edit.addAction(self._action("&Delete selected points", self.delete_selected, QKeySequence.StandardKey.Delete))
 
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self._action("&Fit slide", self.view.fit, "F"))
         view_menu.addAction(self._action("&1:1 pixels", self.view.one_to_one, "1"))
         view_menu.addAction(self._action("Zoom &in", lambda: self.view.scale_by(1.5), QKeySequence.StandardKey.ZoomIn))
         view_menu.addAction(self._action("Zoom &out", lambda: self.view.scale_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut))
+        view_menu.addSeparator()
+        view_menu.addAction(self.overview_dock.toggleViewAction())
 
         tools_menu = menu.addMenu("&Tools")
         toolbar = self.addToolBar("Tools")
         toolbar.setObjectName("toolsToolbar")
         group = QActionGroup(self)
         self.tool_actions: dict[Tool, QAction] = {}
-        for tool, text, key in ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.DELETE, "Delete points", "D"),
+        for tool, text, key in ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.SELECT, "Select points", "S"),
+                                (Tool.DELETE, "Delete points", "D"),
                                 (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R")):
             action = self._action(text, lambda checked=False, t=tool: self.view.tools.set_tool(t), key, checkable=True)
             action.setToolTip(f"{text} ({key})")
@@ -171,6 +187,7 @@ class MainWindow(QMainWindow):
         analysis.addAction(self.detect_action)
         analysis.addAction(self._action("Draw masks for all points", lambda: self.draw_masks("all"), "Ctrl+M"))
         analysis.addAction(self._action("Draw masks for points in view", lambda: self.draw_masks("view")))
+        analysis.addAction(self._action("Draw masks for selected points", lambda: self.draw_masks("selected"), "Ctrl+Shift+M"))
         analysis.addAction(self._action("Cancel run", self.cancel_run, "Esc"))
 
         help_menu = menu.addMenu("&Help")
@@ -422,9 +439,10 @@ class MainWindow(QMainWindow):
         if self.slide is None or self._thread is not None:
             return
         if ids is None:
-            ids = self.view.ids_in_view() if which == "view" else self.store.ids()
+            ids = {"view": self.view.ids_in_view, "selected": self.view.selection.ids}.get(which, self.store.ids)()
         if len(ids) == 0:
-            self.statusBar().showMessage("No points to draw masks for", 4000)
+            hint = " (select some with the Select tool, S)" if which == "selected" else ""
+            self.statusBar().showMessage(f"No points to draw masks for{hint}", 4000)
             return
         if not self._ensure_mpp():
             return
@@ -440,6 +458,11 @@ class MainWindow(QMainWindow):
         worker = NuClickWorker(token, segmenter, self.slide, ids, self.store.coordinates(ids), self.store.coordinates())
         worker.batchDone.connect(self._on_masks)
         self._start_worker(worker, self._on_masks_finished, f"NuClick on {len(ids)} points…")
+
+    def delete_selected(self) -> None:
+        ids = self.view.selection.ids()
+        if len(ids):
+            self.undo.push(RemovePointsCommand(self.store, ids, text=f"Delete {len(ids)} selected points"))
 
     def _queue_remask(self, what: str, ids: np.ndarray) -> None:
         """A hand-edited point whose neighbours have masks gets its own mask redrawn
@@ -593,6 +616,7 @@ class MainWindow(QMainWindow):
         self.panel.view_label.setText(f"{len(self.view.ids_in_view()):,}" if self.slide else "0")
         alive_masks = sum(1 for i in self.store.polygons if i in self.store) if len(self.store.polygons) < 200000 else len(self.store.polygons)
         self.panel.mask_label.setText(f"{alive_masks:,}")
+        self.panel.selected_label.setText(f"{len(self.view.selection):,}")
         if self.slide is not None:
             mag = self.view.scale
             self.zoom_label.setText(f"zoom {mag * 100:.0f} %" + (f" ({mag * 40 * 0.25 / self.slide.mpp:.1f}×)" if self.slide.mpp else ""))

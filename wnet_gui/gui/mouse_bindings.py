@@ -1,5 +1,6 @@
-"""What the mouse does in each tool: pan, add, delete (click, rectangle, Shift+lasso),
-move (drag a point), and drawing a region of interest. Every edit is one undo step."""
+"""What the mouse does in each tool: pan, add, select and delete (click, rectangle,
+Shift+lasso; Ctrl toggles into the selection), move (drag a point), and drawing a region
+of interest. Every edit is one undo step."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .commands import AddPointsCommand, MovePointCommand, RemovePointsCommand
 class Tool(Enum):
     PAN = "pan"
     ADD = "add"
+    SELECT = "select"
     DELETE = "delete"
     MOVE = "move"
     ROI = "roi"
@@ -35,7 +37,7 @@ class ToolController:
         self.tool = tool
         self.view.setDragMode(QGraphicsView.DragMode.NoDrag)
         cursor = {Tool.PAN: Qt.CursorShape.OpenHandCursor, Tool.ADD: Qt.CursorShape.CrossCursor,
-                  Tool.DELETE: Qt.CursorShape.ForbiddenCursor, Tool.MOVE: Qt.CursorShape.SizeAllCursor,
+                  Tool.SELECT: Qt.CursorShape.PointingHandCursor, Tool.DELETE: Qt.CursorShape.ForbiddenCursor, Tool.MOVE: Qt.CursorShape.SizeAllCursor,
                   Tool.ROI: Qt.CursorShape.CrossCursor}[tool]
         self.view.viewport().setCursor(cursor)
 
@@ -63,9 +65,9 @@ class ToolController:
         elif self.tool == Tool.MOVE:
             self.moving_id = self.view.store.nearest(x, y, self._hit_radius())
             self._drag_now = p
-        elif self.tool in (Tool.DELETE, Tool.ROI):
+        elif self.tool in (Tool.SELECT, Tool.DELETE, Tool.ROI):
             self._drag_start = self._drag_now = p
-            if self.tool == Tool.DELETE and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            if self.tool != Tool.ROI and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 self._lasso = [p]
         return True
 
@@ -113,7 +115,9 @@ class ToolController:
         else:
             nid = store.nearest(end.x() - 0.5, end.y() - 0.5, self._hit_radius())
             ids = np.array([nid]) if nid is not None else np.zeros(0, np.int64)
-        if len(ids):
+        if self.tool == Tool.SELECT:
+            self.view.selection.set(ids, extend=bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+        elif len(ids):
             undo.push(RemovePointsCommand(store, ids))
         self.view.viewport().update()
         return True
@@ -127,7 +131,8 @@ class ToolController:
             painter.setPen(pen)
             painter.drawPoint(self._drag_now)
         if self._drag_start is not None and self._drag_now is not None:
-            pen = QPen(QColor(255, 80, 80) if self.tool == Tool.DELETE else QColor(255, 140, 0), 1.5, Qt.PenStyle.DashLine)
+            color = {Tool.DELETE: QColor(255, 80, 80), Tool.SELECT: QColor(255, 255, 255)}.get(self.tool, QColor(255, 140, 0))
+            pen = QPen(color, 1.5, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             painter.setPen(pen)
             if self._lasso is not None:

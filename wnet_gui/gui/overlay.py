@@ -92,6 +92,27 @@ def _draw_raster(painter: QPainter, xs, ys, is_manual, rect: QRectF, scale: floa
     painter.drawImage(rect, qimage)
 
 
+def draw_selection(painter: QPainter, store: NucleusStore, ids: np.ndarray, rect: QRectF, style: PointStyle) -> None:
+    """White rings around the selected nuclei that are inside ``rect``."""
+    if len(ids) == 0:
+        return
+    xy = store.coordinates(ids)
+    inside = (xy[:, 0] >= rect.left() - 1) & (xy[:, 0] <= rect.right()) & (xy[:, 1] >= rect.top() - 1) & (xy[:, 1] <= rect.bottom())
+    if inside.sum() > VECTOR_LIMIT // 4:  # rings would be sub-pixel clutter: tint instead
+        pen = QPen(QColor(255, 255, 255), style.size + 2)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.drawPoints(_points(xy[inside, 0], xy[inside, 1]))
+        return
+    pen = QPen(QColor(255, 255, 255), 2.0)
+    pen.setCosmetic(True)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    radius = (style.size + 6) / 2 / max(painter.transform().m11(), 1e-9)
+    for x, y in xy[inside].tolist():
+        painter.drawEllipse(QPointF(x + 0.5, y + 0.5), radius, radius)
+
+
 def _draw_masks(painter: QPainter, store: NucleusStore, ids: np.ndarray, style: PointStyle, scale: float) -> None:
     path = QPainterPath()
     for i in ids.tolist():

@@ -28,7 +28,7 @@ def card_summary(card: ModelCard) -> str:
 class SidePanel(QWidget):
     detectRequested = Signal()
     cancelRequested = Signal()
-    masksRequested = Signal(str)  # 'all' or 'view'
+    masksRequested = Signal(str)  # 'all', 'view' or 'selected'
     addModelRequested = Signal()
     styleChanged = Signal()
 
@@ -68,11 +68,12 @@ class SidePanel(QWidget):
         self.detect_button.clicked.connect(self.detectRequested)
         masks_row = QHBoxLayout()
         self.masks_all = QPushButton("Draw masks: all")
-        self.masks_view = QPushButton("… in view")
-        self.masks_all.clicked.connect(lambda: self.masksRequested.emit("all"))
-        self.masks_view.clicked.connect(lambda: self.masksRequested.emit("view"))
-        masks_row.addWidget(self.masks_all)
-        masks_row.addWidget(self.masks_view)
+        self.masks_view = QPushButton("in view")
+        self.masks_selected = QPushButton("selected")
+        self.masks_selected.setToolTip("Masks for the points chosen with the Select tool (S)")
+        for button, scope in ((self.masks_all, "all"), (self.masks_view, "view"), (self.masks_selected, "selected")):
+            button.clicked.connect(lambda checked=False, scope=scope: self.masksRequested.emit(scope))
+            masks_row.addWidget(button)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.progress_label = QLabel()
@@ -94,6 +95,8 @@ class SidePanel(QWidget):
         count_form.addRow("In view", self.view_label)
         count_form.addRow("Manual", self.manual_label)
         count_form.addRow("With mask", self.mask_label)
+        self.selected_label = QLabel("0")
+        count_form.addRow("Selected", self.selected_label)
         layout.addWidget(count_box)
 
         display_box = QGroupBox("Display")
@@ -149,6 +152,7 @@ class SidePanel(QWidget):
         self.detect_button.setEnabled(not running)
         self.masks_all.setEnabled(not running)
         self.masks_view.setEnabled(not running)
+        self.masks_selected.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.progress.setVisible(running)
         if running:

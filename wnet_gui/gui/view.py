@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from ..annotations import NucleusStore
 from ..slides import Slide
-from .overlay import PointStyle, draw_nuclei, nice_scale_bar
+from .overlay import PointStyle, draw_nuclei, draw_selection, nice_scale_bar
+from .selection import Selection
 from .tiles import TILE, TileCache, to_qimage
 
 
@@ -33,6 +34,8 @@ class SlideView(QGraphicsView):
         self.undo = undo
         self.slide: Slide | None = None
         self.style = PointStyle()
+        self.selection = Selection(store, self)
+        self.selection.changed.connect(self.viewport().update)
         self.tiles = TileCache(parent=self)
         self.tiles.tileReady.connect(self.viewport().update)
         self._thumb = None
@@ -57,6 +60,7 @@ class SlideView(QGraphicsView):
         self.slide = slide
         self.tiles.set_slide(slide)
         self.roi = None
+        self.selection.clear()
         if slide is None:
             self._thumb = None
             self.scene().setSceneRect(QRectF())
@@ -158,6 +162,8 @@ class SlideView(QGraphicsView):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         moving = self.tools.moving_id
         self.visible_count = draw_nuclei(painter, self.store, rect, self.scale, self.style, hidden_id=moving)
+        if len(self.selection):
+            draw_selection(painter, self.store, self.selection.ids(), rect, self.style)
         self.tools.draw_preview(painter)
         if self.roi is not None:
             pen = QPen(QColor(255, 140, 0), 2, Qt.PenStyle.DashLine)

@@ -33,12 +33,12 @@ def load_training_tiles(cfg: TrainConfig, split: str) -> list[PreparedTile]:
 
     tiles = []
     if "monuseg" in cfg.datasets:
-        tiles += monuseg.load_split(split)
+        tiles += [("monuseg", t) for t in monuseg.load_split(split)]
     if "crchisto" in cfg.datasets:
         from ..datasets import crchisto
 
-        tiles += crchisto.load_split({"fit": "train", "val": "validation"}[split])
-    return [prepare_tile(t, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha) for t in tiles]
+        tiles += [("crchisto", t) for t in crchisto.load_split({"fit": "train", "val": "validation"}[split])]
+    return [prepare_tile(t, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha, name) for name, t in tiles]
 
 
 def card_from_config(cfg: TrainConfig, threshold: float | None = None) -> ModelCard:
@@ -58,9 +58,9 @@ def card_from_config(cfg: TrainConfig, threshold: float | None = None) -> ModelC
 
 def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: torch.Tensor, has_mask: torch.Tensor, alpha: float) -> torch.Tensor:
     """Eq. (5): BCE on the stage-1 mask (samples that have one) + α·L1 on the density map."""
-    loss = alpha * F.l1_loss(out["density"], density)
+    loss = alpha * F.l1_loss(out["density"].float(), density)
     if "mask_logits" in out and bool(has_mask.any()):
-        loss = loss + F.binary_cross_entropy_with_logits(out["mask_logits"][has_mask], mask[has_mask])
+        loss = loss + F.binary_cross_entropy_with_logits(out["mask_logits"][has_mask].float(), mask[has_mask])
     return loss
 
 
@@ -68,12 +68,27 @@ def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds:
     """Pooled F1 at 3 µm for each peak threshold; the best one is kept."""
     radius = VAL_RADIUS_UM / predictor.card.mpp
     densities = [predictor.predict_image(t.image) for t in tiles]
-    results = {}
+    results, per_tile = {}, {}
     for thr in thresholds:
-        counts = [count_matches(predictor.centres(d, thr)[0], t.centres, radius) for d, t in zip(densities, tiles)]
-        results[thr] = pooled(counts)
+        per_tile[thr] = [count_matches(predictor.centres(d, thr)[0], t.centres, radius) for d, t in zip(densities, tiles)]
+        results[thr] = pooled(per_tile[thr])
     best = max(results, key=lambda k: results[k].f1)
-    return {"threshold": best, **results[best].as_dict()}
+    record = {"threshold": best, **results[best].as_dict()}
+    datasets = sorted({t.dataset for t in tiles})
+    if len(datasets) > 1:  # joint training: show each dataset's share of the pooled score
+        for name in datasets:
+            counts = [c for c, t in zip(per_tile[best], tiles) if t.dataset == name]
+            record[f"f1_{name}"] = pooled(counts).f1
+    return record
+
+
+def initial_weights(source: str | Path) -> dict[str, torch.Tensor]:
+    """Weights to fine-tune from: a run checkpoint (``best.pt``/``last.pt``) or a model card."""
+    source = Path(source)
+    if source.suffix == ".json":
+        return {k: v.float() for k, v in ModelCard.load(source).load_model("cpu").state_dict().items()}
+    state = torch.load(source, map_location="cpu", weights_only=False)
+    return state["model"]
 
 
 class Trainer:
@@ -87,6 +102,10 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         self.device = select_device(cfg.device)
         self.model = build_model(ArchitectureSpec.from_dict(cfg.architecture)).to(self.device)
+        if cfg.amp not in ("none", "bf16"):
+            raise ValueError(f"amp must be 'none' or 'bf16', not {cfg.amp!r}")
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="max", factor=0.5, patience=cfg.plateau_patience, min_lr=cfg.min_lr
@@ -137,7 +156,10 @@ class Trainer:
         resumed = resume and self.try_resume()
         if resumed and self.sampler_state is not None:
             self.sampler.rng.bit_generator.state = self.sampler_state
-        if not resumed and cfg.pretrained_lite is not None:
+        if not resumed and cfg.init_weights:
+            self.model.load_state_dict(initial_weights(cfg.init_weights))
+            self.log({"event": "init_weights", "from": cfg.init_weights})
+        elif not resumed and cfg.pretrained_lite is not None:
             from ..models.pretrained import load_lite_into_encoder
 
             n = load_lite_into_encoder(stage1_encoder(self.model), cfg.pretrained_lite)
@@ -149,10 +171,11 @@ class Trainer:
         while self.step < cfg.steps:
             self.model.train()
             images, masks, densities, has_mask = self.sampler.batch(cfg.batch)
-            x = predictor.to_tensor(images)
+            x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
             mask_t = torch.from_numpy(masks)[:, None].to(self.device)
             dens_t = torch.from_numpy(densities)[:, None].to(self.device)
-            out = self.model(x)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+                out = self.model(x)
             loss = detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
