@@ -1,9 +1,18 @@
-"""Nucleus centres as the local maxima of a predicted density map."""
+"""Nucleus centres as the local maxima of a predicted density map.
+
+A peak is a pixel above the threshold that is the maximum of its (2·min_distance+1)²
+window — the rule of ``skimage.feature.peak_local_max`` (``p_norm=inf``), which we used
+before: its spacing step is a Python loop over candidates that cost 12 ms of a 20 ms call
+per tile. Here one separable ``scipy.ndimage.maximum_filter`` does it all (twice as fast;
+``tests/test_targets_and_peaks.py`` checks the two agree). Equal values (plateaus, common
+in bf16 output) are told apart by a ramp of 1e-9·(pixel index)/(pixels), below any step
+between real values, so exactly one pixel of a small plateau wins, deterministically.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from skimage.feature import peak_local_max
+from scipy import ndimage as ndi
 
 
 def find_centres(
@@ -11,23 +20,21 @@ def find_centres(
     threshold: float = 0.3,
     min_distance: int = 3,
     subpixel: bool = False,
-    exclude_border: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks of ``density`` above ``threshold`` at least ``min_distance`` px apart.
+    """Peaks of ``density`` (H, W) above ``threshold`` at least ``min_distance`` px apart.
 
-    Returns (centres as float (N, 2) x, y in the map's pixels; scores (N,)). With
-    ``subpixel`` each peak moves to the intensity-weighted centroid of its 3×3
+    Returns (centres as float (N, 2) x, y in the map's pixels, row-major order; scores (N,)).
+    With ``subpixel`` each peak moves to the intensity-weighted centroid of its 3×3
     neighbourhood, which halves the localisation error of a coarse (20×) map."""
     density = np.asarray(density, dtype=np.float32)
-    rc = peak_local_max(
-        density,
-        min_distance=max(1, int(min_distance)),
-        threshold_abs=threshold,
-        exclude_border=exclude_border,
-    )
+    h, w = density.shape
+    md = max(1, int(min_distance))
+    ranked = density.astype(np.float64)
+    ranked += np.arange(h * w, dtype=np.float64).reshape(h, w) * (1e-9 / (h * w))
+    local_max = ndi.maximum_filter(ranked, size=2 * md + 1, mode="constant", cval=-np.inf)
+    rc = np.argwhere((ranked == local_max) & (density > threshold))  # row-major: deterministic
     if len(rc) == 0:
         return np.zeros((0, 2), np.float64), np.zeros((0,), np.float32)
-    rc = rc[np.lexsort((rc[:, 1], rc[:, 0]))]  # deterministic order: row, then column
     scores = density[rc[:, 0], rc[:, 1]]
     xy = rc[:, ::-1].astype(np.float64)
     if subpixel:

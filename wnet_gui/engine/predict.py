@@ -24,18 +24,21 @@ class DensityPredictor:
         self.memory_format = torch.channels_last if self.precision == "bf16" else torch.contiguous_format
         self.model = model.eval().to(memory_format=self.memory_format)
         self.card = card
-        self._mean = torch.tensor(card.mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(card.std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        mean = torch.tensor(card.mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        std = torch.tensor(card.std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        self._scale, self._shift = (1.0 / std).to(self.device), (-mean / std).to(self.device)
 
     @classmethod
     def from_card(cls, card: ModelCard, device: torch.device | str = "cpu", precision: str = "fp32") -> "DensityPredictor":
         return cls(card.load_model(device), card, device, precision)
 
     def to_tensor(self, tiles: np.ndarray) -> torch.Tensor:
-        """(N, H, W, 3) uint8 → normalised float (N, 3, H, W) on the model's device."""
-        x = torch.from_numpy(np.ascontiguousarray(tiles)).permute(0, 3, 1, 2).float()
-        x = (x - self._mean) / self._std
-        return x.to(self.device)
+        """(N, H, W, 3) uint8 → normalised float (N, 3, H, W) on the model's device.
+
+        The pixels cross to the device as uint8 (4× less traffic) and keep their NHWC
+        layout, which is already channels-last: no copy before a bf16 forward pass."""
+        x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device).permute(0, 3, 1, 2)
+        return x.float().mul_(self._scale).add_(self._shift)
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -164,7 +164,8 @@ class Trainer:
 
             n = load_lite_into_encoder(stage1_encoder(self.model), cfg.pretrained_lite)
             self.log({"event": "pretrained", "variant": cfg.pretrained_lite, "tensors": n})
-        predictor = DensityPredictor(self.model, self.card, self.device)
+        # validation runs as inference will: same precision and memory layout as training
+        predictor = DensityPredictor(self.model, self.card, self.device, "bf16" if cfg.amp == "bf16" else "fp32")
         last_save = time.monotonic()
         running = None
         bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.name, mininterval=10)
