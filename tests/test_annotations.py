@@ -197,3 +197,61 @@ def test_million_point_queries_are_fast():
         store.add(5.0 + k, 5.0)
         store.query_rect(0, 0, 10, 10)
     assert (time.perf_counter() - start) / 20 < 0.02  # an edit does not re-sort the million
+
+
+def test_snapshot_is_independent_of_later_edits():
+    store = NucleusStore()
+    ids = store.add_many([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], source="fast", scores=[0.5, 0.6, 0.7])
+    store.set_polygons({int(ids[0]): np.array([[0, 0], [2, 0], [2, 2]], float)})
+    snap = store.snapshot()
+    store.move(int(ids[1]), 50.0, 60.0)
+    store.remove([ids[2]])
+    store.add(9.0, 9.0)
+    assert len(snap) == 3 and snap.revision < store.revision
+    assert np.allclose(snap.coordinates(), [[1, 4], [2, 5], [3, 6]])
+    assert snap.get(int(ids[0])).polygon is not None and snap.get(int(ids[2])).source == "fast"
+    assert list(snap.query_rect(0, 0, 10, 10)) == list(ids)  # its spatial index works
+
+
+def test_background_autosave_writes_the_state_at_snapshot_time(tmp_path):
+    from wnet_gui.annotations.autosave import Autosaver
+
+    slide = tmp_path / "slide.tif"
+    slide.write_bytes(b"")
+    store = NucleusStore()
+    saver = Autosaver(slide, store)
+    assert not saver.save_in_background()  # nothing changed yet
+    store.add_many(np.arange(20000, dtype=float), np.ones(20000), source="fast")
+    assert saver.save_in_background()
+    store.add(5.0, 5.0)  # an edit while the save runs: not in this snapshot, still dirty after
+    saver.wait()
+    restored = NucleusStore()
+    saver.restore_into(restored)
+    assert len(restored) == 20000 and saver.dirty and saver.error is None
+    assert saver.save_in_background()
+    saver.wait()
+    assert not saver.dirty
+
+
+def test_binary_snapshot_round_trip_and_truncation(tmp_path):
+    from wnet_gui.annotations.snapshot_io import SnapshotError, read_snapshot, write_snapshot
+
+    store = NucleusStore()
+    ids = store.add_many([1.5, 2.5, 3.5], [4.0, 5.0, 6.0], source="fast", scores=[0.5, 0.6, 0.7])
+    store.add(7.0, 8.0, cls="Tumor")
+    store.class_colors["Tumor"] = (200, 0, 0)
+    store.set_polygons({int(ids[1]): np.array([[0, 0], [3, 0], [3, 3], [0, 3]], float)})
+    store.remove([ids[0]])
+    path = tmp_path / "s.npz"
+    write_snapshot(store, path)
+    back = NucleusStore()
+    read_snapshot(path, back)
+    assert list(back.ids()) == list(store.ids())
+    for a, b in zip(store, back):
+        assert a.same_as(b) and a.source == b.source and a.cls == b.cls
+    assert back.class_colors["Tumor"] == (200, 0, 0)
+    path.write_bytes(path.read_bytes()[:-40])  # cut short, as by a crash mid-write
+    untouched = NucleusStore()
+    with pytest.raises(SnapshotError, match="s.npz"):
+        read_snapshot(path, untouched)
+    assert len(untouched) == 0

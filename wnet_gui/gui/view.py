@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QUndoStack
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QUndoStack
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from ..annotations import NucleusStore
@@ -39,6 +39,7 @@ class SlideView(QGraphicsView):
         self.tiles = TileCache(parent=self)
         self.tiles.tileReady.connect(self.viewport().update)
         self._thumb = None
+        self._thumb_scaled: QPixmap | None = None
         self._thumb_rect = QRectF()
         self.roi: QRectF | None = None
         self.visible_count = 0
@@ -69,6 +70,7 @@ class SlideView(QGraphicsView):
         margin = max(w, h) * 0.5  # allow panning a little past the edges
         self.scene().setSceneRect(QRectF(-margin, -margin, w + 2 * margin, h + 2 * margin))
         self._thumb = to_qimage(slide.get_thumbnail(2048))
+        self._thumb_scaled = None
         self._thumb_rect = QRectF(0, 0, w, h)
         self.fit()
 
@@ -139,7 +141,7 @@ class SlideView(QGraphicsView):
         if self.slide is None or self._thumb is None:
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawImage(self._thumb_rect, self._thumb)  # fallback while tiles load
+        self._draw_thumbnail(painter)  # the whole slide at once; tiles cover it when sharper
         w, h = self.slide.dimensions
         downsample = 1.0 / max(self.scale, 1e-9)
         level = max(0, int(math.floor(math.log2(max(downsample, 1.0)))))
@@ -155,6 +157,22 @@ class SlideView(QGraphicsView):
                 image = self.tiles.get(level, tx, ty)
                 if image is not None:
                     painter.drawImage(QRectF(tx * span, ty * span, span, span), image)
+
+    def _draw_thumbnail(self, painter: QPainter) -> None:
+        """Smooth-scaling a 2048-px thumbnail on every paint costs ~10 ms; scale it once
+        per zoom level to its on-screen size and blit it in device pixels."""
+        t = painter.transform()
+        size = (max(1, round(self._thumb_rect.width() * t.m11())), max(1, round(self._thumb_rect.height() * t.m22())))
+        if size[0] > 2 * self._thumb.width():  # zoomed far in: tiles cover the screen anyway
+            painter.drawImage(self._thumb_rect, self._thumb)
+            return
+        if self._thumb_scaled is None or self._thumb_scaled.size().toTuple() != size:
+            self._thumb_scaled = QPixmap.fromImage(self._thumb.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                                      Qt.TransformationMode.SmoothTransformation))
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(round(t.m31()), round(t.m32()), self._thumb_scaled)
+        painter.restore()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.slide is None:
