@@ -148,3 +148,28 @@ def test_bf16_finds_the_same_nuclei_as_fp32(pyramid, card):
     assert len(fp32) > 200
     counts = count_matches(bf16, fp32, 2.0)  # within 0.5 µm at this 40× mosaic
     assert counts.f1 > 0.97, counts
+
+
+def test_batch_halves_when_the_accelerator_runs_out_of_memory(pyramid, card):
+    """On a GPU a batch that does not fit is split, not fatal; the smaller size sticks."""
+    import torch
+
+    from wnet_gui.engine.predict import DensityPredictor
+
+    class SmallGPU(DensityPredictor):
+        calls: list[int] = []
+
+        def predict_batch(self, tiles):
+            self.calls.append(len(tiles))
+            if len(tiles) > 2:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return super().predict_batch(tiles)
+
+    slide = open_slide(pyramid)
+    predictor = SmallGPU.from_card(card, "cpu")
+    region = Rect(0, 0, 1024, 1024)
+    opts = DetectOptions(skip_background=False, device="cpu", batch_size=8, tile_size=256)
+    run = run_detection(slide, card, region, opts, predictor=predictor)
+    reference = run_detection(slide, card, region, DetectOptions(skip_background=False, device="cpu", tile_size=256))
+    assert predictor.calls[:2] == [8, 4] and max(predictor.calls[2:]) <= 2  # 8, 4 fail; 2 fits and sticks
+    assert np.array_equal(run.centres, reference.centres)

@@ -159,7 +159,7 @@ def iter_detections(
                 batch.append(item)
             if not batch or cancel.is_set():
                 continue
-            densities = predictor.predict_batch(np.stack([p for _, p in batch]))
+            densities, batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size)
             for (tile, _), density in zip(batch, densities):
                 centres, scores = _tile_centres(predictor, tile, density, options.threshold)
                 done += 1
@@ -175,6 +175,21 @@ def iter_detections(
                 inbox.get_nowait()
             except queue.Empty:
                 reader.join(timeout=0.05)
+
+
+def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size: int) -> tuple[np.ndarray, int]:
+    """Predict, halving the batch whenever the accelerator runs out of memory (a laptop GPU
+    shared with the display, a large tile size); returns the densities and the batch size
+    that fits, which the run keeps using."""
+    while True:
+        try:
+            return np.concatenate([predictor.predict_batch(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]), batch_size
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size = max(1, batch_size // 2)
+            if predictor.device.type == "cuda":
+                torch.cuda.empty_cache()
 
 
 def _tile_centres(predictor: DensityPredictor, tile: Tile, density: np.ndarray, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
