@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from wnet_gui.models.architectures import ArchitectureSpec, BasicUNet
-from wnet_gui.models.card import ModelCard, ModelError, export_weights, file_sha256
+from wnet_gui.models.card import ModelCard, ModelError, file_sha256
 from wnet_gui.models.zoo import BUNDLED, list_cards, resolve_card, zoo_dir
 
 TINY = {
@@ -17,7 +17,7 @@ TINY = {
 def tiny_card(tmp_path) -> ModelCard:
     card = ModelCard(name="tiny", architecture=ArchitectureSpec.from_dict(TINY), mpp=0.5)
     torch.manual_seed(0)
-    return export_weights(card.build(), card, tmp_path)
+    return card.export(card.build(), tmp_path)
 
 
 def test_weights_round_trip_through_card(tmp_path):

@@ -30,8 +30,83 @@ class PeakSettings:
     subpixel: bool = True
 
 
+class CardFile:
+    """A JSON card beside sha256-verified weights. Subclasses (dataclasses with ``name``,
+    ``weights``, ``sha256``, ``display_name`` and ``path``) say how to build their network."""
+
+    kind = "model"  # for messages: "model card …", "NuClick card …"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("path")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: Path | None = None):
+        try:
+            return cls(**d, path=path)
+        except (KeyError, TypeError, ValueError) as exc:
+            where = f" in {path}" if path else ""
+            raise ModelError(f"invalid {cls.kind} card{where}: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path):
+        path = Path(path)
+        if not path.exists():
+            raise ModelError(f"{cls.kind} card {path} does not exist")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{cls.kind} card {path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"{cls.kind} card {path} is not a JSON object")
+        return cls.from_dict(data, path=path)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+        self.path = path
+
+    @property
+    def weights_path(self) -> Path:
+        if self.path is None:
+            raise ModelError(f"{self.kind} card '{self.name}' has no location, so its weights cannot be found")
+        return self.path.parent / self.weights
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+    def build(self) -> nn.Module:
+        raise NotImplementedError
+
+    def load_model(self, device: torch.device | str = "cpu") -> nn.Module:
+        """Build the network and load its weights after checking their sha256."""
+        state = load_verified_state_dict(self.weights_path, self.sha256)
+        model = self.build()
+        try:
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise ModelError(f"weights {self.weights_path.name} do not fit the {self.kind} card's network: {str(exc)[:300]}") from exc
+        return model.to(device).eval()
+
+    def export(self, model: nn.Module, directory: str | Path, half: bool = True):
+        """Write ``model``'s weights (fp16 by default: half the size, same accuracy) and this
+        card, with the weights' sha256, into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+        self.weights = f"{self.name}.pt"
+        torch.save(state, directory / self.weights)
+        self.sha256 = file_sha256(directory / self.weights)
+        self.save(directory / f"{self.name}.json")
+        return self
+
+
 @dataclass
-class ModelCard:
+class ModelCard(CardFile):
     name: str
     architecture: ArchitectureSpec
     mpp: float  # microns per pixel the model sees
@@ -54,8 +129,7 @@ class ModelCard:
 
     # -- (de)serialisation ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("path")
+        d = super().to_dict()
         d["architecture"] = self.architecture.to_dict()
         return d
 
@@ -67,52 +141,13 @@ class ModelCard:
             d["peaks"] = PeakSettings(**d.get("peaks", {}))
             d["mean"] = tuple(d.get("mean", (0.5, 0.5, 0.5)))
             d["std"] = tuple(d.get("std", (0.5, 0.5, 0.5)))
-            return cls(**d, path=path)
         except (KeyError, TypeError, ValueError) as exc:
             where = f" in {path}" if path else ""
             raise ModelError(f"invalid model card{where}: {exc}") from exc
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ModelCard":
-        path = Path(path)
-        if not path.exists():
-            raise ModelError(f"model card {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ModelError(f"model card {path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(data, path=path)
-
-    def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(path)
-        self.path = path
-
-    # -- weights --------------------------------------------------------------------
-    @property
-    def weights_path(self) -> Path:
-        if self.path is None:
-            raise ModelError(f"model card '{self.name}' has no location, so its weights cannot be found")
-        return self.path.parent / self.weights
-
-    @property
-    def title(self) -> str:
-        return self.display_name or self.name
+        return super().from_dict(d, path)
 
     def build(self) -> nn.Module:
         return build_model(self.architecture)
-
-    def load_model(self, device: torch.device | str = "cpu") -> nn.Module:
-        """Build the network and load its weights after checking their sha256."""
-        state = load_verified_state_dict(self.weights_path, self.sha256)
-        model = self.build()
-        try:
-            model.load_state_dict({k: v.float() for k, v in state.items()})
-        except RuntimeError as exc:
-            raise ModelError(f"weights {self.weights_path.name} do not fit the card's architecture: {str(exc)[:300]}") from exc
-        return model.to(device).eval()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -136,16 +171,3 @@ def load_verified_state_dict(path: Path, sha256: str) -> dict[str, torch.Tensor]
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelError(f"model weights {path.name} cannot be loaded: {exc}") from exc
-
-
-def export_weights(model: nn.Module, card: ModelCard, directory: str | Path, half: bool = True) -> ModelCard:
-    """Write ``model``'s weights (fp16 by default) and ``card`` into ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    card.weights = f"{card.name}.pt"
-    weights = directory / card.weights
-    torch.save(state, weights)
-    card.sha256 = file_sha256(weights)
-    card.save(directory / f"{card.name}.json")
-    return card

@@ -213,8 +213,6 @@ def train(config_path: str | Path, run_dir: str | Path | None = None, resume: bo
 
 def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None, display_name: str = "", description: str = "") -> ModelCard:
     """Best weights of a run → ``zoo_dir/NAME.pt`` (fp16) + ``NAME.json`` card."""
-    from ..models.card import export_weights
-
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
     best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
@@ -232,4 +230,4 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
     card.licence = "Weights derived from MoNuSeg (CC BY-NC-SA 4.0): non-commercial, share-alike, attribute Kumar et al. 2017/2019."
     model = card.build()
     model.load_state_dict(best["model"])
-    return export_weights(model, card, zoo_dir)
+    return card.export(model, zoo_dir)
