@@ -58,3 +58,18 @@ def batch_loss(model, cfg, prepared) -> float:
     with torch.no_grad():
         out = model(pred.to_tensor(images))
         return float(detection_loss(out, torch.from_numpy(masks)[:, None], torch.from_numpy(dens)[:, None], torch.from_numpy(has), cfg.loss_alpha))
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path):
+    """``init_weights`` (a card or a checkpoint) is what a joint/fine-tuning run starts from."""
+    import torch
+
+    from wnet_gui.models.zoo import resolve_card
+    from wnet_gui.training.trainer import initial_weights
+
+    card = resolve_card("fast")
+    state = initial_weights(card.path)
+    model = card.load_model()
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    torch.save({"model": state}, tmp_path / "best.pt")
+    assert initial_weights(tmp_path / "best.pt").keys() == state.keys()

@@ -13,7 +13,7 @@ from ..engine.detect import DetectOptions, run_detection
 from ..engine.device import select_device
 from ..engine.predict import DensityPredictor
 from ..models.zoo import list_cards, resolve_card
-from ..slides.image_slide import ImageSlide
+from ..slides import ArraySlide
 
 # matching radii per dataset: the paper's 5 px at 40× and the field's 3 µm (MoNuSeg);
 # CRCHisto's published convention, 6 px at 20× (= 3 µm at its 0.5 µm/px)
@@ -28,19 +28,6 @@ def _radius_px(value: float, unit: str, tile_mpp: float) -> float:
     return {"px": value, "px40": value * 0.25 / tile_mpp, "um": value / tile_mpp}[unit]
 
 
-class _ArraySlide(ImageSlide):
-    """An in-memory tile as a slide (benchmarks never write temporary files)."""
-
-    def __init__(self, name: str, image: np.ndarray, mpp: float):
-        from pathlib import Path
-
-        self.path = Path(name)
-        self._mpp_override = mpp
-        self._image = image
-        self._metadata_mpp = None
-        self._pyramid = [image]
-
-
 def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", precision: str = "auto") -> dict[str, dict]:
     """Pooled counts of one model over annotated tiles, at the dataset's matching radii."""
     predictor = DensityPredictor.from_card(card, select_device(device), precision)
@@ -48,7 +35,7 @@ def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", p
     counts = {label: [] for label, _, _ in radii}
     options = DetectOptions(skip_background=False, device=device)
     for tile in tiles:
-        run = run_detection(_ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
+        run = run_detection(ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
         for label, value, unit in radii:
             counts[label].append(count_matches(run.centres, tile.centres, _radius_px(value, unit, tile.mpp)))
     return {label: pooled(c).as_dict() for label, c in counts.items()}
@@ -119,7 +106,7 @@ def speed(args: argparse.Namespace) -> int:
     reps = -(-args.size // 1000)
     canvas = np.concatenate([np.concatenate([tiles[(i + j) % len(tiles)] for i in range(reps)], axis=1) for j in range(reps)], axis=0)
     canvas = np.ascontiguousarray(canvas[: args.size, : args.size])
-    slide = _ArraySlide("bench", canvas, 0.25)
+    slide = ArraySlide("bench", canvas, 0.25)
     peak = _matmul_peak(args.threads)
     print(f"{args.threads} threads; matmul peak {peak / 1e9:.1f} GFLOP/s; region {args.size}×{args.size} px at 0.25 µm/px")
     print(f"{'model':24s} {'precision':>9s} {'engine Mpx40/s':>15s} {'forward Mpx40/s':>16s} {'overhead':>9s} {'GFLOP/Mpx':>10s} {'bound Mpx40/s':>14s}")
@@ -188,7 +175,7 @@ def nuclick_scores(segmenter, tiles, detector_card=None, device: str = "auto") -
     dices, ajis, chain_ajis, counts = [], [], [], []
     predictor = DensityPredictor.from_card(detector_card, select_device(device)) if detector_card else None
     for tile in tiles:
-        slide = _ArraySlide(tile.name, tile.image, tile.mpp)
+        slide = ArraySlide(tile.name, tile.image, tile.mpp)
         polys = _segment_all(segmenter, slide, tile.centres)
         truth = tile.instances
         # each click's mask against the instance it was placed on

@@ -51,23 +51,6 @@ class DensityPredictor:
         """Density maps (N, H, W) float32 in [0, 1] for a batch of equal-size tiles."""
         return self.forward(self.to_tensor(tiles))[:, 0].float().cpu().numpy()
 
-    def predict_image(self, image: np.ndarray) -> np.ndarray:
-        """Density map of a whole in-memory image, in overlapping tiles when it is large."""
-        h, w = image.shape[:2]
-        size, margin = self.card.tile_size, self.card.margin
-        if h <= size and w <= size:
-            return self.predict_batch(image[None])[0]
-        core = size - 2 * margin
-        padded = np.pad(image, ((margin, margin + size), (margin, margin + size), (0, 0)), mode="reflect")
-        density = np.zeros((h, w), np.float32)
-        for y in range(0, h, core):
-            for x in range(0, w, core):
-                tile = padded[y : y + size, x : x + size]
-                pred = self.predict_batch(tile[None])[0]
-                ch, cw = min(core, h - y), min(core, w - x)
-                density[y : y + ch, x : x + cw] = pred[margin : margin + ch, margin : margin + cw]
-        return density
-
     def min_distance_px(self) -> int:
         return max(1, int(round(self.card.peaks.min_distance_um / self.card.mpp)))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Slide, SlideError
-from .image_slide import PLAIN_SUFFIXES, ImageSlide
+from .image_slide import PLAIN_SUFFIXES, ArraySlide, ImageSlide
 from .openslide_slide import OpenSlideSlide, detect_vendor
 
-__all__ = ["Slide", "SlideError", "ImageSlide", "OpenSlideSlide", "open_slide", "SLIDE_SUFFIXES"]
+__all__ = ["Slide", "SlideError", "ArraySlide", "ImageSlide", "OpenSlideSlide", "open_slide", "SLIDE_SUFFIXES"]
 
 SLIDE_SUFFIXES = PLAIN_SUFFIXES | {".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".svslide", ".bif", ".dcm"}
 

@@ -124,3 +124,16 @@ class ImageSlide(Slide):
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         return image.copy()
+
+
+class ArraySlide(ImageSlide):
+    """An RGB array already in memory, as a slide: run the engine on a tile from another
+    tool, in training validation and in benchmarks, without a temporary file."""
+
+    def __init__(self, name: str, image: np.ndarray, mpp: float | None):
+        self.path = Path(name)
+        self._mpp_override = mpp
+        self._image = np.ascontiguousarray(image)
+        self._metadata_mpp = None
+        self._pyramid = [self._image]
+

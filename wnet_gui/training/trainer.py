@@ -65,12 +65,20 @@ def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: to
 
 
 def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds: tuple[float, ...]) -> dict:
-    """Pooled F1 at 3 µm for each peak threshold; the best one is kept."""
+    """Pooled F1 at 3 µm for each peak threshold; the best one is kept.
+
+    Detection runs through the slide engine, exactly as in use (tiles, margins, white
+    beyond the image edge), once at the lowest threshold: a peak's local-maximum test does
+    not depend on the threshold, so each higher one keeps the peaks scoring above it."""
+    from ..engine.detect import DetectOptions, run_detection
+    from ..slides import ArraySlide
+
     radius = VAL_RADIUS_UM / predictor.card.mpp
-    densities = [predictor.predict_image(t.image) for t in tiles]
+    options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
+    runs = [run_detection(ArraySlide(t.name, t.image, predictor.card.mpp), predictor.card, options=options, predictor=predictor) for t in tiles]
     results, per_tile = {}, {}
     for thr in thresholds:
-        per_tile[thr] = [count_matches(predictor.centres(d, thr)[0], t.centres, radius) for d, t in zip(densities, tiles)]
+        per_tile[thr] = [count_matches(r.centres[r.scores > thr], t.centres, radius) for r, t in zip(runs, tiles)]
         results[thr] = pooled(per_tile[thr])
     best = max(results, key=lambda k: results[k].f1)
     record = {"threshold": best, **results[best].as_dict()}
