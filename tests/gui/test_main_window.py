@@ -293,3 +293,19 @@ def test_drop_a_file_opens_it_and_it_joins_recent_files(qtbot, window, sample_co
     assert recent[0] == str(sample_copy)
     window.open_slide(sample_copy)  # reopening does not duplicate the entry
     assert [a.text() for a in window.recent_menu.actions()].count(str(sample_copy)) == 1
+
+
+def test_large_export_runs_off_the_gui_thread_and_edits_go_on(qtbot, window, sample_copy, tmp_path):
+    window.open_slide(sample_copy)
+    rng = np.random.default_rng(0)
+    window.store.add_many(rng.uniform(0, 511, 60000), rng.uniform(0, 511, 60000), source="fast")
+    out = tmp_path / "big.geojson"
+    start = time.perf_counter()
+    with qtbot.waitSignal(window.exportFinished, timeout=60000) as blocker:
+        window.export_geojson(out, background=True)
+        returned = time.perf_counter() - start
+        window.store.add(1.0, 2.0)  # editing while the file is written
+    assert returned < 0.5, f"export blocked the GUI thread {returned:.2f} s"
+    assert blocker.args == [str(out), ""]
+    assert len(json.loads(out.read_text())["features"]) == 60000  # the state when export began
+    assert window.exported_revision < window.store.revision  # the later edit is not exported
