@@ -81,7 +81,8 @@ def test_network_shape_and_loss_orders_predictions():
     assert perfect < 0.01 < blank < inverted
 
 
-def test_bundled_nuclick_segments_real_nuclei(sample_tiff, sample_truth):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_bundled_nuclick_segments_real_nuclei(sample_tiff, sample_truth, precision):
     """The trained model, clicked at true centroids of the sample's nuclei, recovers their
     outlines: mean Dice above a floor, and not worse than a 9-px disc at the true centroid
     (a strong baseline on these round nuclei: 0.74)."""
@@ -93,7 +94,7 @@ def test_bundled_nuclick_segments_real_nuclei(sample_tiff, sample_truth):
     from wnet_gui.nuclick.engine import NuClickSegmenter
 
     card = resolve_nuclick_card()
-    segmenter = NuClickSegmenter(card, "cpu")
+    segmenter = NuClickSegmenter(card, "cpu", precision=precision)
     truth = read_geojson(sample_truth)
     slide = open_slide(sample_tiff)
     centres = np.stack([truth.xs, truth.ys], axis=1)[:40]

@@ -173,7 +173,7 @@ def nuclick_scores(segmenter, tiles, detector_card=None, device: str = "auto") -
     from ..detection.segmentation_metrics import aggregated_jaccard_index, dice
 
     dices, ajis, chain_ajis, counts = [], [], [], []
-    predictor = DensityPredictor.from_card(detector_card, select_device(device)) if detector_card else None
+    predictor = DensityPredictor.from_card(detector_card, select_device(device), segmenter.precision) if detector_card else None
     for tile in tiles:
         slide = ArraySlide(tile.name, tile.image, tile.mpp)
         polys = _segment_all(segmenter, slide, tile.centres)
@@ -206,7 +206,7 @@ def nuclick(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     card = resolve_nuclick_card(args.model)
-    segmenter = NuClickSegmenter(card, args.device)
+    segmenter = NuClickSegmenter(card, args.device, precision=args.precision)
     tiles = _load_tiles("monuseg", args.split)
     detector = resolve_card(args.detector) if args.detector != "none" else None
     start = time.monotonic()

@@ -107,6 +107,7 @@ def _add_benchmarks(sub) -> None:
     n.add_argument("--device", default="auto")
     n.add_argument("--threads", type=int, default=2)
     n.add_argument("--update-card", action="store_true")
+    n.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     n.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["nuclick"]).nuclick(a))
 
     m = sub.add_parser("models", help="list the models and their measured accuracy and speed")

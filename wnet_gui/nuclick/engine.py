@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..engine.device import select_device
+from ..engine.device import select_device, select_precision
 from ..slides import Slide
 from .card import NuClickCard
 from .patches import build_inputs
@@ -29,15 +29,21 @@ class MaskBatch:
 
 
 class NuClickSegmenter:
-    def __init__(self, card: NuClickCard, device: str = "auto", model: torch.nn.Module | None = None):
+    """``precision`` as for detection: 'auto' runs bf16 + channels-last where native."""
+
+    def __init__(self, card: NuClickCard, device: str = "auto", model: torch.nn.Module | None = None, precision: str = "auto"):
         self.card = card
         self.device = select_device(device) if isinstance(device, str) else device
-        self.model = (model or card.load_model(self.device)).to(self.device).eval()
+        self.precision = select_precision(precision, self.device)
+        self.memory_format = torch.channels_last if self.precision == "bf16" else torch.contiguous_format
+        self.model = (model or card.load_model(self.device)).to(self.device, memory_format=self.memory_format).eval()
 
     @torch.inference_mode()
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(inputs).to(self.device)
-        return torch.sigmoid(self.model(x))[:, 0].float().cpu().numpy()
+        x = torch.from_numpy(inputs).to(self.device).contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            logits = self.model(x)
+        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
 
     def segment(self, slide: Slide, ids: np.ndarray, points: np.ndarray, all_points: np.ndarray | None = None,
                 mpp: float | None = None, batch_size: int = 16, cancel: threading.Event | None = None) -> Iterator[MaskBatch]:
