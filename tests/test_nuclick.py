@@ -111,8 +111,8 @@ def test_bundled_nuclick_segments_real_nuclei(sample_tiff, sample_truth, precisi
             cv2.circle(disc, tuple(np.round(centres[i]).astype(int)), 9, 1, -1)
             disc_scores.append(dice(disc > 0, target > 0))
     assert len(scores) == 40
-    assert np.mean(scores) > 0.72
-    assert np.mean(scores) >= np.mean(disc_scores)
+    assert np.mean(scores) > 0.80, np.mean(scores)  # 0.834 for the bundled model (both precisions)
+    assert np.mean(scores) >= np.mean(disc_scores) + 0.05  # clearly better than a disc
 
 
 def test_segment_cli_links_polygons_to_point_ids(tmp_path, sample_tiff):

@@ -79,9 +79,10 @@ def _forward_rate(predictor: DensityPredictor, size: int, batch: int, repeats: i
     return repeats * batch * size * size / (time.perf_counter() - start)
 
 
-def _matmul_peak(threads: int) -> float:
+def _matmul_peak(threads: int, dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of a large matmul: the machine's practical peak in that precision."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
     a @ b
     start = time.perf_counter()
     for _ in range(5):
@@ -107,27 +108,29 @@ def speed(args: argparse.Namespace) -> int:
     canvas = np.concatenate([np.concatenate([tiles[(i + j) % len(tiles)] for i in range(reps)], axis=1) for j in range(reps)], axis=0)
     canvas = np.ascontiguousarray(canvas[: args.size, : args.size])
     slide = ArraySlide("bench", canvas, 0.25)
-    peak = _matmul_peak(args.threads)
-    print(f"{args.threads} threads; matmul peak {peak / 1e9:.1f} GFLOP/s; region {args.size}×{args.size} px at 0.25 µm/px")
-    print(f"{'model':24s} {'precision':>9s} {'engine Mpx40/s':>15s} {'forward Mpx40/s':>16s} {'overhead':>9s} {'GFLOP/Mpx':>10s} {'bound Mpx40/s':>14s}")
+    peaks = {"fp32": _matmul_peak(args.threads), "bf16": _matmul_peak(args.threads, torch.bfloat16)}
+    print(f"{args.threads} threads; matmul peak fp32 {peaks['fp32'] / 1e9:.1f}, bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s; region {args.size}×{args.size} px at 0.25 µm/px")
+    print(f"{'model':18s} {'tile':>5s} {'precision':>9s} {'engine Mpx40/s':>15s} {'forward Mpx40/s':>16s} {'overhead':>9s} {'GFLOP/Mpx':>10s} {'bound Mpx40/s':>14s}")
     for name in args.models:
         card = resolve_card(name)
         for precision in args.precision:
             predictor = DensityPredictor.from_card(card, "cpu", precision)
             ds2 = (card.mpp / 0.25) ** 2  # 40× pixels per model pixel
-            options = DetectOptions(skip_background=False, device="cpu", threads=args.threads)
+            tile = args.tile_size or card.tile_size
+            options = DetectOptions(skip_background=False, device="cpu", threads=args.threads, tile_size=tile,
+                                    batch_size=max(1, 4 * 512**2 // tile**2))
             run_detection(slide, card, options=options, predictor=predictor)  # warm-up
             start = time.perf_counter()
             run = run_detection(slide, card, options=options, predictor=predictor)
             elapsed = time.perf_counter() - start
             engine = args.size**2 / elapsed / 1e6
-            useful = (card.tile_size - 2 * card.margin) ** 2 / card.tile_size**2  # margins are recomputed
-            forward = _forward_rate(predictor, card.tile_size, 4) * ds2 * useful / 1e6
+            useful = (tile - 2 * card.margin) ** 2 / tile**2  # margins are recomputed
+            forward = _forward_rate(predictor, tile, options.batch_size) * ds2 * useful / 1e6
             flops = _model_flops_per_pixel(predictor.model)
-            bound = peak / flops * ds2 * useful / 1e6
-            print(f"{card.title[:24]:24s} {predictor.precision:>9s} {engine:15.2f} {forward:16.2f} {1 - engine / forward:9.1%} {flops / 1e3:10.1f} {bound:14.2f}   ({len(run.centres)} nuclei)", flush=True)
+            bound = peaks[predictor.precision] / flops * ds2 * useful / 1e6
+            print(f"{card.title[:18]:18s} {tile:5d} {predictor.precision:>9s} {engine:15.2f} {forward:16.2f} {1 - engine / forward:9.1%} {flops / 1e3:10.1f} {bound:14.2f}   ({len(run.centres)} nuclei)", flush=True)
             if args.update_card and precision == args.precision[0]:
-                card.throughput = {"mpx40_per_s": round(engine, 2), "threads": args.threads, "device": "cpu", "precision": predictor.precision,
+                card.throughput = {"mpx40_per_s": round(engine, 2), "threads": args.threads, "device": "cpu", "precision": predictor.precision, "tile_size": tile,
                                    "forward_mpx40_per_s": round(forward, 2), "gflop_per_mpx_model": round(flops / 1e3, 2)}
                 card.save(card.path)
     return 0

@@ -98,6 +98,7 @@ def _add_benchmarks(sub) -> None:
     s.add_argument("--size", type=int, default=4096, help="side of the synthetic 40× slide region in px")
     s.add_argument("--update-card", action="store_true", help="store the first --precision's numbers in the cards")
     s.add_argument("--precision", nargs="+", choices=["auto", "fp32", "bf16"], default=["auto", "fp32"])
+    s.add_argument("--tile-size", type=int, help="model pixels per tile (default: the card's)")
     s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
 
     n = sub.add_parser("benchmark-nuclick", help="NuClick Dice/AJI on MoNuSeg test (true clicks) and the detector → NuClick chain")
