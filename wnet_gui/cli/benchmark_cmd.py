@@ -10,6 +10,7 @@ import torch
 
 from ..detection.metrics import count_matches, pooled
 from ..engine.detect import DetectOptions, run_detection
+from ..engine.tiling import Rect, fitted_tile_size, plan_tiles
 from ..engine.device import select_device
 from ..engine.predict import DensityPredictor
 from ..models.zoo import list_cards, resolve_card
@@ -116,7 +117,8 @@ def speed(args: argparse.Namespace) -> int:
         for precision in args.precision:
             predictor = DensityPredictor.from_card(card, "cpu", precision)
             ds2 = (card.mpp / 0.25) ** 2  # 40× pixels per model pixel
-            tile = args.tile_size or card.tile_size
+            region = Rect(0, 0, args.size, args.size)
+            tile = args.tile_size or fitted_tile_size(region, card.mpp / 0.25, card.tile_size, card.margin)
             options = DetectOptions(skip_background=False, device="cpu", threads=args.threads, tile_size=tile,
                                     batch_size=max(1, 4 * 512**2 // tile**2))
             run_detection(slide, card, options=options, predictor=predictor)  # warm-up
@@ -124,7 +126,10 @@ def speed(args: argparse.Namespace) -> int:
             run = run_detection(slide, card, options=options, predictor=predictor)
             elapsed = time.perf_counter() - start
             engine = args.size**2 / elapsed / 1e6
-            useful = (tile - 2 * card.margin) ** 2 / tile**2  # margins are recomputed
+            # the forward pass credited with the same useful share of its pixels as the engine
+            # (margins and any padding past the region are recomputed work for both)
+            n_tiles = len(plan_tiles(region, card.mpp / 0.25, tile, card.margin))
+            useful = (args.size**2 / ds2) / (n_tiles * tile**2)
             forward = _forward_rate(predictor, tile, options.batch_size) * ds2 * useful / 1e6
             flops = _model_flops_per_pixel(predictor.model)
             bound = peaks[predictor.precision] / flops * ds2 * useful / 1e6

@@ -24,7 +24,7 @@ from ..slides import Slide, SlideError, open_slide
 from ..slides.tissue import TissueMask
 from .device import select_device
 from .predict import DensityPredictor
-from .tiling import Rect, Tile, plan_tiles
+from .tiling import Rect, Tile, fitted_tile_size, plan_tiles
 
 
 class MppUnknownError(ValueError):
@@ -130,7 +130,8 @@ def iter_detections(
         torch.set_num_threads(options.threads)
     if predictor is None:
         predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
-    tiles = plan_tiles(region, downsample, options.tile_size or card.tile_size, card.margin)
+    tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
+    tiles = plan_tiles(region, downsample, tile_size, card.margin)
     total = len(tiles)
     if options.skip_background:
         tissue = TissueMask(slide)

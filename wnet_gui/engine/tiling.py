@@ -60,6 +60,21 @@ class Tile:
         return self.read_x + (u + 0.5) * s - 0.5, self.read_y + (v + 0.5) * s - 0.5
 
 
+def fitted_tile_size(region: Rect, downsample: float, tile_size: int, margin: int, multiple: int = 32) -> int:
+    """The smallest tile (a multiple of ``multiple``, at most ``tile_size``) that covers
+    ``region`` with as many tiles as ``tile_size`` would need.
+
+    A 1,024-px region in 448-px cores needs 3 tiles but 1,344 px of them: a third of the
+    work on white padding. Shrinking every tile to 416 px (352-px cores) covers it in the
+    same 3 tiles with 3 % to spare. Whole slides barely change; the GUI's "current view"
+    runs gain the most."""
+    core = tile_size - 2 * margin
+    w, h = region.w / downsample, region.h / downsample  # in model pixels
+    nx, ny = max(1, math.ceil(w / core)), max(1, math.ceil(h / core))
+    needed = max(w / nx, h / ny) + 2 * margin
+    return min(tile_size, max(multiple, math.ceil(needed / multiple) * multiple))
+
+
 def plan_tiles(region: Rect, downsample: float, tile_size: int, margin: int) -> list[Tile]:
     """Tiles of ``tile_size`` model pixels (``margin`` of them context per side) covering
     ``region``; ``downsample`` = model mpp / slide mpp."""
