@@ -309,3 +309,13 @@ def test_large_export_runs_off_the_gui_thread_and_edits_go_on(qtbot, window, sam
     assert blocker.args == [str(out), ""]
     assert len(json.loads(out.read_text())["features"]) == 60000  # the state when export began
     assert window.exported_revision < window.store.revision  # the later edit is not exported
+
+
+def test_the_bundled_sample_is_autosaved_in_the_user_folder_not_beside_it(qtbot, window, tmp_path):
+    from wnet_gui.gui.main_window import sample_path
+
+    assert window.open_slide(sample_path())
+    window.store.add(5.0, 6.0)
+    window.autosave()
+    assert window.autosaver.path.is_relative_to(tmp_path / "data-home")
+    assert not list(sample_path().parent.glob("*.wnet-autosave.*"))

@@ -24,12 +24,12 @@ def user_data_dir() -> Path:
     return Path(base) / "wnet-annotator" / "autosave"
 
 
-def autosave_path(slide_path: str | Path) -> Path:
-    """Where the newest snapshot of ``slide_path``'s annotations goes."""
+def autosave_path(slide_path: str | Path, beside: bool = True) -> Path:
+    """Where the newest snapshot of ``slide_path``'s annotations goes: beside the slide when
+    ``beside`` and its folder is writable, else in the user's data folder."""
     slide_path = Path(slide_path).resolve()
-    beside = slide_path.with_name(slide_path.name + SUFFIX)
-    if os.access(slide_path.parent, os.W_OK):
-        return beside
+    if beside and os.access(slide_path.parent, os.W_OK):
+        return slide_path.with_name(slide_path.name + SUFFIX)
     digest = hashlib.sha1(str(slide_path).encode()).hexdigest()[:12]
     return user_data_dir() / f"{slide_path.name}.{digest}{SUFFIX}"
 
@@ -37,8 +37,8 @@ def autosave_path(slide_path: str | Path) -> Path:
 class Autosaver:
     """Saves a store when its revision changed since the last save."""
 
-    def __init__(self, slide_path: str | Path, store: NucleusStore, keep: int = 3):
-        self.path = autosave_path(slide_path)
+    def __init__(self, slide_path: str | Path, store: NucleusStore, keep: int = 3, beside: bool = True):
+        self.path = autosave_path(slide_path, beside)
         self.store = store
         self.keep = keep
         self.saved_revision = store.revision

@@ -269,7 +269,10 @@ class MainWindow(QMainWindow):
         self.undo.clear()
         self.store.clear()
         self.store.polygons.clear()
-        self.autosaver = Autosaver(path, self.store)
+        # the app's own files (the bundled sample) never get autosaves written beside them
+        resources = resource_path("")
+        bundled = resources is not None and resources.resolve() in path.resolve().parents
+        self.autosaver = Autosaver(path, self.store, beside=not bundled)
         restored = self.autosaver.restore_into(self.store)
         self.autosaver.saved_revision = self.store.revision
         self.exported_revision = self.store.revision
