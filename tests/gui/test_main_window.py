@@ -209,7 +209,7 @@ def test_slide_unreadable_mid_run_stops_with_message_and_keeps_points(qtbot, win
     assert window._thread is None and window.panel.detect_button.isEnabled()
 
 
-def test_draw_masks_then_editing_a_point_redraws_only_its_mask(qtbot, window, sample_copy):
+def test_draw_masks_then_editing_a_point_redraws_only_its_mask(qtbot, window, sample_copy, sample_truth):
     window.open_slide(sample_copy)
     window.store.add_many([100.0, 300.0, 200.0], [120.0, 250.0, 400.0])
     with qtbot.waitSignal(window.masksFinished, timeout=120000):
@@ -220,12 +220,17 @@ def test_draw_masks_then_editing_a_point_redraws_only_its_mask(qtbot, window, sa
     other_polygon = window.store.get(other).polygon.copy()
     from wnet_gui.gui.commands import MovePointCommand
 
+    from wnet_gui.annotations import read_geojson
+
+    truth = read_geojson(sample_truth)
+    centres = np.stack([truth.xs, truth.ys], axis=1)
+    target = centres[np.argmin(np.linalg.norm(centres - [300, 400], axis=1))]  # a real nucleus
     steps = window.undo.count()
     with qtbot.waitSignal(window.masksFinished, timeout=60000):
-        window.undo.push(MovePointCommand(window.store, nid, 300.0, 400.0))
+        window.undo.push(MovePointCommand(window.store, nid, float(target[0]), float(target[1])))
     moved = window.store.get(nid)
     assert moved.polygon is not None  # redrawn at its new place ...
-    assert np.linalg.norm(moved.polygon.mean(axis=0) - [300, 400]) < 15
+    assert np.linalg.norm(moved.polygon.mean(axis=0) - target) < 8
     assert np.array_equal(window.store.get(other).polygon, other_polygon)  # ... and only it
     assert window.undo.count() == steps + 1  # the redraw is part of the move
     window.undo.undo()
