@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .card import ModelCard, ModelError
 
-BUNDLED = ("fast", "accurate")
+BUNDLED = ("fast", "accurate", "fastest")
 
 
 def zoo_dir() -> Path:
