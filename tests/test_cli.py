@@ -86,3 +86,10 @@ def test_corrupt_geojson_exits_non_zero(tmp_path, sample_tiff):
     result = subprocess.run([sys.executable, "-m", "wnet_gui.cli.main", "segment", str(sample_tiff), "--points", str(bad), "-o", str(tmp_path / "o.geojson")],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "bad.geojson" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_precision_choices_are_the_engines():
+    from wnet_gui.cli.main import PRECISIONS as cli
+    from wnet_gui.engine.device import PRECISIONS as engine
+
+    assert cli == engine

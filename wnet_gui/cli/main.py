@@ -11,6 +11,9 @@ import sys
 
 from .. import __version__
 
+# engine.device.PRECISIONS, spelled here so that parsing arguments does not import torch
+PRECISIONS = ("auto", "fp32", "bf16")
+
 
 def _add_detect(sub) -> None:
     p = sub.add_parser("detect", help="detect nucleus centres in slides or tiles")
@@ -25,7 +28,7 @@ def _add_detect(sub) -> None:
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast where the hardware has it natively (default)")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.detect_cmd", fromlist=["run"]).run(a))
 
@@ -66,7 +69,7 @@ def _add_train(sub) -> None:
     n.add_argument("--steps", type=int, default=1500)
     n.add_argument("--batch", type=int, default=16)
     n.add_argument("--threads", type=int, default=2)
-    n.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    n.add_argument("--precision", choices=PRECISIONS, default="auto")
     n.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["train_nuclick"]).train_nuclick(a))
     x = sub.add_parser("export-nuclick", help="best NuClick weights of a run → model_zoo/nuclick.*")
     x.add_argument("run_dir")
@@ -89,7 +92,7 @@ def _add_benchmarks(sub) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--update-card", action="store_true", help="write the measured numbers into the cards")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["accuracy"]).accuracy(a))
 
     s = sub.add_parser("benchmark-speed", help="throughput of models: engine vs bare forward pass vs FLOP bound")
@@ -97,7 +100,7 @@ def _add_benchmarks(sub) -> None:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--size", type=int, default=4096, help="side of the synthetic 40× slide region in px")
     s.add_argument("--update-card", action="store_true", help="store the first --precision's numbers in the cards")
-    s.add_argument("--precision", nargs="+", choices=["auto", "fp32", "bf16"], default=["auto", "fp32"])
+    s.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto", "fp32"])
     s.add_argument("--tile-size", type=int, help="model pixels per tile (default: the card's)")
     s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
 
@@ -108,7 +111,7 @@ def _add_benchmarks(sub) -> None:
     n.add_argument("--device", default="auto")
     n.add_argument("--threads", type=int, default=2)
     n.add_argument("--update-card", action="store_true")
-    n.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    n.add_argument("--precision", choices=PRECISIONS, default="auto")
     n.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["nuclick"]).nuclick(a))
 
     m = sub.add_parser("models", help="list the models and their measured accuracy and speed")

@@ -56,3 +56,13 @@ def select_precision(preference: str, device: torch.device) -> str:
     if preference == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     return preference
+
+
+def memory_format(precision: str) -> torch.memory_format:
+    """bf16 runs channels-last (oneDNN's fast convolutions need NHWC); fp32 stays NCHW."""
+    return torch.channels_last if precision == "bf16" else torch.contiguous_format
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The forward pass's autocast context: bfloat16 for 'bf16', a no-op for 'fp32'."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")

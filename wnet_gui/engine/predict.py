@@ -8,7 +8,7 @@ from torch import nn
 
 from ..detection.peaks import find_centres
 from ..models.card import ModelCard
-from .device import select_precision
+from .device import autocast, memory_format, select_precision
 
 
 class DensityPredictor:
@@ -21,7 +21,7 @@ class DensityPredictor:
     def __init__(self, model: nn.Module, card: ModelCard, device: torch.device | str = "cpu", precision: str = "fp32"):
         self.device = torch.device(device)
         self.precision = select_precision(precision, self.device)
-        self.memory_format = torch.channels_last if self.precision == "bf16" else torch.contiguous_format
+        self.memory_format = memory_format(self.precision)
         self.model = model.eval().to(memory_format=self.memory_format)
         self.card = card
         mean = torch.tensor(card.mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
@@ -44,7 +44,7 @@ class DensityPredictor:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Density (N, 1, H, W) of a normalised batch, in this predictor's precision."""
         x = x.contiguous(memory_format=self.memory_format)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast(self.device, self.precision):
             return self.model(x)["density"]
 
     def predict_batch(self, tiles: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ Click or drag in it to move the main view there; it follows every pan and zoom."
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -22,9 +22,6 @@ class OverviewMap(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(280, 200)
-
-    def _thumbnail(self) -> QImage | None:
-        return self.view._thumb if self.view.slide is not None else None
 
     def image_rect(self) -> QRectF:
         """Where the thumbnail is drawn: centred, aspect kept, inside a small margin."""
@@ -44,7 +41,7 @@ class OverviewMap(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(40, 40, 40))
-        thumb = self._thumbnail()
+        thumb = self.view.thumbnail
         if thumb is None:
             painter.setPen(QColor(160, 160, 160))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No slide")

@@ -74,6 +74,11 @@ class SlideView(QGraphicsView):
         self._thumb_rect = QRectF(0, 0, w, h)
         self.fit()
 
+    @property
+    def thumbnail(self):
+        """The whole slide as a QImage (≤ 2048 px), or None without a slide."""
+        return self._thumb if self.slide is not None else None
+
     # -- zoom -------------------------------------------------------------------------
     @property
     def scale(self) -> float:

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..engine.device import select_device, select_precision
+from ..engine.device import autocast, memory_format, select_device, select_precision
 from ..slides import Slide
 from .card import NuClickCard
 from .patches import build_inputs
@@ -35,13 +35,13 @@ class NuClickSegmenter:
         self.card = card
         self.device = select_device(device) if isinstance(device, str) else device
         self.precision = select_precision(precision, self.device)
-        self.memory_format = torch.channels_last if self.precision == "bf16" else torch.contiguous_format
+        self.memory_format = memory_format(self.precision)
         self.model = (model or card.load_model(self.device)).to(self.device, memory_format=self.memory_format).eval()
 
     @torch.inference_mode()
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(inputs).to(self.device).contiguous(memory_format=self.memory_format)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast(self.device, self.precision):
             logits = self.model(x)
         return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
 

@@ -117,7 +117,7 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
     """Train (or resume) NuClick in ``run_dir``; 'auto' precision uses bf16 autocast with
     channels-last where the hardware has native bf16 (2–3× faster steps on this CPU)."""
     from ..datasets import monuseg
-    from ..engine.device import select_device, select_precision
+    from ..engine.device import autocast, memory_format, select_device, select_precision
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -129,9 +129,9 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
     fit, val = monuseg.load_split("fit"), monuseg.load_split("val")
     fit_samples, val_samples = index_nuclei(fit), index_nuclei(val)
     val_samples = [val_samples[i] for i in np.random.default_rng(1).choice(len(val_samples), min(n_val, len(val_samples)), replace=False)]
-    bf16 = select_precision(precision, device) == "bf16"
-    memory_format = torch.channels_last if bf16 else torch.contiguous_format
-    model = NuClickNet(width).to(device, memory_format=memory_format)
+    precision = select_precision(precision, device)
+    layout = memory_format(precision)
+    model = NuClickNet(width).to(device, memory_format=layout)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=4, min_lr=1e-7)
     step, best = 0, {"dice": -1.0}
@@ -148,9 +148,9 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
         model.train()
         chosen = rng.integers(len(fit_samples), size=batch)
         pairs = [make_sample(fit[fit_samples[i].tile], fit_samples[i], card.patch_size, rng, True) for i in chosen]
-        x = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device).contiguous(memory_format=memory_format)
+        x = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device).contiguous(memory_format=layout)
         y = torch.from_numpy(np.stack([p[1] for p in pairs]))[:, None].to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with autocast(device, precision):
             logits = model(x)
         loss = nuclick_loss(logits.float(), y)
         opt.zero_grad(set_to_none=True)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..detection.metrics import count_matches, pooled
-from ..engine.device import select_device
+from ..engine.device import autocast, select_device
 from ..engine.predict import DensityPredictor
 from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
 from ..models.card import ModelCard, PeakSettings
@@ -195,7 +195,7 @@ class Trainer:
             x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
             mask_t = torch.from_numpy(masks)[:, None].to(self.device)
             dens_t = torch.from_numpy(densities)[:, None].to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
+            with autocast(self.device, "bf16" if cfg.amp == "bf16" else "fp32"):
                 out = self.model(x)
             loss = detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha)
             self.optimizer.zero_grad(set_to_none=True)
