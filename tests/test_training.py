@@ -73,3 +73,53 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     torch.save({"model": state}, tmp_path / "best.pt")
     assert initial_weights(tmp_path / "best.pt").keys() == state.keys()
+
+
+def test_crop_sampler_draws_each_dataset_in_its_share(sample_tiff, sample_truth):
+    """Joint training: crops come from each dataset in the configured share, and crops of
+    a dataset without masks (CRCHisto) are flagged so stage 1's BCE skips them."""
+    import pytest
+
+    from wnet_gui.training.data import CropSampler, PreparedTile
+
+    tile = sample_tile(sample_tiff, sample_truth)
+    with_mask = prepare_tile(tile, 0.5, "nucleus", 2.5, 3.0, "monuseg")
+    centres_only = PreparedTile("c", with_mask.image, with_mask.centres, None, with_mask.density, "crchisto")
+    sampler = CropSampler([with_mask, centres_only], 64, seed=0, shares={"monuseg": 1, "crchisto": 3})
+    has_mask = [sampler.sample()[3] for _ in range(400)]
+    assert 60 <= sum(has_mask) <= 140  # expected 100 of 400 (1 : 3), binomial sd 8.7
+    equal = CropSampler([with_mask, centres_only], 64, seed=0)
+    assert np.allclose(equal.weights, [0.5, 0.5])
+    with pytest.raises(ValueError, match="pannuke"):
+        CropSampler([with_mask], 64, seed=0, shares={"pannuke": 1.0})
+
+
+def test_macro_selection_keeps_the_small_dataset_in_view(monkeypatch):
+    """With 'macro' the threshold maximises the mean of the datasets' F1, so a dataset with
+    few validation nuclei is not sacrificed to the pooled count of a large one."""
+    from types import SimpleNamespace
+
+    import wnet_gui.engine.detect as detect
+    from wnet_gui.training.data import PreparedTile
+    from wnet_gui.training.trainer import validate
+
+    rng = np.random.default_rng(0)
+    big_truth = rng.uniform(0, 900, (100, 2)) // 30 * 30 + 15  # on a 30 px grid: no two within 3 µm
+    big_truth = np.unique(big_truth, axis=0)
+    small_truth = big_truth[:10]
+    false_pos = big_truth[:30] + 12.0  # 12 px = 6 µm from any truth at 0.5 µm/px
+    runs = {
+        "big": SimpleNamespace(centres=np.concatenate([big_truth, false_pos]),
+                               scores=np.r_[np.full(len(big_truth), 0.5), np.full(30, 0.035)]),
+        "small": SimpleNamespace(centres=small_truth, scores=np.full(10, 0.04)),
+    }
+    monkeypatch.setattr(detect, "run_detection", lambda slide, *a, **k: runs[slide.path.name])
+    blank = np.zeros((900, 900, 3), np.uint8)
+    tiles = [PreparedTile("big", blank, big_truth, None, blank[..., 0], "monuseg"),
+             PreparedTile("small", blank, small_truth, None, blank[..., 0], "crchisto")]
+    predictor = SimpleNamespace(card=SimpleNamespace(mpp=0.5), device=torch.device("cpu"))
+    pooled_choice = validate(predictor, tiles, (0.03, 0.1), "pooled")
+    macro_choice = validate(predictor, tiles, (0.03, 0.1), "macro")
+    assert pooled_choice["threshold"] == 0.1 and pooled_choice["f1_crchisto"] == 0.0
+    assert macro_choice["threshold"] == 0.03 and macro_choice["f1_crchisto"] == 1.0
+    assert macro_choice["score"] == np.mean([macro_choice["f1_monuseg"], macro_choice["f1_crchisto"]])

@@ -102,6 +102,8 @@ def _add_benchmarks(sub) -> None:
     s.add_argument("--update-card", action="store_true", help="store the first --precision's numbers in the cards")
     s.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto", "fp32"])
     s.add_argument("--tile-size", type=int, help="model pixels per tile (default: the card's)")
+    s.add_argument("--repeats", type=int, default=5,
+                   help="timed runs of engine and forward pass each; the fastest counts (a shared CPU's noise only slows)")
     s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
 
     n = sub.add_parser("benchmark-nuclick", help="NuClick Dice/AJI on MoNuSeg test (true clicks) and the detector → NuClick chain")

@@ -17,6 +17,8 @@ class TrainConfig:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     datasets: list[str] = field(default_factory=lambda: ["monuseg"])
+    dataset_shares: dict[str, float] | None = None  # share of crops per dataset; None: equal
+    selection: str = "pooled"  # validation score: "pooled" F1, or "macro" (mean of each dataset's F1)
     stage1_target: str = "nucleus"  # 'nucleus' (mask from outlines) or 'dots' (radius 2 px)
     density_radius_um: float = 2.5
     density_alpha: float = 3.0

@@ -54,22 +54,28 @@ def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, 
 
 
 class CropSampler:
-    """Random augmented crops: each dataset gets an equal share, its tiles drawn by area.
+    """Random augmented crops: each dataset gets its share, its tiles drawn by area.
 
-    Equal shares keep a large dataset (CRCHisto's 70 images) from drowning the one that
-    alone carries nucleus masks (MoNuSeg's 24 fit tiles) in joint training.
+    Shares (equal unless given) keep a large dataset (CRCHisto's 70 images) from drowning
+    the one that alone carries nucleus masks (MoNuSeg's 24 fit tiles) in joint training,
+    or tilt training towards the dataset whose labelling habits the model must still learn.
     """
 
-    def __init__(self, tiles: list[PreparedTile], crop: int, seed: int, stain_jitter: bool = True):
+    def __init__(self, tiles: list[PreparedTile], crop: int, seed: int, stain_jitter: bool = True,
+                 shares: dict[str, float] | None = None):
         self.tiles = tiles
         self.crop = crop
         self.stain_jitter = stain_jitter
         self.rng = np.random.default_rng(seed)
         areas = np.array([t.image.shape[0] * t.image.shape[1] for t in tiles], dtype=np.float64)
         datasets = [t.dataset for t in tiles]
+        shares = shares or {}
+        unknown = set(shares) - set(datasets)
+        if unknown:
+            raise ValueError(f"shares given for datasets not in training: {sorted(unknown)}")
         for name in set(datasets):
             members = np.array([d == name for d in datasets])
-            areas[members] /= areas[members].sum()
+            areas[members] *= shares.get(name, 1.0) / areas[members].sum()
         self.weights = areas / areas.sum()
 
     def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:

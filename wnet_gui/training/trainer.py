@@ -33,11 +33,18 @@ DATASET_NOTES = {
     "crchisto": {"data": "CRCHisto train split (70 images; its 10 validation images join validation), 20x, centres only",
                  "licence": "Also derived from CRCHisto, released for research purposes only: cite Sirinukunwattana et al., IEEE TMI 2016."},
 }
-JOINT_SCHEME = ("Joint training: every crop contributes the loss terms it has targets for — density L1 from both "
-                "datasets, stage-1 mask BCE only from MoNuSeg (CRCHisto has no masks) — so stage 1 keeps learning "
-                "real nucleus masks while the density learns both labs' centres. Crops are drawn half from each "
-                "dataset so CRCHisto's 70 images do not drown MoNuSeg's 24; CRCHisto images are resampled from "
-                "0.55 to the model's µm/px like any 20x input. Selection on the pooled validation F1 at 3 µm.")
+def joint_scheme(cfg: TrainConfig) -> str:
+    """How a joint run combined its datasets, for the model card."""
+    shares = cfg.dataset_shares or {name: 1.0 for name in cfg.datasets}
+    total = sum(shares.get(name, 1.0) for name in cfg.datasets)
+    share_text = ", ".join(f"{name} {shares.get(name, 1.0) / total:.0%}" for name in cfg.datasets)
+    selection = ("the mean of the datasets' validation F1 at 3 µm, so neither organ is traded away for the one "
+                 "with more validation nuclei" if cfg.selection == "macro" else "the pooled validation F1 at 3 µm")
+    return ("Joint training: every crop contributes the loss terms it has targets for — density L1 from both "
+            "datasets, stage-1 mask BCE only from MoNuSeg (CRCHisto has no masks) — so stage 1 keeps learning "
+            f"real nucleus masks while the density learns both labs' centres. Crops drawn {share_text}; CRCHisto "
+            "images are resampled from 0.55 to the model's µm/px like any 20x input. Weights and peak threshold "
+            f"selected on {selection}.")
 
 
 def load_training_tiles(cfg: TrainConfig, split: str) -> list[PreparedTile]:
@@ -76,8 +83,15 @@ def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: to
     return loss
 
 
-def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds: tuple[float, ...]) -> dict:
-    """Pooled F1 at 3 µm for each peak threshold; the best one is kept.
+SELECTIONS = ("pooled", "macro")
+
+
+def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds: tuple[float, ...], selection: str = "pooled") -> dict:
+    """F1 at 3 µm for each peak threshold; the threshold with the best score is kept.
+
+    The score is the pooled F1, or with ``selection="macro"`` the mean of each dataset's
+    pooled F1, so that a model meant to be good on both organs is not chosen for the
+    dataset that happens to hold more nuclei in validation.
 
     Detection runs through the slide engine, exactly as in use (tiles, margins, white
     beyond the image edge), once at the lowest threshold: a peak's local-maximum test does
@@ -85,21 +99,22 @@ def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds:
     from ..engine.detect import DetectOptions, run_detection
     from ..slides import ArraySlide
 
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, not {selection!r}")
     radius = VAL_RADIUS_UM / predictor.card.mpp
     options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
     runs = [run_detection(ArraySlide(t.name, t.image, predictor.card.mpp), predictor.card, options=options, predictor=predictor) for t in tiles]
-    results, per_tile = {}, {}
-    for thr in thresholds:
-        per_tile[thr] = [count_matches(r.centres[r.scores > thr], t.centres, radius) for r, t in zip(runs, tiles)]
-        results[thr] = pooled(per_tile[thr])
-    best = max(results, key=lambda k: results[k].f1)
-    record = {"threshold": best, **results[best].as_dict()}
     datasets = sorted({t.dataset for t in tiles})
-    if len(datasets) > 1:  # joint training: show each dataset's share of the pooled score
-        for name in datasets:
-            counts = [c for c, t in zip(per_tile[best], tiles) if t.dataset == name]
-            record[f"f1_{name}"] = pooled(counts).f1
-    return record
+    records = {}
+    for thr in thresholds:
+        counts = [count_matches(r.centres[r.scores > thr], t.centres, radius) for r, t in zip(runs, tiles)]
+        record = {"threshold": thr, **pooled(counts).as_dict()}
+        if len(datasets) > 1:  # joint training: each dataset's own score
+            for name in datasets:
+                record[f"f1_{name}"] = pooled([c for c, t in zip(counts, tiles) if t.dataset == name]).f1
+        record["score"] = float(np.mean([record[f"f1_{n}"] for n in datasets])) if selection == "macro" and len(datasets) > 1 else record["f1"]
+        records[thr] = record
+    return max(records.values(), key=lambda r: r["score"])
 
 
 def initial_weights(source: str | Path) -> dict[str, torch.Tensor]:
@@ -131,7 +146,7 @@ class Trainer:
             self.optimizer, mode="max", factor=0.5, patience=cfg.plateau_patience, min_lr=cfg.min_lr
         )
         self.step = 0
-        self.best: dict = {"f1": -1.0}
+        self.best: dict = {"score": -1.0}
         self.sampler_state = None
         self.card = card_from_config(cfg)
         (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
@@ -161,6 +176,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = state["step"]
         self.best = state["best"]
+        self.best.setdefault("score", self.best.get("f1", -1.0))  # runs from before "score"
         self.sampler_state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         return True
@@ -172,7 +188,7 @@ class Trainer:
     # -- loop ---------------------------------------------------------------------------
     def run(self, fit_tiles: list[PreparedTile], val_tiles: list[PreparedTile], resume: bool = True) -> dict:
         cfg = self.cfg
-        self.sampler = CropSampler(fit_tiles, cfg.crop, cfg.seed)
+        self.sampler = CropSampler(fit_tiles, cfg.crop, cfg.seed, shares=cfg.dataset_shares)
         resumed = resume and self.try_resume()
         if resumed and self.sampler_state is not None:
             self.sampler.rng.bit_generator.state = self.sampler_state
@@ -204,14 +220,14 @@ class Trainer:
             self.step += 1
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             bar.update(1)
-            bar.set_postfix(loss=f"{running:.4f}", best=f"{self.best['f1']:.3f}")
+            bar.set_postfix(loss=f"{running:.4f}", best=f"{self.best['score']:.3f}")
             if self.step % cfg.val_every == 0 or self.step == cfg.steps:
                 self.model.eval()
-                val = validate(predictor, val_tiles, cfg.val_thresholds)
-                self.scheduler.step(val["f1"])
+                val = validate(predictor, val_tiles, cfg.val_thresholds, cfg.selection)
+                self.scheduler.step(val["score"])
                 record = {"step": self.step, "loss": running, "lr": self.optimizer.param_groups[0]["lr"], "val": val, "time": time.time()}
                 self.log(record)
-                if val["f1"] > self.best["f1"]:
+                if val["score"] > self.best["score"]:
                     self.best = {"step": self.step, **val}
                     torch.save({"model": self.model.state_dict(), "best": self.best}, self.run_dir / "best.pt")
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
@@ -250,7 +266,7 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
     if cfg.init_weights:
         card.training["initialised_from"] = cfg.init_weights
     if len(cfg.datasets) > 1:
-        card.training["scheme"] = JOINT_SCHEME
+        card.training["scheme"] = joint_scheme(cfg)
     card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in cfg.datasets)
     model = card.build()
     model.load_state_dict(best["model"])
