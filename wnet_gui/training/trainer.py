@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..detection.metrics import count_matches, pooled
-from ..engine.device import autocast, select_device
+from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
 from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
 from ..models.card import ModelCard, PeakSettings
@@ -139,7 +139,8 @@ class Trainer:
         self.model = build_model(ArchitectureSpec.from_dict(cfg.architecture)).to(self.device)
         if cfg.amp not in ("none", "bf16"):
             raise ValueError(f"amp must be 'none' or 'bf16', not {cfg.amp!r}")
-        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.precision = "bf16" if cfg.amp == "bf16" else "fp32"
+        self.memory_format = memory_format(self.precision)  # the layout inference uses too
         self.model.to(memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -201,7 +202,7 @@ class Trainer:
             n = load_lite_into_encoder(stage1_encoder(self.model), cfg.pretrained_lite)
             self.log({"event": "pretrained", "variant": cfg.pretrained_lite, "tensors": n})
         # validation runs as inference will: same precision and memory layout as training
-        predictor = DensityPredictor(self.model, self.card, self.device, "bf16" if cfg.amp == "bf16" else "fp32")
+        predictor = DensityPredictor(self.model, self.card, self.device, self.precision)
         last_save = time.monotonic()
         running = None
         bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.name, mininterval=10)
@@ -211,7 +212,7 @@ class Trainer:
             x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
             mask_t = torch.from_numpy(masks)[:, None].to(self.device)
             dens_t = torch.from_numpy(densities)[:, None].to(self.device)
-            with autocast(self.device, "bf16" if cfg.amp == "bf16" else "fp32"):
+            with autocast(self.device, self.precision):
                 out = self.model(x)
             loss = detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha)
             self.optimizer.zero_grad(set_to_none=True)
