@@ -1,6 +1,6 @@
 """Engine benchmark: scaling with area and peak memory on a 20,000 × 20,000 px slide.
 
-    python scripts/bench_engine.py --model fast --threads 2
+    python scripts/bench_engine.py --model fast --threads 2 [--precision auto|fp32|bf16]
 
 Builds (once, in /tmp) a pyramidal tiled TIFF of 40× tissue from MoNuSeg test tiles
 (mirrored so seams look like tissue), then runs the slide engine on regions of 1, 4 and 16
@@ -86,6 +86,7 @@ def main() -> None:
     p.add_argument("--side", type=int, default=20000)
     p.add_argument("--slide", default="/tmp/wnet_bench_20k.tif")
     p.add_argument("--skip-whole", action="store_true")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = p.parse_args()
     start = time.monotonic()
     slide_path = build_slide(Path(args.slide), args.side)
@@ -100,11 +101,11 @@ def main() -> None:
 
     card = resolve_card(args.model)
     slide = open_slide(slide_path)
-    predictor = DensityPredictor.from_card(card, "cpu")
+    predictor = DensityPredictor.from_card(card, "cpu", args.precision)
     options = DetectOptions(device="cpu", threads=args.threads, skip_background=False)
     core = (card.tile_size - 2 * card.margin) * card.mpp / slide.mpp  # level-0 px per tile core
     run_detection(slide, card, Rect(0, 0, core, core), options, predictor=predictor)  # warm-up
-    print(f"model {card.name}: tile core {core:.0f} level-0 px; {args.threads} threads")
+    print(f"model {card.name}: tile core {core:.0f} level-0 px; {args.threads} threads; {predictor.precision}")
     print(f"{'tiles':>6s} {'area Mpx':>9s} {'seconds':>8s} {'Mpx/s':>7s} {'s/tile':>7s} {'nuclei':>7s}")
     for n in (1, 4, 16):
         side = int(np.sqrt(n)) * core

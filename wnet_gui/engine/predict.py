@@ -8,6 +8,7 @@ from torch import nn
 
 from ..detection.peaks import find_centres
 from ..models.card import ModelCard
+from .allocator import keep_freed_memory
 from .device import autocast, memory_format, select_precision
 
 
@@ -19,6 +20,7 @@ class DensityPredictor:
     the hardware does bf16 natively."""
 
     def __init__(self, model: nn.Module, card: ModelCard, device: torch.device | str = "cpu", precision: str = "fp32"):
+        keep_freed_memory()  # no page-fault storm between forward passes (engine.allocator)
         self.device = torch.device(device)
         self.precision = select_precision(precision, self.device)
         self.memory_format = memory_format(self.precision)

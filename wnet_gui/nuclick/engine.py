@@ -13,6 +13,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..engine.allocator import keep_freed_memory
 from ..engine.device import autocast, memory_format, select_device, select_precision
 from ..slides import Slide
 from .card import NuClickCard
@@ -32,6 +33,7 @@ class NuClickSegmenter:
     """``precision`` as for detection: 'auto' runs bf16 + channels-last where native."""
 
     def __init__(self, card: NuClickCard, device: str = "auto", model: torch.nn.Module | None = None, precision: str = "auto"):
+        keep_freed_memory()
         self.card = card
         self.device = select_device(device) if isinstance(device, str) else device
         self.precision = select_precision(precision, self.device)

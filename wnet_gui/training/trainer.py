@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..detection.metrics import count_matches, pooled
+from ..engine.allocator import keep_freed_memory
 from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
 from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
@@ -135,6 +136,7 @@ class Trainer:
         np.random.seed(cfg.seed)
         random.seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
+        keep_freed_memory()
         self.device = select_device(cfg.device)
         self.model = build_model(ArchitectureSpec.from_dict(cfg.architecture)).to(self.device)
         if cfg.amp not in ("none", "bf16"):
