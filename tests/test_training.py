@@ -123,3 +123,13 @@ def test_macro_selection_keeps_the_small_dataset_in_view(monkeypatch):
     assert pooled_choice["threshold"] == 0.1 and pooled_choice["f1_crchisto"] == 0.0
     assert macro_choice["threshold"] == 0.03 and macro_choice["f1_crchisto"] == 1.0
     assert macro_choice["score"] == np.mean([macro_choice["f1_monuseg"], macro_choice["f1_crchisto"]])
+
+
+def test_model_card_states_how_a_joint_run_used_its_datasets():
+    from wnet_gui.training.trainer import joint_scheme
+
+    base = dict(name="j", architecture=TINY, datasets=["monuseg", "crchisto"])
+    masks = joint_scheme(TrainConfig(**base))
+    dots = joint_scheme(TrainConfig(**base, stage1_target="dots", dataset_shares={"monuseg": 1, "crchisto": 3}, selection="macro"))
+    assert "only from MoNuSeg" in masks and "monuseg 50%, crchisto 50%" in masks and "pooled" in masks
+    assert "dots" in dots and "monuseg 25%, crchisto 75%" in dots and "mean of the datasets" in dots

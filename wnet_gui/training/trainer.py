@@ -41,11 +41,16 @@ def joint_scheme(cfg: TrainConfig) -> str:
     share_text = ", ".join(f"{name} {shares.get(name, 1.0) / total:.0%}" for name in cfg.datasets)
     selection = ("the mean of the datasets' validation F1 at 3 µm, so neither organ is traded away for the one "
                  "with more validation nuclei" if cfg.selection == "macro" else "the pooled validation F1 at 3 µm")
-    return ("Joint training: every crop contributes the loss terms it has targets for — density L1 from both "
-            "datasets, stage-1 mask BCE only from MoNuSeg (CRCHisto has no masks) — so stage 1 keeps learning "
-            f"real nucleus masks while the density learns both labs' centres. Crops drawn {share_text}; CRCHisto "
-            "images are resampled from 0.55 to the model's µm/px like any 20x input. Weights and peak threshold "
-            f"selected on {selection}.")
+    if cfg.stage1_target == "dots":
+        terms = ("Joint training with the paper's targets, both made from centres alone: stage 1 learns dots "
+                 "of radius 2 px (BCE) and stage 2 the density map (L1), so every crop of either dataset "
+                 "contributes both terms.")
+    else:
+        terms = ("Joint training: every crop contributes the loss terms it has targets for — density L1 from "
+                 "both datasets, stage-1 mask BCE only from MoNuSeg (CRCHisto has no masks) — so stage 1 keeps "
+                 "learning real nucleus masks while the density learns both labs' centres.")
+    return (f"{terms} Crops drawn {share_text}; CRCHisto images are resampled from 0.55 to the model's µm/px "
+            f"like any 20x input. Weights and peak threshold selected on {selection}.")
 
 
 def load_training_tiles(cfg: TrainConfig, split: str) -> list[PreparedTile]:
