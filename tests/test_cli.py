@@ -41,6 +41,31 @@ def test_detect_pyramidal_tiff_roi_csv(tmp_path):
     assert xy.max() <= 512
 
 
+def test_detect_inside_a_region_drawn_in_qupath(tmp_path, sample_tiff, capsys):
+    """--roi FILE.geojson: a QuPath annotation polygon outlines where to detect; a file with
+    no polygon is a clear error (exit 2) naming it."""
+    import json
+
+    from wnet_gui.engine.tiling import PolygonRegion
+
+    outline = [[0, 0], [512, 0], [0, 512], [0, 0]]  # the upper-left half of the 512² sample
+    roi = tmp_path / "tumour.geojson"
+    roi.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [outline]},
+        "properties": {"objectType": "annotation", "classification": {"name": "Tumor"}}}]}))
+    out = tmp_path / "inside.geojson"
+    assert main(["detect", str(sample_tiff), "--roi", str(roi), "-o", str(out), "--device", "cpu"]) == 0
+    store = NucleusStore()
+    import_geojson(store, out)
+    xs, ys = store.coordinates().T
+    assert len(xs) > 40 and (xs + ys <= 512 + 1).all()
+    assert PolygonRegion.from_array(outline[:-1]).contains(xs, ys).all()
+    empty = tmp_path / "points.geojson"
+    empty.write_text(json.dumps({"type": "Feature", "geometry": {"type": "Point", "coordinates": [5, 5]}, "properties": {}}))
+    assert main(["detect", str(sample_tiff), "--roi", str(empty), "-o", str(tmp_path / "x.geojson")]) == 2
+    assert "points.geojson" in capsys.readouterr().err
+
+
 def test_detect_without_mpp_fails_clearly(tmp_path, capsys):
     import cv2
 

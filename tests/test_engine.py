@@ -185,3 +185,24 @@ def test_tiles_shrink_to_fit_small_regions():
     for size in (300, 1000, 2500):
         t = fitted_tile_size(Rect(0, 0, size, size), 1.0, 512, 32)
         assert t % 32 == 0 and len(plan_tiles(Rect(0, 0, size, size), 1.0, t, 32)) == len(plan_tiles(Rect(0, 0, size, size), 1.0, 512, 32))
+
+
+def test_an_outlined_region_reads_only_tiles_it_touches_and_keeps_points_inside(pyramid, card):
+    """A triangle drawn over the lower-left half: tiles wholly above it are never read and
+    every centre lies inside it; inside, the points are those of the whole-slide run."""
+    from wnet_gui.engine.tiling import PolygonRegion
+
+    slide = open_slide(pyramid)
+    w, h = slide.dimensions
+    triangle = PolygonRegion.from_array([(0, 0), (0, h), (w, h)])
+    opts = DetectOptions(tile_size=224, skip_background=False, device="cpu")
+    whole = run_detection(slide, card, options=opts)
+    inside = run_detection(slide, card, triangle, options=opts)
+    assert inside.tiles_total == whole.tiles_total == 16
+    assert 0 < inside.tiles_total - inside.tiles_skipped < 16  # the upper-right corner tile(s) skipped
+    assert triangle.contains(inside.centres[:, 0], inside.centres[:, 1]).all()
+    expected = whole.centres[triangle.contains(whole.centres[:, 0], whole.centres[:, 1])]
+    assert len(inside.centres) == pytest.approx(len(expected), abs=3)  # same tiles, same peaks; edge ties only
+    assert count_matches(inside.centres, expected, 1.0).tp >= len(expected) - 3
+    with pytest.raises(ValueError, match="three vertices"):
+        PolygonRegion.from_array([(0, 0), (10, 10)])

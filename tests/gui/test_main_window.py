@@ -324,3 +324,30 @@ def test_the_bundled_sample_is_autosaved_in_the_user_folder_not_beside_it(qtbot,
     window.autosave()
     assert window.autosaver.path.is_relative_to(tmp_path / "data-home")
     assert not list(sample_path().parent.glob("*.wnet-autosave.*"))
+
+
+def test_region_outline_drawn_with_shift_limits_auto_detect_to_it(qtbot, window, sample_copy):
+    """Draw region + Shift: an outline (here a triangle over the lower-left half); with
+    'Region of interest' chosen, Auto-detect finds nuclei inside it only, and a manual point
+    outside it survives the run."""
+    from wnet_gui.engine.tiling import PolygonRegion
+
+    window.open_slide(sample_copy)
+    view = window.view
+    outside = window.store.add_many([450.0], [60.0])[0]  # manual, in the upper-right corner
+    window.tool_actions[Tool.ROI].trigger()
+    corners = [(5, 5), (5, 505), (505, 505)]
+    shift = Qt.KeyboardModifier.ShiftModifier
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, shift, pos=screen_pos(window, *corners[0]))
+    for x, y in corners[1:]:
+        qtbot.mouseMove(view.viewport(), pos=screen_pos(window, x, y))
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, shift, pos=screen_pos(window, *corners[-1]))
+    region = [(p.x(), p.y()) for p in view.roi]
+    assert len(region) >= 3
+    window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("roi"))
+    assert not run_detection(qtbot, window)
+    detected = window.store.ids()[window.store.source_of(window.store.ids()) != MANUAL]
+    xy = window.store.coordinates(detected)
+    assert len(xy) > 40
+    assert PolygonRegion.from_array(region).contains(xy[:, 0] + 0.5, xy[:, 1] + 0.5).all()
+    assert outside in window.store

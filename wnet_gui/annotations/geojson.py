@@ -330,3 +330,14 @@ def add_parsed(store: NucleusStore, parsed: ParsedNuclei) -> np.ndarray:
 def import_geojson(store: NucleusStore, path: str | Path) -> np.ndarray:
     """Read ``path`` and add its nuclei; on any error the store is untouched."""
     return add_parsed(store, read_geojson(path))
+
+
+def read_region_outline(path: str | Path) -> np.ndarray:
+    """The outline (N, 2) of the largest polygon in a GeoJSON file — a region drawn in QuPath
+    and exported, to run detection inside it; errors name the file."""
+    parsed = read_geojson(path)
+    polygons = [p for p in parsed.polygons if p is not None]
+    if not polygons:
+        raise GeoJSONError("holds no Polygon to use as a region", path)
+    return max(polygons, key=_polygon_area)
+

@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine.detect import DetectOptions, detect_slide
-from ..engine.tiling import Rect
+from ..engine.tiling import PolygonRegion, Rect
 from ..models.zoo import resolve_card
 from ..slides import SLIDE_SUFFIXES, SlideError
 
@@ -35,6 +35,16 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return unique
 
 
+def parse_region(text: str) -> Rect | PolygonRegion:
+    """``--roi``: 'x,y,w,h' in level-0 pixels, or a GeoJSON file whose largest polygon
+    (an annotation drawn in QuPath, say) outlines the region."""
+    if text.lower().endswith((".geojson", ".json", ".geojson.gz")):
+        from ..annotations import read_region_outline
+
+        return PolygonRegion.from_array(read_region_outline(text))
+    return Rect.parse(text)
+
+
 def run(args: argparse.Namespace) -> int:
     slides = expand_inputs(args.inputs)
     if not slides:
@@ -44,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, mpp=args.mpp, threshold=args.threshold,
         skip_background=not args.no_tissue_detection, threads=args.threads, precision=args.precision,
     )
-    region = Rect.parse(args.roi) if args.roi else None
+    region = parse_region(args.roi) if args.roi else None
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
     suffix = ".csv" if args.format == "csv" else ".geojson"

@@ -20,7 +20,7 @@ def _add_detect(sub) -> None:
     p.add_argument("inputs", nargs="+", help="slide files, folders or globs")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several)")
     p.add_argument("--model", default="fast", help="fast, accurate, or a model card path (default: fast)")
-    p.add_argument("--roi", help="x,y,w,h in level-0 pixels (default: whole slide)")
+    p.add_argument("--roi", help="x,y,w,h in level-0 pixels, or a GeoJSON file whose largest polygon outlines the region (default: whole slide)")
     p.add_argument("--mpp", type=float, help="microns per pixel, overriding the file's")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--format", choices=["geojson", "csv"], default="geojson")

@@ -24,7 +24,7 @@ from ..slides import Slide, SlideError, open_slide
 from ..slides.tissue import TissueMask
 from .device import select_device
 from .predict import DensityPredictor
-from .tiling import Rect, Tile, fitted_tile_size, plan_tiles
+from .tiling import PolygonRegion, Rect, Tile, fitted_tile_size, plan_tiles
 
 
 class MppUnknownError(ValueError):
@@ -111,17 +111,21 @@ def _read_tiles(slide: Slide, tiles: list[Tile], out: "queue.Queue", stop: threa
 def iter_detections(
     slide: Slide,
     card: ModelCard,
-    region: Rect | None = None,
+    region: Rect | PolygonRegion | None = None,
     options: DetectOptions | None = None,
     cancel: threading.Event | None = None,
     predictor: DensityPredictor | None = None,
 ) -> Iterator[TileResult]:
-    """Detect nuclei in ``region`` (default: whole slide), yielding each tile's centres.
+    """Detect nuclei in ``region`` (a rectangle or an outline; default: whole slide),
+    yielding each tile's centres.
 
     Stops early, cleanly, when ``cancel`` is set: what was yielded stays valid."""
     options = options or DetectOptions()
     cancel = cancel or threading.Event()
     w, h = slide.dimensions
+    outline = region if isinstance(region, PolygonRegion) else None
+    if outline is not None:
+        region = outline.bounds
     region = (region or Rect(0, 0, w, h)).intersect(Rect(0, 0, w, h))
     if region is None:
         return
@@ -133,11 +137,10 @@ def iter_detections(
     tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
     tiles = plan_tiles(region, downsample, tile_size, card.margin)
     total = len(tiles)
+    todo = tiles if outline is None else [t for t in tiles if outline.overlaps(t.core)]
     if options.skip_background:
         tissue = TissueMask(slide)
-        todo = [t for t in tiles if tissue.has_tissue(t.core.x, t.core.y, t.core.w, t.core.h)]
-    else:
-        todo = tiles
+        todo = [t for t in todo if tissue.has_tissue(t.core.x, t.core.y, t.core.w, t.core.h)]
     skipped = total - len(todo)
     start = time.monotonic()
     stop = threading.Event()
@@ -163,6 +166,9 @@ def iter_detections(
             densities, batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size)
             for (tile, _), density in zip(batch, densities):
                 centres, scores = _tile_centres(predictor, tile, density, options.threshold)
+                if outline is not None and len(centres):
+                    inside = outline.contains(centres[:, 0], centres[:, 1])
+                    centres, scores = centres[inside], scores[inside]
                 done += 1
                 yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start)
                 if cancel.is_set():
@@ -206,7 +212,7 @@ def _tile_centres(predictor: DensityPredictor, tile: Tile, density: np.ndarray, 
 def run_detection(
     slide: Slide,
     card: ModelCard,
-    region: Rect | None = None,
+    region: Rect | PolygonRegion | None = None,
     options: DetectOptions | None = None,
     cancel: threading.Event | None = None,
     on_tile: Callable[[TileResult], None] | None = None,
@@ -235,7 +241,7 @@ def detect_slide(
     slide_path: str | os.PathLike,
     card: ModelCard | str | os.PathLike,
     out_path: str | os.PathLike,
-    region: Rect | None = None,
+    region: Rect | PolygonRegion | None = None,
     options: DetectOptions | None = None,
     out_format: str = "geojson",
     cancel: threading.Event | None = None,
@@ -272,4 +278,4 @@ def detect_slide(
     return run
 
 
-__all__ = ["DetectOptions", "DetectionRun", "MppUnknownError", "Rect", "SlideError", "TileResult", "detect_slide", "iter_detections", "run_detection"]
+__all__ = ["DetectOptions", "DetectionRun", "MppUnknownError", "PolygonRegion", "Rect", "SlideError", "TileResult", "detect_slide", "iter_detections", "run_detection"]

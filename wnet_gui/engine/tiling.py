@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,47 @@ class Rect:
         if w <= 0 or h <= 0:
             raise ValueError(f"region {text!r} has no area")
         return cls(x, y, w, h)
+
+
+@dataclass(frozen=True)
+class PolygonRegion:
+    """A drawn or imported region outline, (x, y) vertices in level-0 pixels.
+
+    The engine plans tiles over its bounding box, never reads a tile whose core misses the
+    outline, and keeps only the centres inside it — what a pathologist expects from an
+    annotation drawn around a tumour in QuPath."""
+
+    vertices: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.vertices) < 3 or self._shape.area <= 0:
+            raise ValueError("a region outline needs at least three vertices enclosing an area")
+
+    @classmethod
+    def from_array(cls, xy) -> "PolygonRegion":
+        return cls(tuple((float(x), float(y)) for x, y in xy))
+
+    @cached_property
+    def _shape(self):
+        import shapely
+
+        return shapely.make_valid(shapely.Polygon(self.vertices))
+
+    @property
+    def bounds(self) -> Rect:
+        x0, y0, x1, y1 = self._shape.bounds
+        return Rect(x0, y0, x1 - x0, y1 - y0)
+
+    def overlaps(self, rect: Rect) -> bool:
+        import shapely
+
+        return bool(self._shape.intersects(shapely.box(rect.x, rect.y, rect.x1, rect.y1)))
+
+    def contains(self, x, y):
+        """Boolean mask of the points (x, y arrays) inside the outline (its edge included)."""
+        import shapely
+
+        return shapely.intersects_xy(self._shape, x, y)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSettings, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QPolygonF, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea
 
 from .. import __version__
@@ -22,7 +22,7 @@ from ..annotations import MANUAL, GeoJSONError, NucleusStore, import_geojson, wr
 from ..annotations.autosave import Autosaver
 from ..annotations.csv_io import write_csv
 from ..engine.detect import DetectOptions
-from ..engine.tiling import Rect
+from ..engine.tiling import PolygonRegion, Rect
 from ..models.card import ModelCard, ModelError
 from ..models.zoo import list_cards
 from ..slides import SLIDE_SUFFIXES, Slide, SlideError, open_slide
@@ -312,10 +312,12 @@ class MainWindow(QMainWindow):
             break
 
     # ------------------------------------------------------------------ detection
-    def _region(self) -> Rect | None:
+    def _region(self) -> Rect | PolygonRegion | None:
         if self.slide is None:
             return None
         mode = self.panel.region_combo.currentData()
+        if mode == "roi" and isinstance(self.view.roi, QPolygonF):
+            return PolygonRegion.from_array([(p.x(), p.y()) for p in self.view.roi])
         if mode == "roi" and self.view.roi is not None:
             r = self.view.roi
         elif mode == "slide":
@@ -365,8 +367,11 @@ class MainWindow(QMainWindow):
             return
         # model points already in the region are replaced; manual edits stay
         w, h = self.slide.dimensions
-        r = region or Rect(0, 0, w, h)
-        in_region = self.store.query_rect(r.x, r.y, r.x1, r.y1)
+        if isinstance(region, PolygonRegion):
+            in_region = self.store.query_polygon(np.array(region.vertices))
+        else:
+            r = region or Rect(0, 0, w, h)
+            in_region = self.store.query_rect(r.x, r.y, r.x1, r.y1)
         replaced = in_region[self.store.source_of(in_region) != MANUAL] if len(in_region) else in_region
         self.store.remove(replaced)
         self.run_token += 1

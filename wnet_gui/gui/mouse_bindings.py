@@ -1,6 +1,6 @@
 """What the mouse does in each tool: pan, add, select and delete (click, rectangle,
 Shift+lasso; Ctrl toggles into the selection), move (drag a point), and drawing a region
-of interest. Every edit is one undo step."""
+of interest (a rectangle, or with Shift an outline). Every edit is one undo step."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class ToolController:
             self._drag_now = p
         elif self.tool in (Tool.SELECT, Tool.DELETE, Tool.ROI):
             self._drag_start = self._drag_now = p
-            if self.tool != Tool.ROI and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 self._lasso = [p]
         return True
 
@@ -106,7 +106,10 @@ class ToolController:
         rect = QRectF(start, end).normalized()
         dragged = rect.width() * self.view.scale > 4 or rect.height() * self.view.scale > 4
         if self.tool == Tool.ROI:
-            self.view.set_roi(rect if dragged else None)
+            if lasso is not None and len(lasso) > 2 and dragged:
+                self.view.set_roi(QPolygonF(lasso))
+            else:
+                self.view.set_roi(rect if dragged else None)
             return True
         if lasso is not None and len(lasso) > 2:
             ids = store.query_polygon(np.array([[q.x() - 0.5, q.y() - 0.5] for q in lasso]))

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QUndoStack
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap, QPolygonF, QUndoStack
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from ..annotations import NucleusStore
@@ -23,7 +23,7 @@ from .tiles import TILE, TileCache, to_qimage
 
 class SlideView(QGraphicsView):
     viewChanged = Signal()
-    roiChanged = Signal(object)  # QRectF in level-0 px, or None
+    roiChanged = Signal(object)  # QRectF or QPolygonF (an outline) in level-0 px, or None
 
     MIN_SCALE_FACTOR = 0.5  # fit scale × this is the furthest out
     MAX_SCALE = 16.0  # screen px per level-0 px
@@ -41,7 +41,7 @@ class SlideView(QGraphicsView):
         self._thumb = None
         self._thumb_scaled: QPixmap | None = None
         self._thumb_rect = QRectF()
-        self.roi: QRectF | None = None
+        self.roi: QRectF | QPolygonF | None = None
         self.visible_count = 0
         self.setScene(QGraphicsScene(self))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
@@ -192,7 +192,10 @@ class SlideView(QGraphicsView):
             pen = QPen(QColor(255, 140, 0), 2, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             painter.setPen(pen)
-            painter.drawRect(self.roi)
+            if isinstance(self.roi, QPolygonF):
+                painter.drawPolygon(self.roi)
+            else:
+                painter.drawRect(self.roi)
         self._draw_scale_bar(painter)
 
     def _draw_scale_bar(self, painter: QPainter) -> None:
@@ -225,8 +228,12 @@ class SlideView(QGraphicsView):
         if not self.tools.release(event):
             super().mouseReleaseEvent(event)
 
-    def set_roi(self, rect: QRectF | None) -> None:
-        if rect is not None and self.slide is not None:
+    def set_roi(self, rect: QRectF | QPolygonF | None) -> None:
+        if isinstance(rect, QPolygonF):
+            bounds = rect.boundingRect()
+            if bounds.width() < 2 or bounds.height() < 2:
+                rect = None
+        elif rect is not None and self.slide is not None:
             w, h = self.slide.dimensions
             rect = rect.intersected(QRectF(0, 0, w, h))
             if rect.width() < 2 or rect.height() < 2:
