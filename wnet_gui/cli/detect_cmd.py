@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         mpx = run_.area_px / 1e6
         print(f"{slide_path.name}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
-              f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} background skipped, {mpx:.1f} Mpx) → {out}")
+              f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {out}")
     if failures:
         print(f"{failures} of {len(slides)} slides failed", file=sys.stderr)
         return 1

@@ -53,7 +53,7 @@ class TileResult:
     scores: np.ndarray
     done: int  # tiles finished so far, skipped ones included
     total: int
-    skipped: int  # background tiles never read
+    skipped: int  # tiles never read: background, or outside a region outline
     elapsed: float
 
     @property
