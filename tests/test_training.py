@@ -133,3 +133,13 @@ def test_model_card_states_how_a_joint_run_used_its_datasets():
     dots = joint_scheme(TrainConfig(**base, stage1_target="dots", dataset_shares={"monuseg": 1, "crchisto": 3}, selection="macro"))
     assert "only from MoNuSeg" in masks and "monuseg 50%, crchisto 50%" in masks and "pooled" in masks
     assert "dots" in dots and "monuseg 25%, crchisto 75%" in dots and "mean of the datasets" in dots
+
+
+def test_a_mistyped_choice_fails_when_the_config_is_read():
+    import pytest
+
+    base = dict(name="j", architecture=TINY)
+    with pytest.raises(ValueError, match="selection"):
+        TrainConfig(**base, selection="mean")
+    with pytest.raises(ValueError, match="amp"):
+        TrainConfig(**base, amp="fp16")

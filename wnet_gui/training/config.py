@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+AMP_MODES = ("none", "bf16")
+SELECTIONS = ("pooled", "macro")  # validation score: pooled F1, or the mean of each dataset's F1
+
 
 @dataclass
 class TrainConfig:
@@ -40,6 +43,13 @@ class TrainConfig:
     min_distance_um: float = 2.0
     tile_size: int = 512
     margin: int = 32
+
+    def __post_init__(self) -> None:
+        """Reject a mistyped choice when the file is read, not after the first 100 steps."""
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {AMP_MODES}, not {self.amp!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":

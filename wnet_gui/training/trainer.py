@@ -18,12 +18,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..detection.metrics import count_matches, pooled
-from ..engine.allocator import keep_freed_memory
 from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
 from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
 from ..models.card import ModelCard, PeakSettings
-from .config import TrainConfig
+from .config import SELECTIONS, TrainConfig
 from .data import CropSampler, PreparedTile, prepare_tile
 
 VAL_RADIUS_UM = 3.0  # the field's matching radius; the card also reports 5 px at 40×
@@ -89,9 +88,6 @@ def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: to
     return loss
 
 
-SELECTIONS = ("pooled", "macro")
-
-
 def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds: tuple[float, ...], selection: str = "pooled") -> dict:
     """F1 at 3 µm for each peak threshold; the threshold with the best score is kept.
 
@@ -141,11 +137,8 @@ class Trainer:
         np.random.seed(cfg.seed)
         random.seed(cfg.seed)
         torch.set_num_threads(cfg.threads)
-        keep_freed_memory()
         self.device = select_device(cfg.device)
         self.model = build_model(ArchitectureSpec.from_dict(cfg.architecture)).to(self.device)
-        if cfg.amp not in ("none", "bf16"):
-            raise ValueError(f"amp must be 'none' or 'bf16', not {cfg.amp!r}")
         self.precision = "bf16" if cfg.amp == "bf16" else "fp32"
         self.memory_format = memory_format(self.precision)  # the layout inference uses too
         self.model.to(memory_format=self.memory_format)
