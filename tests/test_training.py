@@ -143,3 +143,37 @@ def test_a_mistyped_choice_fails_when_the_config_is_read():
         TrainConfig(**base, selection="mean")
     with pytest.raises(ValueError, match="amp"):
         TrainConfig(**base, amp="fp16")
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(**base, ema_decay=1.0)
+
+
+def test_ema_run_validates_and_keeps_the_averaged_weights(tmp_path, sample_tiff, sample_truth):
+    """With ema_decay the weights validated and saved as best are the moving average, not
+    the last step's, and the average survives a resume."""
+    tile = sample_tile(sample_tiff, sample_truth)
+    cfg = TrainConfig(name="tiny-ema", architecture=TINY, mpp=0.5, pretrained_lite=None, crop=96, batch=4,
+                      lr=3e-3, steps=10, val_every=10, threads=2, device="cpu", ema_decay=0.9)
+    prepared = prepare_tile(tile, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.run([prepared], [prepared])
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"]
+    averaged = trainer.ema.module.state_dict()
+    raw = trainer.model.state_dict()
+    weights = [k for k, v in raw.items() if v.is_floating_point()]
+    assert all(torch.equal(best[k], averaged[k]) for k in weights)
+    assert any(not torch.allclose(averaged[k], raw[k]) for k in weights)
+    assert int(trainer.ema.n_averaged) == 10
+    cfg.steps = 12
+    again = Trainer(cfg, tmp_path / "run")
+    again.run([prepared], [prepared])
+    assert int(again.ema.n_averaged) == 12
+
+
+def test_training_without_its_data_says_where_it_looked(tmp_path, monkeypatch):
+    import pytest
+
+    from wnet_gui.training.trainer import load_training_tiles
+
+    monkeypatch.setenv("WNET_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=f"no monuseg images.*{tmp_path}.*WNET_DATA"):
+        load_training_tiles(TrainConfig(name="j", architecture=TINY), "fit")

@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: str = "none"  # "bf16": autocast, channels-last (2.6x faster steps on an AVX-512-BF16 CPU)
+    ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
     init_weights: str | None = None  # fine-tune from a run's best.pt/last.pt or a model card (.json)
     val_thresholds: tuple[float, ...] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     min_distance_um: float = 2.0
@@ -50,6 +51,8 @@ class TrainConfig:
             raise ValueError(f"amp must be one of {AMP_MODES}, not {self.amp!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay!r}")
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
