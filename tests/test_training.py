@@ -177,3 +177,30 @@ def test_training_without_its_data_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("WNET_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=f"no monuseg images.*{tmp_path}.*WNET_DATA"):
         load_training_tiles(TrainConfig(name="j", architecture=TINY), "fit")
+
+
+def test_init_parts_moves_a_trained_stage_under_a_new_encoder(tmp_path):
+    """A larger stage 1 with the trained stage 2 of an earlier model: exactly the named
+    submodule is taken, and a part that does not fit is refused, never loaded in part."""
+    import pytest
+
+    from wnet_gui.models.architectures import ArchitectureSpec, build_model
+
+    wider = {**TINY, "stage1": {"encoder": "basic", "decoder_channels": [12, 24, 48], "encoder_depth": 3}}
+    torch.manual_seed(1)
+    old = build_model(ArchitectureSpec.from_dict(TINY))
+    torch.save({"model": old.state_dict()}, tmp_path / "old.pt")
+    cfg = TrainConfig(name="w", architecture=wider, pretrained_lite=None, device="cpu",
+                      init_weights=str(tmp_path / "old.pt"), init_parts=["stage2"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    fresh_stage1 = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith("stage1.")}
+    trainer.initialise()
+    now = trainer.model.state_dict()
+    assert all(torch.equal(now[k], v) for k, v in old.state_dict().items() if k.startswith("stage2."))
+    assert all(torch.equal(now[k], v) for k, v in fresh_stage1.items())
+    cfg.init_parts = ["stage1"]
+    with pytest.raises(ValueError, match="shapes differ"):
+        Trainer(cfg, tmp_path / "run2").initialise()
+    cfg.init_parts = ["stage3"]
+    with pytest.raises(ValueError, match="no submodule"):
+        Trainer(cfg, tmp_path / "run3").initialise()

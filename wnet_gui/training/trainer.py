@@ -145,6 +145,25 @@ def initial_weights(source: str | Path) -> dict[str, torch.Tensor]:
     return state["model"]
 
 
+def select_parts(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], parts: list[str]) -> dict[str, torch.Tensor]:
+    """The tensors of ``source`` under the submodules ``parts``, which must match ``target``
+    there tensor for tensor and shape for shape: a partial load is asked for, never silent."""
+    chosen = {}
+    for part in parts:
+        prefix = part + "."
+        have = {k for k in source if k.startswith(prefix)}
+        want = {k for k in target if k.startswith(prefix)}
+        if not want:
+            raise ValueError(f"init_parts: the model has no submodule {part!r}")
+        if have != want:
+            raise ValueError(f"init_parts: {part!r} differs: missing {sorted(want - have)[:3]}, unexpected {sorted(have - want)[:3]}")
+        wrong = [k for k in want if source[k].shape != target[k].shape]
+        if wrong:
+            raise ValueError(f"init_parts: {part!r} shapes differ, e.g. {wrong[0]}: {tuple(source[wrong[0]].shape)} vs {tuple(target[wrong[0]].shape)}")
+        chosen.update({k: source[k] for k in want})
+    return chosen
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path):
         self.cfg = cfg
@@ -213,6 +232,23 @@ class Trainer:
         with open(self.run_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
+    def initialise(self) -> None:
+        """Starting weights of a new run: ImageNet for the stage-1 encoder, then ``init_weights``
+        (all of them, or only the submodules in ``init_parts``, e.g. a trained stage 2 under a
+        new, larger stage-1 encoder)."""
+        cfg = self.cfg
+        if cfg.pretrained_lite is not None and (not cfg.init_weights or cfg.init_parts):
+            from ..models.pretrained import load_lite_into_encoder
+
+            n = load_lite_into_encoder(stage1_encoder(self.model), cfg.pretrained_lite)
+            self.log({"event": "pretrained", "variant": cfg.pretrained_lite, "tensors": n})
+        if cfg.init_weights:
+            state = initial_weights(cfg.init_weights)
+            if cfg.init_parts:
+                state = select_parts(state, self.model.state_dict(), cfg.init_parts)
+            self.model.load_state_dict(state, strict=not cfg.init_parts)
+            self.log({"event": "init_weights", "from": cfg.init_weights, "parts": cfg.init_parts, "tensors": len(state)})
+
     # -- loop ---------------------------------------------------------------------------
     def run(self, fit_tiles: list[PreparedTile], val_tiles: list[PreparedTile], resume: bool = True) -> dict:
         cfg = self.cfg
@@ -220,14 +256,8 @@ class Trainer:
         resumed = resume and self.try_resume()
         if resumed and self.sampler_state is not None:
             self.sampler.rng.bit_generator.state = self.sampler_state
-        if not resumed and cfg.init_weights:
-            self.model.load_state_dict(initial_weights(cfg.init_weights))
-            self.log({"event": "init_weights", "from": cfg.init_weights})
-        elif not resumed and cfg.pretrained_lite is not None:
-            from ..models.pretrained import load_lite_into_encoder
-
-            n = load_lite_into_encoder(stage1_encoder(self.model), cfg.pretrained_lite)
-            self.log({"event": "pretrained", "variant": cfg.pretrained_lite, "tensors": n})
+        if not resumed:
+            self.initialise()
         # the average starts from the weights of the first step (AveragedModel copies them then)
         evaluated = self.ema.module if self.ema is not None else self.model
         # validation runs as inference will: same precision and memory layout as training
