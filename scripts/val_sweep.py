@@ -23,7 +23,7 @@ from wnet_gui.engine.predict import DensityPredictor
 from wnet_gui.models.zoo import resolve_card
 from wnet_gui.slides import ArraySlide
 
-THRESHOLDS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05)
+THRESHOLDS = (0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05)
 
 
 def flip_averaged(forward):
