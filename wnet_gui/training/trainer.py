@@ -327,6 +327,9 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
     }
     if cfg.init_weights:
         card.training["initialised_from"] = cfg.init_weights
+        if cfg.init_parts:
+            rest = f"ImageNet EfficientNet-Lite{cfg.pretrained_lite} encoder" if cfg.pretrained_lite is not None else "random"
+            card.training["initialised_from"] += f" ({', '.join(cfg.init_parts)} only; the rest: {rest})"
     if len(cfg.datasets) > 1:
         card.training["scheme"] = joint_scheme(cfg)
     card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in cfg.datasets)
