@@ -204,3 +204,27 @@ def test_init_parts_moves_a_trained_stage_under_a_new_encoder(tmp_path):
     cfg.init_parts = ["stage3"]
     with pytest.raises(ValueError, match="no submodule"):
         Trainer(cfg, tmp_path / "run3").initialise()
+
+
+def test_scaled_crops_resize_nuclei_and_keep_targets_aligned():
+    """Scale jitter: a disc of known radius comes out scaled by the drawn factor, and the
+    target drawn on the same disc lands on the same pixels."""
+    from wnet_gui.training.augment import random_scaled_crop
+
+    size, radius = 64, 8
+    yy, xx = np.mgrid[:160, :160]
+    disc = ((yy - 80) ** 2 + (xx - 80) ** 2 <= radius**2)
+    image = np.repeat((disc * 255).astype(np.uint8)[..., None], 3, axis=2)
+    target = disc.astype(np.float32)
+    areas = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        out_image, out_target = random_scaled_crop([image[32:128, 32:128], target[32:128, 32:128]], size, rng, 0.3)
+        assert out_image.shape == (size, size, 3) and out_target.shape == (size, size)
+        np.testing.assert_allclose(out_image[..., 0] / 255.0, out_target, atol=0.01)
+        edges = np.concatenate([out_target[0], out_target[-1], out_target[:, 0], out_target[:, -1]])
+        if edges.max() == 0:  # the whole disc in view
+            areas.append(out_target.sum())
+    assert len(areas) > 20
+    ratio = np.sqrt(np.array(areas) / (np.pi * radius**2))  # the radius' scale factor
+    assert ratio.min() < 0.85 and ratio.max() > 1.15 and 0.65 < ratio.min() and ratio.max() < 1.4

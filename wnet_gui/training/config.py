@@ -27,6 +27,7 @@ class TrainConfig:
     density_alpha: float = 3.0
     loss_alpha: float = 1.0  # weight of the density L1 term (eq. 5)
     crop: int = 256
+    scale_jitter: float = 0.0  # crops resampled by up to ±this fraction (0.15: 0.87–1.15×)
     batch: int = 8
     lr: float = 1e-4
     min_lr: float = 1e-8
@@ -52,6 +53,8 @@ class TrainConfig:
             raise ValueError(f"amp must be one of {AMP_MODES}, not {self.amp!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
+        if not 0.0 <= self.scale_jitter < 0.5:
+            raise ValueError(f"scale_jitter must be in [0, 0.5), not {self.scale_jitter!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay!r}")
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..datasets.monuseg import NucleiTile
 from ..detection.targets import density_map, dot_mask
-from .augment import brightness_contrast, hed_jitter, random_crop, random_dihedral
+from .augment import brightness_contrast, hed_jitter, random_crop, random_dihedral, random_scaled_crop
 
 
 @dataclass
@@ -62,9 +62,10 @@ class CropSampler:
     """
 
     def __init__(self, tiles: list[PreparedTile], crop: int, seed: int, stain_jitter: bool = True,
-                 shares: dict[str, float] | None = None):
+                 shares: dict[str, float] | None = None, scale_jitter: float = 0.0):
         self.tiles = tiles
         self.crop = crop
+        self.scale_jitter = scale_jitter
         self.stain_jitter = stain_jitter
         self.rng = np.random.default_rng(seed)
         areas = np.array([t.image.shape[0] * t.image.shape[1] for t in tiles], dtype=np.float64)
@@ -82,7 +83,10 @@ class CropSampler:
         tile = self.tiles[int(self.rng.choice(len(self.tiles), p=self.weights))]
         has_mask = tile.mask is not None
         mask = tile.mask if has_mask else np.zeros(tile.density.shape, np.float32)
-        image, mask, density = random_crop([tile.image, mask, tile.density], self.crop, self.rng)
+        if self.scale_jitter > 0:
+            image, mask, density = random_scaled_crop([tile.image, mask, tile.density], self.crop, self.rng, self.scale_jitter)
+        else:
+            image, mask, density = random_crop([tile.image, mask, tile.density], self.crop, self.rng)
         image, mask, density = random_dihedral([image, mask, density], self.rng)
         if self.stain_jitter:
             image = hed_jitter(image, self.rng)
