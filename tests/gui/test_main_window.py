@@ -351,3 +351,19 @@ def test_region_outline_drawn_with_shift_limits_auto_detect_to_it(qtbot, window,
     assert len(xy) > 40
     assert PolygonRegion.from_array(region).contains(xy[:, 0] + 0.5, xy[:, 1] + 0.5).all()
     assert outside in window.store
+
+
+def test_model_info_shows_every_test_set_the_card_was_measured_on(qtbot, window):
+    """Choosing a model shows the accuracy measured on each test set its card carries (the
+    20× CRCHisto split as well as MoNuSeg), with the card's own numbers."""
+    combo = window.panel.model_combo
+    cards = [combo.itemData(i) for i in range(combo.count())]
+    for index, card in enumerate(cards):
+        combo.setCurrentIndex(index)
+        text = window.panel.model_info.text()
+        for key, dataset in (("monuseg_test", "MoNuSeg test"), ("crchisto_test", "CRCHisto test")):
+            for label, m in card.metrics.get(key, {}).items():
+                assert f"{dataset} {label}: P {m['precision']:.2f} R {m['recall']:.2f} F1 {m['f1']:.2f}" in text
+            assert (dataset in text) == (key in card.metrics)
+    accurate = next(c for c in cards if c.name == "accurate")
+    assert "crchisto_test" in accurate.metrics

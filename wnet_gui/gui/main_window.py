@@ -217,12 +217,11 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("model", card.name)
         v = card.training.get("validation", {})
-        m = card.metrics.get("monuseg_test", {})
         lines = [f"<b>{card.title}</b> — {card.architecture.kind.upper()}, {card.mpp:g} µm/px"]
-        for label in ("r=3um", "r=5px@40x"):
-            if label in m:
-                lines.append(f"MoNuSeg test {label}: P {m[label]['precision']:.2f} R {m[label]['recall']:.2f} F1 {m[label]['f1']:.2f}")
-        if not m and v:
+        for key, dataset in (("monuseg_test", "MoNuSeg test"), ("crchisto_test", "CRCHisto test")):
+            for label, m in card.metrics.get(key, {}).items():
+                lines.append(f"{dataset} {label}: P {m['precision']:.2f} R {m['recall']:.2f} F1 {m['f1']:.2f}")
+        if not card.metrics and v:
             lines.append(f"validation F1 {v.get('f1', 0):.2f} @3 µm")
         if card.throughput:
             lines.append(f"{card.throughput.get('mpx40_per_s')} Mpx/s of 40× tissue on CPU ({card.throughput.get('threads')} threads)")
