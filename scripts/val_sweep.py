@@ -1,6 +1,6 @@
 """Post-processing sweep on the validation images: peak threshold, flip averaging, peak spacing.
 
-    python scripts/val_sweep.py accurate [--tta] [--min-distance-um 2.0] [--split val|test]
+    python scripts/val_sweep.py accurate [--tta] [--min-distance-um 2.0] [--crchisto-mpp 0.5] [--split val|test]
 
 Runs a model over CRCHisto validation (r = 6 px at 20×) and MoNuSeg validation (r = 3 µm)
 once at the lowest threshold, then prints P/R/F1 at each threshold of a grid — what a card's
@@ -63,7 +63,7 @@ def main() -> None:
           f"CRCHisto at {args.crchisto_mpp or 'its own'} µm/px; P/R/F1 per threshold")
     start = time.monotonic()
     for name, (tiles, radius) in datasets.items():
-        declared = {"crchisto": args.crchisto_mpp}.get(name) or None
+        declared = args.crchisto_mpp if name == "crchisto" else None
         runs = [run_detection(ArraySlide(t.name, t.image, declared or t.mpp), card, options=options, predictor=predictor) for t in tiles]
         cells = []
         for threshold in THRESHOLDS:
