@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import card_schema
 from .architectures import ArchitectureSpec, build_model
+
+MAX_CARD_BYTES = 8 << 20  # a card is a few kB; 8 MiB leaves room for long training notes
 
 
 class ModelError(Exception):
@@ -35,6 +40,7 @@ class CardFile:
     ``weights``, ``sha256``, ``display_name`` and ``path``) say how to build their network."""
 
     kind = "model"  # for messages: "model card …", "NuClick card …"
+    schema = staticmethod(card_schema.detection_card)  # rules checked on every card read from a file
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -46,20 +52,28 @@ class CardFile:
         try:
             return cls(**d, path=path)
         except (KeyError, TypeError, ValueError) as exc:
-            where = f" in {path}" if path else ""
-            raise ModelError(f"invalid {cls.kind} card{where}: {exc}") from exc
+            raise ModelError(f"invalid {cls.kind} card{f' {path}' if path else ''}: {_describe(exc)}") from exc
 
     @classmethod
     def load(cls, path: str | Path):
+        """Read and check a card; nothing it names is opened until it passed ``schema``."""
         path = Path(path)
         if not path.exists():
             raise ModelError(f"{cls.kind} card {path} does not exist")
+        if not path.is_file():
+            raise ModelError(f"{cls.kind} card {path} is not a file")
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise ModelError(f"{cls.kind} card {path} is larger than {MAX_CARD_BYTES >> 20} MiB; a card is a few kB of JSON")
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{cls.kind} card {path} is not valid JSON: {exc}") from exc
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON errors, 4,300-digit ints
+            raise ModelError(f"{cls.kind} card {path} is not valid JSON: {str(exc)[:200]}") from exc
         if not isinstance(data, dict):
             raise ModelError(f"{cls.kind} card {path} is not a JSON object")
+        try:
+            cls.schema(data)
+        except card_schema.CardSchemaError as exc:
+            raise ModelError(f"invalid {cls.kind} card {path}: {exc}") from exc
         return cls.from_dict(data, path=path)
 
     def save(self, path: str | Path) -> None:
@@ -71,9 +85,17 @@ class CardFile:
 
     @property
     def weights_path(self) -> Path:
+        """The weights file, which must lie in the card's own folder (no links out of it)."""
         if self.path is None:
             raise ModelError(f"{self.kind} card '{self.name}' has no location, so its weights cannot be found")
-        return self.path.parent / self.weights
+        try:
+            card_schema.weights_name(self.weights)
+        except card_schema.CardSchemaError as exc:
+            raise ModelError(f"{self.kind} card {self.path}: {exc}") from exc
+        path = self.path.parent / self.weights
+        if path.exists() and path.resolve().parent != self.path.parent.resolve():
+            raise ModelError(f"{self.kind} card {self.path}: weights {self.weights} link outside the card's folder")
+        return path
 
     @property
     def title(self) -> str:
@@ -142,12 +164,20 @@ class ModelCard(CardFile):
             d["mean"] = tuple(d.get("mean", (0.5, 0.5, 0.5)))
             d["std"] = tuple(d.get("std", (0.5, 0.5, 0.5)))
         except (KeyError, TypeError, ValueError) as exc:
-            where = f" in {path}" if path else ""
-            raise ModelError(f"invalid model card{where}: {exc}") from exc
+            raise ModelError(f"invalid model card{f' {path}' if path else ''}: {_describe(exc)}") from exc
         return super().from_dict(d, path)
 
     def build(self) -> nn.Module:
         return build_model(self.architecture)
+
+
+def _describe(exc: Exception) -> str:
+    """'missing 'architecture'' rather than a bare "'architecture'" from a KeyError."""
+    if isinstance(exc, KeyError):
+        return f"missing {exc}"
+    if isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc):
+        return f"unknown field {str(exc).split('argument')[-1].strip()}"
+    return str(exc)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -162,6 +192,11 @@ def load_verified_state_dict(path: Path, sha256: str) -> dict[str, torch.Tensor]
     """A state dict from ``path`` if its sha256 matches; tampered or missing → ModelError."""
     if not path.exists():
         raise ModelError(f"model weights {path} are missing")
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelError(f"model weights {path} are not a regular file")
+    if info.st_size > card_schema.MAX_WEIGHTS_BYTES:
+        raise ModelError(f"model weights {path} are {info.st_size / 2**30:.1f} GiB, more than the {card_schema.MAX_WEIGHTS_BYTES >> 30} GiB allowed")
     if not sha256:
         raise ModelError(f"model card for {path.name} states no sha256; refusing unverified weights")
     actual = file_sha256(path)

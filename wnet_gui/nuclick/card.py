@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..models import card_schema
 from ..models.card import CardFile
 from .network import NuClickNet
 
@@ -13,6 +14,7 @@ from .network import NuClickNet
 @dataclass
 class NuClickCard(CardFile):
     kind: ClassVar[str] = "NuClick"
+    schema: ClassVar = staticmethod(card_schema.nuclick_card)
 
     name: str = "nuclick"
     mpp: float = 0.25

@@ -19,6 +19,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from ..datasets.monuseg import NucleiTile
+from ..models.checkpoint import load_checkpoint
 from ..detection.segmentation_metrics import dice
 from ..training.augment import hed_jitter, random_dihedral
 from .card import NuClickCard
@@ -127,6 +128,8 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = select_device("auto")
+    last = run_dir / "last.pt"
+    resumed = load_checkpoint(last, device) if last.exists() else None  # before the data: a bad file fails at once
     card = NuClickCard(width=width)
     fit, val = monuseg.load_split("fit"), monuseg.load_split("val")
     fit_samples, val_samples = index_nuclei(fit), index_nuclei(val)
@@ -137,9 +140,8 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=4, min_lr=1e-7)
     step, best = 0, {"dice": -1.0}
-    last = run_dir / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+    if resumed is not None:
+        state = resumed
         model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
         step, best = state["step"], state["best"]
         rng.bit_generator.state = state["rng"]
@@ -182,7 +184,7 @@ def export_nuclick(run_dir: str | Path, zoo: str | Path) -> NuClickCard:
     cfg = json.loads((run_dir / "config.json").read_text())
     card = NuClickCard(width=cfg["width"], patch_size=cfg["patch_size"], mpp=cfg["mpp"], display_name="NuClick (slim)")
     model = card.build()
-    model.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu"))
+    model.load_state_dict(load_checkpoint(run_dir / "best.pt", "cpu"))
     card.training = {"config": cfg, "data": "MoNuSeg 2018 training tiles (24 fit / 6 validation); CC BY-NC-SA 4.0"}
     card.licence = "Weights derived from MoNuSeg (CC BY-NC-SA 4.0): non-commercial, share-alike, attribute Kumar et al. 2017/2019."
     return card.export(model, zoo)

@@ -26,6 +26,7 @@ from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
 from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
 from ..models.card import ModelCard, PeakSettings
+from ..models.checkpoint import load_checkpoint
 from .config import SELECTIONS, TrainConfig
 from .data import CropSampler, PreparedTile, prepare_tile
 
@@ -141,7 +142,7 @@ def initial_weights(source: str | Path) -> dict[str, torch.Tensor]:
     source = Path(source)
     if source.suffix == ".json":
         return {k: v.float() for k, v in ModelCard.load(source).load_model("cpu").state_dict().items()}
-    state = torch.load(source, map_location="cpu", weights_only=False)
+    state = load_checkpoint(source, "cpu")
     return state["model"]
 
 
@@ -215,7 +216,7 @@ class Trainer:
         path = self.run_dir / "last.pt"
         if not path.exists():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_checkpoint(path, self.device)
         self.model.load_state_dict(state["model"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
@@ -313,7 +314,7 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
     """Best weights of a run → ``zoo_dir/NAME.pt`` (fp16) + ``NAME.json`` card."""
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
-    best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
+    best = load_checkpoint(run_dir / "best.pt", "cpu")
     card = card_from_config(cfg, threshold=best["best"]["threshold"])
     card.name = name or cfg.name
     card.display_name = display_name
