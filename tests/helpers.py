@@ -25,3 +25,39 @@ def write_tiff(path: Path, image: np.ndarray, mpp: float) -> Path:
     ppcm = 1e4 / mpp
     tifffile.imwrite(path, image, photometric="rgb", resolution=(ppcm, ppcm), resolutionunit="CENTIMETER")
     return path
+
+
+def header_only_tiff(path: Path, width: int, height: int, tile: int = 1024, value: int = 255) -> Path:
+    """A tiled RGB TIFF of any size in a few kB: every tile points at one shared deflated
+    tile (a 65,536² slide is a 36 kB file). OpenSlide opens it as 'generic-tiff'."""
+    import struct
+    import zlib
+
+    data = zlib.compress(np.full((tile, tile, 3), value, np.uint8).tobytes(), 9)
+    n = -(-width // tile) * -(-height // tile)
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, None), (259, 3, 1, 8), (262, 3, 1, 2), (277, 3, 1, 3),
+               (284, 3, 1, 1), (296, 3, 1, 1), (317, 3, 1, 1), (322, 3, 1, tile), (323, 3, 1, tile), (324, 4, n, None),
+               (325, 4, n, None), (339, 3, 1, 1)]
+    bps_at = 8 + 2 + 12 * len(entries) + 4
+    offsets_at = bps_at + 6
+    counts_at = offsets_at + 4 * n
+    data_at = counts_at + 4 * n
+    late = {258: bps_at, 324: offsets_at, 325: counts_at}
+    ifd = b"".join(struct.pack("<HHII", tag, kind, count, late.get(tag, value)) for tag, kind, count, value in entries)
+    out = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries)) + ifd + struct.pack("<I", 0)
+    out += struct.pack("<HHH", 8, 8, 8) + struct.pack(f"<{n}I", *[data_at] * n) + struct.pack(f"<{n}I", *[len(data)] * n) + data
+    path.write_bytes(out)
+    return path
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width``×``height`` (the pixel data is a stub)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    return path

@@ -45,6 +45,27 @@ def parse_region(text: str) -> Rect | PolygonRegion:
     return Rect.parse(text)
 
 
+def output_names(slides: list[Path], suffix: str) -> list[str]:
+    """One distinct output file name per input: the stem, or where two inputs share it
+    (``x.tif`` and ``x.png``; ``a/slide.tif`` and ``b/slide.tif``) the full file name, then
+    as many parent folders as it takes to tell them apart."""
+    stems = [p.stem for p in slides]
+    names = list(stems)
+    clashing = {n for n in stems if stems.count(n) > 1}
+    resolved = [p.resolve() for p in slides]
+    for i, p in enumerate(slides):
+        if names[i] not in clashing:
+            continue
+        parts = resolved[i].parts
+        for depth in range(1, len(parts) + 1):
+            candidate = "__".join(parts[-depth:]).lstrip("/\\")
+            others = ["__".join(q.parts[-depth:]).lstrip("/\\") for j, q in enumerate(resolved) if j != i and stems[j] == stems[i]]
+            if candidate not in others:
+                names[i] = candidate
+                break
+    return [f"{n}{suffix}" for n in names]
+
+
 def run(args: argparse.Namespace) -> int:
     slides = expand_inputs(args.inputs)
     if not slides:
@@ -58,34 +79,42 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
     suffix = ".csv" if args.format == "csv" else ".geojson"
+    if not many and output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output} exists; give --overwrite to replace it")
+    outputs = [output / name for name in output_names(slides, suffix)] if many else [output]
     failures = 0
-    for slide_path in slides:
-        out = output / f"{slide_path.stem}{suffix}" if many else output
+    for slide_path, out in zip(slides, outputs):
         if many and out.exists() and not args.overwrite:
             print(f"{slide_path.name}: already done ({out}), skipped")
             continue
-        bar = tqdm(desc=slide_path.name, unit="tile", leave=True)
+        bars: list[tqdm] = []  # made at the first tile, so an error is not preceded by an empty bar
 
-        def progress(result, bar=bar):
-            bar.total = result.total
-            bar.n = result.done
-            bar.refresh()
+        def progress(result, bars=bars, name=slide_path.name):
+            if not bars:
+                bars.append(tqdm(desc=name, unit="tile", leave=True, total=result.total))
+            bars[0].n = result.done
+            bars[0].refresh()
 
         start = time.monotonic()
         try:
             run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress)
-        except SlideError as exc:
-            bar.close()
-            print(f"error: {exc}", file=sys.stderr)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # one bad slide never stops a folder: say which and why, go on
+            for bar in bars:
+                bar.close()
+            message = str(exc) if isinstance(exc, (SlideError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+            print(f"error: {slide_path}: {message}" if slide_path.name not in message else f"error: {message}", file=sys.stderr)
             failures += 1
             if not many:
                 return 2
             continue
-        bar.close()
+        for bar in bars:
+            bar.close()
         mpx = run_.area_px / 1e6
         print(f"{slide_path.name}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
               f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {out}")
     if failures:
-        print(f"{failures} of {len(slides)} slides failed", file=sys.stderr)
+        print(f"{failures} of {len(slides)} slides failed; the others were written", file=sys.stderr)
         return 1
     return 0

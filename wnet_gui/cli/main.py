@@ -15,18 +15,41 @@ from .. import __version__
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def _bounded(kind, low, high, what: str):
+    """An argparse type: a finite ``kind`` from ``low`` to ``high``, else a message naming
+    the range (argparse adds the option's name and exits 2)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
+        if not (value == value and low <= value <= high):  # NaN fails value == value
+            raise argparse.ArgumentTypeError(f"{what} must be from {low:g} to {high:g}, not {text}")
+        return value
+
+    return parse
+
+
+MPP = _bounded(float, 0.05, 10.0, "microns per pixel (0.25 at 40×, 0.5 at 20×)")
+THREADS = _bounded(int, 1, 1024, "threads")
+THRESHOLD = _bounded(float, 0.0, 1.0, "the peak threshold")
+BATCH = _bounded(int, 1, 1024, "the batch size")
+RADIUS = _bounded(float, 1e-3, 1e4, "the matching radius")
+
+
 def _add_detect(sub) -> None:
     p = sub.add_parser("detect", help="detect nucleus centres in slides or tiles")
     p.add_argument("inputs", nargs="+", help="slide files, folders or globs")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several)")
     p.add_argument("--model", default="fast", help="fast, accurate, or a model card path (default: fast)")
     p.add_argument("--roi", help="x,y,w,h in level-0 pixels, or a GeoJSON file whose largest polygon outlines the region (default: whole slide)")
-    p.add_argument("--mpp", type=float, help="microns per pixel, overriding the file's")
+    p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--format", choices=["geojson", "csv"], default="geojson")
-    p.add_argument("--threshold", type=float, help="peak threshold (default: the model card's)")
+    p.add_argument("--threshold", type=THRESHOLD, help="peak threshold from 0 to 1 (default: the model card's)")
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
-    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--threads", type=THREADS, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast where the hardware has it natively (default)")
@@ -39,9 +62,9 @@ def _add_segment(sub) -> None:
     p.add_argument("--points", required=True, help="GeoJSON with the points (e.g. from wnet detect)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--model", default="nuclick", help="NuClick card name or path")
-    p.add_argument("--mpp", type=float)
+    p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=BATCH, default=16)
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.segment_cmd", fromlist=["run"]).run(a))
 
 
@@ -49,9 +72,9 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="precision/recall/F1 of predicted centres against truth")
     p.add_argument("--pred", required=True, nargs="+", help="prediction files (GeoJSON/CSV)")
     p.add_argument("--truth", required=True, nargs="+", help="truth files (GeoJSON, Aperio XML, .mat, CSV), same order")
-    p.add_argument("--radius", type=float, default=5.0, help="matching radius (default 5)")
+    p.add_argument("--radius", type=RADIUS, default=5.0, help="matching radius (default 5)")
     p.add_argument("--unit", choices=["px", "um"], default="px", help="unit of --radius")
-    p.add_argument("--mpp", type=float, help="microns per pixel (needed with --unit um)")
+    p.add_argument("--mpp", type=MPP, help="microns per pixel (needed with --unit um)")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.evaluate_cmd", fromlist=["run"]).run(a))
 
 
@@ -60,15 +83,15 @@ def _add_train(sub) -> None:
     p.add_argument("config")
     p.add_argument("--run-dir", help="folder for checkpoints and logs (default runs/NAME)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
-    p.add_argument("--steps", type=int, help="override the config's step count (to extend a run)")
+    p.add_argument("--steps", type=_bounded(int, 1, 10**8, "steps"), help="override the config's step count (to extend a run)")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["run"]).run(a))
 
     n = sub.add_parser("train-nuclick", help="train NuClick on MoNuSeg (resumable)")
     n.add_argument("--run-dir", default="runs/nuclick")
-    n.add_argument("--width", type=int, default=8)
-    n.add_argument("--steps", type=int, default=1500)
-    n.add_argument("--batch", type=int, default=16)
-    n.add_argument("--threads", type=int, default=2)
+    n.add_argument("--width", type=_bounded(int, 1, 128, "the width"), default=8)
+    n.add_argument("--steps", type=_bounded(int, 1, 10**8, "steps"), default=1500)
+    n.add_argument("--batch", type=BATCH, default=16)
+    n.add_argument("--threads", type=THREADS, default=2)
     n.add_argument("--precision", choices=PRECISIONS, default="auto")
     n.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["train_nuclick"]).train_nuclick(a))
     x = sub.add_parser("export-nuclick", help="best NuClick weights of a run → model_zoo/nuclick.*")
@@ -97,12 +120,12 @@ def _add_benchmarks(sub) -> None:
 
     s = sub.add_parser("benchmark-speed", help="throughput of models: engine vs bare forward pass vs FLOP bound")
     s.add_argument("models", nargs="*", default=["fast", "accurate"])
-    s.add_argument("--threads", type=int, default=2)
-    s.add_argument("--size", type=int, default=4096, help="side of the synthetic 40× slide region in px")
+    s.add_argument("--threads", type=THREADS, default=2)
+    s.add_argument("--size", type=_bounded(int, 256, 65536, "the size"), default=4096, help="side of the synthetic 40× slide region in px")
     s.add_argument("--update-card", action="store_true", help="store the first --precision's numbers in the cards")
     s.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto", "fp32"])
-    s.add_argument("--tile-size", type=int, help="model pixels per tile (default: the card's)")
-    s.add_argument("--repeats", type=int, default=5,
+    s.add_argument("--tile-size", type=_bounded(int, 64, 4096, "the tile size"), help="model pixels per tile (default: the card's)")
+    s.add_argument("--repeats", type=_bounded(int, 1, 100, "repeats"), default=5,
                    help="timed runs of engine and forward pass each; the fastest counts (a shared CPU's noise only slows)")
     s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
 
@@ -111,7 +134,7 @@ def _add_benchmarks(sub) -> None:
     n.add_argument("--detector", default="fast", help="detector for the automatic chain, or 'none'")
     n.add_argument("--split", default="test")
     n.add_argument("--device", default="auto")
-    n.add_argument("--threads", type=int, default=2)
+    n.add_argument("--threads", type=THREADS, default=2)
     n.add_argument("--update-card", action="store_true")
     n.add_argument("--precision", choices=PRECISIONS, default="auto")
     n.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["nuclick"]).nuclick(a))
@@ -140,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (SlideError, GeoJSONError, ModelError, FileNotFoundError, ValueError) as exc:
+    except (SlideError, GeoJSONError, ModelError, FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"wnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -31,8 +31,19 @@ class MppUnknownError(ValueError):
     """The slide does not state its microns per pixel and none was given."""
 
 
+MPP_RANGE = (0.05, 10.0)  # µm/px: 200× to 1×; beyond it a typo, not a microscope
+MAX_UPSAMPLING = 8.0  # a model may see a slide at most 8× finer than it was scanned
+
+
+class OptionError(ValueError):
+    """An option out of its range; the message names it and the range."""
+
+
 @dataclass
 class DetectOptions:
+    """How to run detection; checked when made, so a bad value fails at once with its name
+    (in the CLI, the GUI and on a cluster worker alike) instead of deep inside a run."""
+
     device: str = "auto"
     batch_size: int | None = None  # None: 4 on CPU, more on a GPU
     skip_background: bool = True
@@ -42,6 +53,27 @@ class DetectOptions:
     threads: int | None = None  # torch intra-op threads; None: all cores
     prefetch: int = 8  # tiles read ahead of the model
     precision: str = "auto"  # 'auto': bf16 autocast where the hardware has it natively, else fp32
+
+    def __post_init__(self) -> None:
+        check_mpp(self.mpp)
+        if self.threshold is not None and not (_finite(self.threshold) and 0.0 <= self.threshold <= 1.0):
+            raise OptionError(f"threshold must be a number from 0 to 1, not {self.threshold}")
+        for name, value, low, high in (("threads", self.threads, 1, 1024), ("batch size", self.batch_size, 1, 1024),
+                                       ("tile size", self.tile_size, 64, 4096), ("prefetch", self.prefetch, 1, 256)):
+            if value is not None and not (isinstance(value, int) and low <= value <= high):
+                raise OptionError(f"{name} must be a whole number from {low} to {high}, not {value}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise OptionError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_mpp(mpp: float | None) -> None:
+    """Microns per pixel from 0.05 to 10 (None: the slide's own)."""
+    if mpp is not None and not (_finite(mpp) and MPP_RANGE[0] <= mpp <= MPP_RANGE[1]):
+        raise OptionError(f"microns per pixel must be from {MPP_RANGE[0]:g} to {MPP_RANGE[1]:g} (0.25 at 40×, 0.5 at 20×), not {mpp}")
 
 
 @dataclass
@@ -126,10 +158,14 @@ def iter_detections(
     outline = region if isinstance(region, PolygonRegion) else None
     if outline is not None:
         region = outline.bounds
+    asked = region
     region = (region or Rect(0, 0, w, h)).intersect(Rect(0, 0, w, h))
     if region is None:
-        return
+        raise OptionError(f"the region {asked} lies outside {slide.path.name} ({w}×{h} px)")
     downsample = card.mpp / slide_mpp(slide, options)
+    if downsample < 1 / MAX_UPSAMPLING:
+        raise OptionError(f"{slide.path.name} at {slide_mpp(slide, options):g} µm/px is more than {MAX_UPSAMPLING:g}× coarser than "
+                          f"the model's {card.mpp:g} µm/px; check the scale (--mpp) or use a model for this magnification")
     if options.threads:
         torch.set_num_threads(options.threads)
     if predictor is None:
@@ -278,4 +314,4 @@ def detect_slide(
     return run
 
 
-__all__ = ["DetectOptions", "DetectionRun", "MppUnknownError", "PolygonRegion", "Rect", "SlideError", "TileResult", "detect_slide", "iter_detections", "run_detection"]
+__all__ = ["DetectOptions", "DetectionRun", "MppUnknownError", "OptionError", "PolygonRegion", "Rect", "SlideError", "TileResult", "detect_slide", "iter_detections", "run_detection"]

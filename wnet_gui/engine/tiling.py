@@ -41,6 +41,8 @@ class Rect:
             x, y, w, h = (float(v) for v in text.split(","))
         except ValueError as exc:
             raise ValueError(f"region must be x,y,w,h in level-0 pixels, not {text!r}") from exc
+        if not all(math.isfinite(v) for v in (x, y, w, h)):
+            raise ValueError(f"region {text!r} has a value that is not a finite number")
         if w <= 0 or h <= 0:
             raise ValueError(f"region {text!r} has no area")
         return cls(x, y, w, h)
@@ -57,6 +59,8 @@ class PolygonRegion:
     vertices: tuple[tuple[float, float], ...]
 
     def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for xy in self.vertices for v in xy):
+            raise ValueError("a region outline has a vertex that is not a finite number")
         if len(self.vertices) < 3 or self._shape.area <= 0:
             raise ValueError("a region outline needs at least three vertices enclosing an area")
 

@@ -6,11 +6,24 @@ that annotations never depend on the level they were made at.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+
+THUMBNAIL_CHUNK = 2048  # level pixels per side of one read while building a thumbnail (16 MiB RGBA)
+THUMBNAIL_BUDGET_PX = 256 * 2**20  # level pixels a thumbnail may decode (≈6 s on 2 cores); beyond it, sampled
+
+
+def _shrink(image: np.ndarray, max_size: int) -> np.ndarray:
+    scale = max_size / max(image.shape[:2])
+    if scale >= 1:
+        return image.copy()
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 class SlideError(Exception):
@@ -24,6 +37,8 @@ class SlideError(Exception):
 
 class Slide(ABC):
     """A multi-resolution RGB image addressed in level-0 pixels."""
+
+    thumbnail_sampled = False  # True when the thumbnail was built from a grid of samples
 
     def __init__(self, path: str | Path, mpp: float | None = None):
         self.path = Path(path)
@@ -104,10 +119,48 @@ class Slide(ABC):
         return region
 
     def get_thumbnail(self, max_size: int = 1024) -> np.ndarray:
-        """Whole slide shrunk so its longer side is at most ``max_size`` pixels."""
+        """Whole slide shrunk so its longer side is at most ``max_size`` pixels.
+
+        Read chunk by chunk from the coarsest level that is fine enough, so memory stays
+        bounded whatever the slide's size. A slide without a pyramid (a single-level tiled
+        TIFF of 65,536² is a 36 kB file) would need all of level 0 decoded: past
+        ``THUMBNAIL_BUDGET_PX`` only an even grid of chunks is read and the rest stays grey;
+        ``thumbnail_sampled`` says so (the tissue mask then skips nothing, and the viewer
+        still draws real tiles when zoomed in)."""
+        cached = getattr(self, "_thumbnail", None)
+        if cached is not None and max(cached.shape[:2]) >= max_size:
+            return _shrink(cached, max_size)
         w, h = self.dimensions
         downsample = max(1.0, max(w, h) / max_size)
-        return self.read_scaled(0, 0, w, h, downsample)
+        level = self.best_level_for_downsample(downsample)
+        lw, lh = self.level_dimensions[level]
+        if lw * lh <= THUMBNAIL_CHUNK**2:
+            thumb = self.read_scaled(0, 0, w, h, downsample)
+        else:
+            thumb = self._chunked_thumbnail(level, downsample)
+        self._thumbnail = thumb
+        return thumb.copy()
+
+    def _chunked_thumbnail(self, level: int, downsample: float) -> np.ndarray:
+        w, h = self.dimensions
+        ds = self.level_downsamples[level]
+        lw, lh = self.level_dimensions[level]
+        out_w, out_h = max(1, round(w / downsample)), max(1, round(h / downsample))
+        fx, fy = out_w / lw, out_h / lh  # thumbnail pixels per level pixel
+        step = max(1, round(1 / fx))  # chunks of a whole number of steps land on whole thumbnail pixels
+        chunk = max(step, THUMBNAIL_CHUNK // step * step)
+        stride = max(1, math.ceil(math.sqrt(lw * lh / THUMBNAIL_BUDGET_PX)))  # read every stride-th chunk
+        self.thumbnail_sampled = stride > 1
+        out = np.full((out_h, out_w, 3), 200 if self.thumbnail_sampled else 255, np.uint8)  # grey: not read
+        for cy in range(0, math.ceil(lh / chunk), stride):
+            for cx in range(0, math.ceil(lw / chunk), stride):
+                x0, y0 = cx * chunk, cy * chunk
+                pixels = self.read_region(int(x0 * ds), int(y0 * ds), min(chunk, lw - x0), min(chunk, lh - y0), level)
+                bx1, by1 = min(lw, x0 + chunk), min(lh, y0 + chunk)
+                tx0, ty0, tx1, ty1 = round(x0 * fx), round(y0 * fy), round(bx1 * fx), round(by1 * fy)
+                if tx1 > tx0 and ty1 > ty0:
+                    out[ty0:ty1, tx0:tx1] = cv2.resize(pixels, (tx1 - tx0, ty1 - ty0), interpolation=cv2.INTER_AREA)
+        return out
 
     def close(self) -> None:  # noqa: B027 - optional for readers that hold no handle
         """Release file handles."""

@@ -18,11 +18,24 @@ PLAIN_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 _RESOLUTION_UNIT_MICRONS = {2: 25400.0, 3: 10000.0}  # inch, centimetre
 
 
+MAX_PLAIN_PIXELS = 2**28  # 268 Mpx (800 MB as RGB): a plain image is decoded whole, so no larger
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    """Refuse, from the header alone, an image too large to decode in memory."""
+    if width <= 0 or height <= 0:
+        raise SlideError(path, f"image has no pixels ({width}×{height})")
+    if width * height > MAX_PLAIN_PIXELS:
+        raise SlideError(path, f"{width}×{height} px is too large for a plain (non-pyramidal) image; convert it to a "
+                               "tiled pyramidal TIFF (e.g. vips tiffsave --tile --pyramid) and open that")
+
+
 def _read_tiff(path: Path) -> tuple[np.ndarray, float | None]:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
+        _check_size(path, int(page.imagewidth), int(page.imagelength))
         image = page.asarray()
         mpp = _tiff_mpp(page)
     return image, mpp
@@ -65,6 +78,16 @@ def load_rgb(path: str | Path) -> tuple[np.ndarray, float | None]:
         if path.suffix.lower() in (".tif", ".tiff"):
             image, mpp = _read_tiff(path)
         else:
+            from PIL import Image  # reads the header only: the size is known before decoding
+
+            Image.MAX_IMAGE_PIXELS = None  # our own limit applies, with our own message
+            try:
+                with Image.open(path) as header:
+                    _check_size(path, *header.size)
+            except SlideError:
+                raise
+            except Exception:
+                pass  # a format Pillow does not know: OpenCV decides below
             data = np.fromfile(path, dtype=np.uint8)
             image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
             if image is None:
@@ -115,7 +138,7 @@ class ImageSlide(Slide):
         while max(self._pyramid[level].shape[:2]) > 2 * max_size:
             if level + 1 == len(self._pyramid):
                 prev = self._pyramid[level]
-                half = (prev.shape[1] // 2, prev.shape[0] // 2)
+                half = (max(1, prev.shape[1] // 2), max(1, prev.shape[0] // 2))  # a 1×5000 strip stays 1 px high
                 self._pyramid.append(cv2.resize(prev, half, interpolation=cv2.INTER_AREA))
             level += 1
         image = self._pyramid[level]

@@ -39,7 +39,8 @@ class TissueMask:
 
     def __init__(self, slide: Slide, max_size: int = 2048):
         thumb = slide.get_thumbnail(max_size)
-        self.mask = tissue_mask_from_rgb(thumb)
+        # a sampled thumbnail has not seen most of the slide: skip nothing rather than miss tissue
+        self.mask = np.ones(thumb.shape[:2], bool) if slide.thumbnail_sampled else tissue_mask_from_rgb(thumb)
         w, h = slide.dimensions
         self.scale_x = thumb.shape[1] / w
         self.scale_y = thumb.shape[0] / h
