@@ -1,4 +1,4 @@
-"""CSV export of centres: one row per nucleus (id, x, y, score, source, class)."""
+"""CSV export of centres: one row per nucleus (id, x, y, score, source, class), safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from pathlib import Path
 from .store import NucleusStore
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet shows as text: a class named ``=HYPERLINK(…)`` would otherwise run
+    as a formula when the CSV is opened in Excel or LibreOffice (OWASP: CSV injection), so
+    such cells get a leading apostrophe."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_csv(store: NucleusStore, path: str | Path) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -17,5 +27,6 @@ def write_csv(store: NucleusStore, path: str | Path) -> None:
         writer = csv.writer(fh)
         writer.writerow(["id", "x", "y", "score", "source", "class"])
         for n in store:
-            writer.writerow([n.id, f"{n.x:.2f}", f"{n.y:.2f}", "" if math.isnan(n.score) else f"{n.score:.4f}", n.source, n.cls])
+            writer.writerow([n.id, f"{n.x:.2f}", f"{n.y:.2f}", "" if math.isnan(n.score) else f"{n.score:.4f}",
+                             spreadsheet_safe(n.source), spreadsheet_safe(n.cls)])
     os.replace(tmp, path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -32,6 +33,10 @@ _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
 _NAMESPACE = uuid.UUID("6f0c5b1e-8d1a-4f39-9a53-3c0b2b6d1e77")
 _NAMESPACE_BYTES = _NAMESPACE.bytes
 DEFAULT_COLOR = (255, 64, 64)
+MAX_GEOJSON_BYTES = 1 << 30  # 1 GiB of JSON text (≈ 5 million point features); more is refused
+WHOLE_READ_BYTES = 64 << 20  # files up to this size may be read whole when streaming fails
+# level-0 pixels: the largest slides are ~250,000 px wide; a little below 0 is a border outline
+COORDINATE_RANGE = (-100_000.0, 10_000_000.0)
 
 
 class GeoJSONError(ValueError):
@@ -160,6 +165,9 @@ def _number_pair(value: Any, what: str) -> tuple[float, float]:
     for v in (x, y):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValueError(f"{what} has a coordinate that is not a finite number: {str(value)[:60]}")
+        if not COORDINATE_RANGE[0] <= v <= COORDINATE_RANGE[1]:
+            raise ValueError(f"{what} lies outside any slide ({str(value)[:60]}; level-0 pixels from "
+                             f"{COORDINATE_RANGE[0]:g} to {COORDINATE_RANGE[1]:g} are accepted)")
     return float(x), float(y)
 
 
@@ -240,15 +248,19 @@ def parse_geojson(doc: Any) -> ParsedNuclei:
     """Nuclei from a decoded GeoJSON document; ``GeoJSONError`` names the bad feature."""
     parsed = ParsedNuclei()
     for index, feature in enumerate(_features_of(doc)):
-        try:
-            _parse_feature(feature, parsed)
-        except GeoJSONError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            ident = feature.get("id") if isinstance(feature, dict) else None
-            label = f"{index}" + (f" (id {ident})" if ident else "")
-            raise GeoJSONError(str(exc) or type(exc).__name__, feature=label) from exc
+        _parse_one(index, feature, parsed)
     return parsed
+
+
+def _parse_one(index: int, feature: Any, parsed: ParsedNuclei) -> None:
+    try:
+        _parse_feature(feature, parsed)
+    except GeoJSONError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        ident = feature.get("id") if isinstance(feature, dict) else None
+        label = f"{index}" + (f" (id {str(ident)[:60]})" if ident else "")
+        raise GeoJSONError(str(exc)[:300] or type(exc).__name__, feature=label) from exc
 
 
 def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
@@ -292,21 +304,146 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
         raise ValueError(f"geometry type {kind!r} is neither a point nor a polygon")
 
 
-def read_geojson(path: str | Path) -> ParsedNuclei:
-    """Parse a .geojson / .json (optionally .gz) file; errors name the file."""
+class _Bounded(io.RawIOBase):
+    """A readable stream that fails once more than ``limit`` bytes came through it: a 4 MB
+    gzip that expands to 4 GB stops at the limit instead of filling memory."""
+
+    def __init__(self, raw, limit: int):
+        self.raw, self.limit, self.count = raw, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(min(len(buffer), 1 << 20))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise _TooLarge()
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _open_bounded(path: Path):
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    return io.BufferedReader(_Bounded(raw, MAX_GEOJSON_BYTES), 1 << 20), raw
+
+
+def _skip_bom(fh) -> None:
+    if fh.peek(3)[:3] == b"\xef\xbb\xbf":
+        fh.read(3)
+
+
+def _first_byte(fh) -> bytes:
+    head = fh.peek(64)
+    stripped = head.lstrip()
+    while not stripped and head:  # a long run of white space
+        fh.read(len(head))
+        head = fh.peek(64)
+        stripped = head.lstrip()
+    if stripped:
+        fh.read(len(head) - len(stripped))
+    return stripped[:1]
+
+
+def _stream_features(path: Path, prefix: str, on_feature) -> int:
+    """Feed each Feature under ``prefix`` to ``on_feature`` as it is parsed; returns how many."""
+    import ijson
+
+    fh, raw = _open_bounded(path)
+    try:
+        _skip_bom(fh)
+        count = 0
+        for count, feature in enumerate(ijson.items(fh, prefix, use_float=True), start=1):
+            on_feature(count - 1, feature)
+        return count
+    finally:
+        raw.close()
+
+
+def _top_level_type(path: Path) -> Any:
+    import ijson
+
+    fh, raw = _open_bounded(path)
+    try:
+        _skip_bom(fh)
+        for value in ijson.items(fh, "type", use_float=True):  # without use_float, a 5,000-digit integer crashes yajl2_c
+            return value
+        return None
+    finally:
+        raw.close()
+
+
+def read_geojson(path: str | Path, progress=None) -> ParsedNuclei:
+    """Parse a .geojson / .json (optionally .gz) file feature by feature, so memory follows
+    the nuclei, not the text; errors name the file. At most ``MAX_GEOJSON_BYTES`` of JSON
+    (after decompression) are read. ``progress(features_so_far)`` is called now and then."""
     path = Path(path)
+    if not path.exists():
+        raise GeoJSONError("file does not exist", path)
+    parsed = ParsedNuclei()
+
+    def on_feature(index: int, feature: Any) -> None:
+        _parse_one(index, feature, parsed)
+        if progress is not None and index % 20000 == 0:
+            progress(index)
+
     try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError as exc:
-        raise GeoJSONError("file does not exist", path) from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as exc:
-        raise GeoJSONError(f"not valid JSON ({exc})", path) from exc
-    try:
-        return parse_geojson(doc)
+        try:
+            fh, raw = _open_bounded(path)
+            try:
+                _skip_bom(fh)
+                first = _first_byte(fh)
+            finally:
+                raw.close()
+            if first == b"[":  # a bare list of Features
+                _stream_features(path, "item", on_feature)
+            elif first == b"{" and _top_level_type(path) == "FeatureCollection":
+                if _stream_features(path, "features.item", on_feature) == 0:
+                    _features_of(_load_whole(path))  # no features list at all: say so as before
+            elif first == b"{":  # one Feature or a bare geometry: small by nature
+                return parse_geojson(_load_whole(path))
+            else:
+                raise GeoJSONError("not valid JSON (it does not start with an object or a list)")
+        except (GeoJSONError, _TooLarge):
+            raise
+        except Exception:
+            # the streaming parser is strict JSON; Python's own writer puts NaN in files, which
+            # the standard parser reads (and the feature check then names): a small file gets
+            # a second, whole reading so its message points at the feature
+            if _decompressed_size(path) > WHOLE_READ_BYTES:
+                raise
+            return parse_geojson(_load_whole(path))
     except GeoJSONError as exc:
         raise GeoJSONError(str(exc), path) from exc
+    except _TooLarge as exc:
+        raise GeoJSONError(f"holds more than {MAX_GEOJSON_BYTES >> 20} MB of JSON (after decompression); refusing to read on", path) from exc
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # ijson.JSONError is a ValueError
+        raise GeoJSONError(f"not valid JSON ({type(exc).__name__}: {str(exc)[:200]})", path) from exc
+    except Exception as exc:  # ijson's IncompleteJSONError and friends
+        raise GeoJSONError(f"not valid JSON ({type(exc).__name__}: {str(exc)[:200]})", path) from exc
+    return parsed
+
+
+def _decompressed_size(path: Path) -> int:
+    fh, raw = _open_bounded(path)
+    try:
+        return sum(len(b) for b in iter(lambda: fh.read(1 << 20), b""))
+    except _TooLarge:
+        return MAX_GEOJSON_BYTES + 1
+    finally:
+        raw.close()
+
+
+def _load_whole(path: Path) -> Any:
+    fh, raw = _open_bounded(path)
+    try:
+        return json.loads(fh.read().decode("utf-8-sig"))
+    finally:
+        raw.close()
 
 
 def add_parsed(store: NucleusStore, parsed: ParsedNuclei) -> np.ndarray:
