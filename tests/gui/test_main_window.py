@@ -116,7 +116,7 @@ def test_export_and_reimport_geojson(qtbot, window, sample_copy, tmp_path):
     import_geojson(other, out)
     assert len(other) == len(window.store)
     window.store.clear()
-    assert window.import_geojson(out)
+    assert window.import_geojson(out, wait=True)
     assert len(window.store) == len(other)
     window.undo.undo()
     assert len(window.store) == 0
@@ -127,7 +127,7 @@ def test_corrupt_geojson_is_reported_and_changes_nothing(qtbot, window, sample_c
     window.store.add(1.0, 2.0)
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": ["x", 1]}}]}')
-    assert not window.import_geojson(bad)
+    assert not window.import_geojson(bad, wait=True)
     assert "bad.geojson" in window.last_error and "feature 0" in window.last_error
     assert len(window.store) == 1
 

@@ -1,9 +1,15 @@
 """Autosave: atomic, versioned binary snapshots of a slide's nuclei (``snapshot_io``).
 
-Each save writes a temporary file and renames it over the newest snapshot, after rotating
-the previous ones (``.1`` … ``.N``), so a crash at any moment leaves at least one complete
-snapshot. Snapshots live next to the slide when that folder is writable, else in the
-user's data folder under a name derived from the slide's path.
+Each save writes a uniquely named temporary file and renames it over the newest snapshot,
+after rotating the previous ones (``.1`` … ``.N``), so a crash at any moment leaves at
+least one complete snapshot. Snapshots live next to the slide when that folder is
+writable, else (or when writing there fails: a full disk, a folder gone) in the user's
+data folder under a name derived from the slide's path.
+
+One app instance at a time owns a slide's autosave: a lock (``flock``, released by the
+kernel even on kill -9) makes a second instance read-only for that slide instead of
+letting two writers overwrite each other's snapshots. Whether the last save really
+happened is always known (``error``) so the app never claims a save that did not happen.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .snapshot_io import SnapshotError, read_snapshot, write_snapshot
@@ -24,55 +33,92 @@ def user_data_dir() -> Path:
     return Path(base) / "wnet-annotator" / "autosave"
 
 
+def _slide_key(slide_path: Path) -> str:
+    return f"{slide_path.name}.{hashlib.sha1(str(slide_path).encode()).hexdigest()[:12]}"
+
+
 def autosave_path(slide_path: str | Path, beside: bool = True) -> Path:
     """Where the newest snapshot of ``slide_path``'s annotations goes: beside the slide when
     ``beside`` and its folder is writable, else in the user's data folder."""
     slide_path = Path(slide_path).resolve()
     if beside and os.access(slide_path.parent, os.W_OK):
         return slide_path.with_name(slide_path.name + SUFFIX)
-    digest = hashlib.sha1(str(slide_path).encode()).hexdigest()[:12]
-    return user_data_dir() / f"{slide_path.name}.{digest}{SUFFIX}"
+    return user_data_dir() / f"{_slide_key(slide_path)}{SUFFIX}"
+
+
+class SlideLock:
+    """An exclusive, advisory lock on one slide's autosave, held while the slide is open.
+
+    ``flock`` on a file in the user's data folder (the same for every instance, wherever
+    the snapshots go); the kernel drops it when the process ends, however it ends."""
+
+    def __init__(self, slide_path: Path):
+        self.path = user_data_dir() / "locks" / f"{_slide_key(slide_path)}.lock"
+        self._fh = None
+        self.owner = ""  # who holds it, when we could not take it
+
+    def acquire(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock, as before
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        except OSError:
+            return True  # no writable data folder: nothing to lock with; saving will say what fails
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            self.owner = fh.read().strip()[:200]
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {os.uname().nodename if hasattr(os, 'uname') else 'this machine'}")
+        fh.flush()
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing drops the flock
+            self._fh = None
+
+
+@dataclass
+class RestoreReport:
+    """What opening a slide found among its autosaves."""
+
+    restored: Path | None = None
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (kept-aside copy, why)
 
 
 class Autosaver:
     """Saves a store when its revision changed since the last save."""
 
-    def __init__(self, slide_path: str | Path, store: NucleusStore, keep: int = 3, beside: bool = True):
+    def __init__(self, slide_path: str | Path, store: NucleusStore, keep: int = 3, beside: bool = True, lock: bool = True):
+        self.slide_path = Path(slide_path).resolve()
         self.path = autosave_path(slide_path, beside)
+        self.fallback = autosave_path(slide_path, beside=False)
         self.store = store
         self.keep = keep
         self.saved_revision = store.revision
-        self.error: str | None = None
+        self.error: str | None = None  # why the last save failed; None once one succeeds
+        self.notice: str | None = None  # e.g. "moved to the user folder because …"
+        self.durable: list[tuple[int, Path]] = []  # (revision, file) of each save made durable
+        self.on_durable = None  # callback(revision, path) after fsync + rename
         self._thread: threading.Thread | None = None
+        self._lock = SlideLock(self.slide_path)
+        self.read_only = lock and not self._lock.acquire()
+        if self.read_only:
+            self.error = f"{self.slide_path.name} is open in another W-Net Annotator ({self._lock.owner or 'another process'}); this window does not autosave it"
 
+    # -- state -----------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
         return self.store.revision != self.saved_revision
-
-    def _rotate(self) -> None:
-        for i in range(self.keep - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{i}")
-            newer = self.path if i == 1 else self.path.with_name(f"{self.path.name}.{i - 1}")
-            if newer.exists():
-                os.replace(newer, older)
-
-    def save(self, force: bool = False) -> bool:
-        """Write now, on this thread (closing the app, tests, the CLI)."""
-        self.wait()
-        if not (force or self.dirty):
-            return False
-        self._write(self.store.snapshot())
-        return True
-
-    def save_in_background(self) -> bool:
-        """Copy the store here (milliseconds) and serialise the copy on a worker thread, so
-        the GUI never waits seconds for 100,000 nuclei to become JSON. One save at a time."""
-        if not self.dirty or self.busy:
-            return False
-        snapshot = self.store.snapshot()
-        self._thread = threading.Thread(target=self._write, args=(snapshot,), daemon=True, name="autosave")
-        self._thread.start()
-        return True
 
     @property
     def busy(self) -> bool:
@@ -82,33 +128,122 @@ class Autosaver:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _write(self, snapshot: NucleusStore) -> None:
+    def close(self) -> None:
+        """Stop owning the slide (another instance may take it now)."""
+        self.wait()
+        self._lock.release()
+
+    # -- saving ----------------------------------------------------------------------
+    def save(self, force: bool = False) -> bool:
+        """Write now, on this thread (closing the app, tests, the CLI); True when written."""
+        self.wait()
+        if self.read_only or not (force or self.dirty):
+            return False
+        return self._write(self.store.snapshot())
+
+    def save_in_background(self) -> bool:
+        """Copy the store here (milliseconds) and serialise the copy on a worker thread, so
+        the GUI never waits seconds for 100,000 nuclei. One save at a time."""
+        if self.read_only or not self.dirty or self.busy:
+            return False
+        snapshot = self.store.snapshot()
+        self._thread = threading.Thread(target=self._write, args=(snapshot,), daemon=True, name="autosave")
+        self._thread.start()
+        return True
+
+    def _rotate(self, path: Path) -> None:
+        for i in range(self.keep - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{i}")
+            newer = path if i == 1 else path.with_name(f"{path.name}.{i - 1}")
+            if newer.exists():
+                os.replace(newer, older)
+
+    def _write_to(self, snapshot: NucleusStore, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.next")  # unique: no two writers share it
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".next")
-            write_snapshot(snapshot, tmp)  # complete and renamed into place only when whole
-            self._rotate()
-            os.replace(tmp, self.path)
-            self.saved_revision = snapshot.revision
-            self.error = None
-        except OSError as exc:  # disk full, folder gone: keep editing, say so, retry next time
-            self.error = f"autosave to {self.path} failed: {exc}"
+            write_snapshot(snapshot, tmp)  # complete, fsynced and renamed into place only when whole
+            self._rotate(path)
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        finally:
+            for partial in (tmp, tmp.with_name(tmp.name + ".writing")):
+                try:
+                    partial.unlink()
+                except OSError:
+                    pass
+
+    def _write(self, snapshot: NucleusStore) -> bool:
+        try:
+            self._write_to(snapshot, self.path)
+        except OSError as first:  # disk full, folder gone: try the user folder before giving up
+            if self.path == self.fallback:
+                self.error = f"autosave to {self.path} failed: {first}"
+                return False
+            try:
+                self._write_to(snapshot, self.fallback)
+            except OSError as second:
+                self.error = f"autosave failed beside the slide ({first.strerror or first}) and in {self.fallback.parent} ({second.strerror or second})"
+                return False
+            self.notice = f"autosaving to {self.fallback} because writing beside the slide failed ({first.strerror or first})"
+            self.path = self.fallback
+        self.saved_revision = snapshot.revision
+        self.error = None
+        self.durable.append((snapshot.revision, self.path))
+        if self.on_durable is not None:
+            self.on_durable(snapshot.revision, self.path)
+        return True
+
+    # -- restoring -------------------------------------------------------------------
+    def _series(self, path: Path) -> list[Path]:
+        names = [path] + [path.with_name(f"{path.name}.{i}") for i in range(1, self.keep)]
+        return [p for p in names if p.exists()]
 
     def snapshots(self) -> list[Path]:
-        """Existing snapshots, newest first."""
-        names = [self.path] + [self.path.with_name(f"{self.path.name}.{i}") for i in range(1, self.keep)]
-        return [p for p in names if p.exists()]
+        """Existing snapshots in both places, newest first."""
+        found = {p for base in {self.path, self.fallback} for p in self._series(base)}
+        return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
 
     def restore_into(self, store: NucleusStore) -> Path | None:
         """Load the newest readable snapshot into ``store``; returns which, or None."""
+        return self.restore(store).restored
+
+    def restore(self, store: NucleusStore) -> RestoreReport:
+        """Load the newest readable snapshot; unreadable ones newer than it are moved aside
+        (``….unreadable-TIME``), never deleted, and reported so the app can say so."""
+        report = RestoreReport()
         for snapshot in self.snapshots():
             try:
                 read_snapshot(snapshot, store)
-                return snapshot
-            except SnapshotError:
+            except SnapshotError as exc:
+                kept = snapshot.with_name(f"{snapshot.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+                if not self.read_only:
+                    try:
+                        os.replace(snapshot, kept)
+                    except OSError:
+                        kept = snapshot
+                else:
+                    kept = snapshot
+                report.unreadable.append((kept, str(exc)))
                 continue
-        return None
+            report.restored = snapshot
+            break
+        return report
 
     def discard(self) -> None:
         for p in self.snapshots():
             p.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX: the directory entry must reach the disk too)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

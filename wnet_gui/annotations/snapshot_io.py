@@ -46,6 +46,31 @@ def write_snapshot(store: NucleusStore, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+def _check(a: dict[str, np.ndarray], n_sources: int, n_classes: int) -> None:
+    """Everything a readable-but-wrong snapshot could hold that the store must never take:
+    a NaN or absurd coordinate, ids out of order, dangling indices, outlines past the end."""
+    ids, x, y = a["ids"], a["x"], a["y"]
+    n = len(ids)
+    if ids.ndim != 1 or not all(a[k].shape == (n,) for k in ("x", "y", "score", "source", "cls")):
+        raise SnapshotError("columns of different lengths")
+    if not (np.issubdtype(ids.dtype, np.integer) and np.issubdtype(a["source"].dtype, np.integer) and np.issubdtype(a["cls"].dtype, np.integer)):
+        raise SnapshotError("ids or indices are not integers")
+    if n and (ids[0] < 1 or np.any(np.diff(ids) <= 0)):
+        raise SnapshotError("ids are not positive and strictly increasing")
+    low, high = -100_000.0, 10_000_000.0  # as GeoJSON import: level-0 pixels of any real slide
+    if n and not (np.isfinite(x).all() and np.isfinite(y).all() and x.min() >= low and y.min() >= low and x.max() <= high and y.max() <= high):
+        raise SnapshotError("a coordinate is not a finite number within a slide")
+    if n and (a["source"].min() < 0 or a["source"].max() >= n_sources or a["cls"].min() < 0 or a["cls"].max() >= n_classes):
+        raise SnapshotError("a source or class index points nowhere")
+    offsets, poly_ids, xy = a["poly_offsets"], a["poly_ids"], a["poly_xy"]
+    if len(offsets) != len(poly_ids) + 1 or (len(offsets) and (offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != len(xy))):
+        raise SnapshotError("outline offsets do not match the outline points")
+    if xy.ndim != 2 or (len(xy) and xy.shape[1] != 2) or not np.isfinite(xy).all():
+        raise SnapshotError("outline points are not finite (x, y) pairs")
+    if len(poly_ids) and not np.isin(poly_ids, ids).all():
+        raise SnapshotError("an outline belongs to no nucleus")
+
+
 def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
     """Add the snapshot's nuclei to ``store``; returns their ids (the saved ones, unless the
     store has already used them, e.g. after a clear — then new ones, links kept by order).
@@ -55,17 +80,24 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays["meta"]))
-        if meta.get("format") != FORMAT:
-            raise SnapshotError(f"{Path(path).name}: unknown snapshot format {meta.get('format')!r}")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise SnapshotError(f"unknown snapshot format {meta.get('format') if isinstance(meta, dict) else None!r}")
+        if not all(isinstance(v, list) and all(isinstance(t, str) for t in v) for v in (meta["sources"], meta["classes"])):
+            raise SnapshotError("source and class names are not text")
+        colors = meta.get("class_colors", {})
+        if not (isinstance(colors, dict) and all(isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)
+                                                 for c in colors.values())):
+            raise SnapshotError("class colours are not RGB triples")
+        _check(arrays, len(meta["sources"]), len(meta["classes"]))
         sources, classes = np.array(meta["sources"], object), np.array(meta["classes"], object)
         offsets, poly_xy = arrays["poly_offsets"], arrays["poly_xy"]
         outlines = {int(i): poly_xy[offsets[k] : offsets[k + 1]] for k, i in enumerate(arrays["poly_ids"])}
         ids = arrays["ids"]
         row_sources, row_classes = list(sources[arrays["source"]]), list(classes[arrays["cls"]])
-    except SnapshotError:
-        raise
-    except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise SnapshotError(f"{Path(path).name} is not a readable snapshot ({exc.__class__.__name__}: {exc})") from exc
+    except SnapshotError as exc:
+        raise SnapshotError(f"{Path(path).name}: {exc}") from exc
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, RecursionError) as exc:
+        raise SnapshotError(f"{Path(path).name} is not a readable snapshot ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
     store.class_colors.update({k: tuple(v) for k, v in meta.get("class_colors", {}).items()})
     keep_ids = len(ids) == 0 or int(ids[0]) >= store.next_id
     return store.add_many(arrays["x"], arrays["y"], scores=arrays["score"], ids=ids if keep_ids else None, sources=row_sources, classes=row_classes,

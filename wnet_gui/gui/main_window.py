@@ -19,21 +19,19 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from .. import __version__
 from ..annotations import MANUAL, GeoJSONError, NucleusStore, import_geojson, write_geojson
-from ..annotations.autosave import Autosaver
 from ..annotations.csv_io import write_csv
 from ..engine.detect import DetectOptions
 from ..engine.tiling import PolygonRegion, Rect
 from ..models.card import ModelCard, ModelError
 from ..models.zoo import list_cards
 from ..slides import SLIDE_SUFFIXES, Slide, SlideError, open_slide
+from .autosave_status import AutosaveStatus
 from .commands import DetectionRunCommand, ImportCommand, RemovePointsCommand, SetMasksCommand
 from .mouse_bindings import Tool
 from .overview import OverviewMap
 from .panel import SidePanel
 from .view import SlideView
-from .workers import DetectionWorker, NuClickWorker, start_in_thread
-
-AUTOSAVE_SECONDS = float(os.environ.get("WNET_AUTOSAVE_SECONDS", "5"))
+from .workers import DetectionWorker, ImportWorker, NuClickWorker, start_in_thread
 
 
 def resource_path(relative: str) -> Path | None:
@@ -58,6 +56,7 @@ class MainWindow(QMainWindow):
     masksFinished = Signal(bool)
     errorShown = Signal(str)
     exportFinished = Signal(str, str)  # path, error ('' when written)
+    importFinished = Signal(bool)  # imported
     _exportDone = Signal(str, str, int, int)  # from the export thread: path, error, revision, count
 
     def __init__(self):
@@ -69,7 +68,6 @@ class MainWindow(QMainWindow):
         self.store = NucleusStore()
         self.undo = QUndoStack(self)
         self.slide: Slide | None = None
-        self.autosaver: Autosaver | None = None
         self.exported_revision = 0
         self.run_token = 0
         self._worker = None
@@ -77,6 +75,7 @@ class MainWindow(QMainWindow):
         self._run_state: dict = {}
         self._segmenter = None
         self.last_error = ""
+        self._last_import_ok = False
 
         self.view = SlideView(self.store, self.undo, self)
         self.setCentralWidget(self.view)
@@ -114,9 +113,7 @@ class MainWindow(QMainWindow):
         self._remask_timer.timeout.connect(self._remask)
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
         self._counts_timer.timeout.connect(self.update_counts)
-        self.autosave_timer = QTimer(self, interval=int(AUTOSAVE_SECONDS * 1000))
-        self.autosave_timer.timeout.connect(lambda: self.autosave(wait=False))
-        self.autosave_timer.start()
+        self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.view.tools.set_tool(Tool.PAN)
         self._exportDone.connect(self._on_export_done)
 
@@ -237,6 +234,9 @@ class MainWindow(QMainWindow):
         except ModelError as exc:
             self.error("Model not added", str(exc))
             return
+        except Exception as exc:  # whatever a hostile card provokes, it stays a message
+            self.error("Model not added", f"{path}: {type(exc).__name__}: {str(exc)[:300]}")
+            return
         extra = self.settings.value("extra_models", [], type=list) or []
         if path not in extra:
             self.settings.setValue("extra_models", extra + [path])
@@ -249,8 +249,14 @@ class MainWindow(QMainWindow):
         if path:
             self.open_slide(path)
 
+    @property
+    def autosaver(self):
+        return self.autosave_status.saver
+
     def open_slide(self, path: str | os.PathLike, mpp: float | None = None) -> bool:
-        """Open a slide; the current one's annotations are autosaved first."""
+        """Open a slide. Everything that can fail happens before anything is swapped: a file
+        that cannot be opened leaves the current slide, its points and its undo history as
+        they were."""
         path = Path(path)
         if not self._confirm_discard():
             return False
@@ -259,8 +265,17 @@ class MainWindow(QMainWindow):
         except SlideError as exc:
             self.error("Cannot open slide", str(exc))
             return False
+        except Exception as exc:  # a reader's own failure (MemoryError, a codec's error): still only a message
+            self.error("Cannot open slide", f"Cannot read slide '{path}': {type(exc).__name__}: {exc}")
+            return False
+        try:
+            slide.get_thumbnail(2048)  # the viewer's first need; cached on the slide
+        except Exception as exc:
+            slide.close()
+            self.error("Cannot open slide", f"Cannot read slide '{path}': {type(exc).__name__}: {exc}")
+            return False
         self.cancel_run()
-        self.autosave()
+        self.autosave_status.detach()  # saves the current slide and releases it
         self.run_token += 1  # results of runs on the previous slide are now ignored
         if self.slide is not None:
             self.slide.close()
@@ -271,19 +286,24 @@ class MainWindow(QMainWindow):
         # the app's own files (the bundled sample) never get autosaves written beside them
         resources = resource_path("")
         bundled = resources is not None and resources.resolve() in path.resolve().parents
-        self.autosaver = Autosaver(path, self.store, beside=not bundled)
-        restored = self.autosaver.restore_into(self.store)
-        self.autosaver.saved_revision = self.store.revision
+        report = self.autosave_status.attach(path, self.store, beside=not bundled)
         self.exported_revision = self.store.revision
         self.view.set_slide(slide)
-        self.setWindowTitle(f"{path.name} — W-Net Annotator")
+        self.setWindowTitle(f"{path.name}{' (read-only: open in another window)' if self.autosaver.read_only else ''} — W-Net Annotator")
         self.settings.setValue("last_dir", str(path.parent))
         self._add_recent(path)
         w, h = slide.dimensions
         mpp_text = f"{slide.mpp:.3f} µm/px" if slide.mpp else "µm/px unknown"
         self.mpp_label.setText(f"{w}×{h} px, {slide.level_count} level(s), {mpp_text}")
-        if restored is not None:
-            self.statusBar().showMessage(f"Restored {len(self.store)} nuclei from autosave {restored.name}", 8000)
+        self.panel.progress_label.setText("")
+        if report.restored is not None:
+            self.statusBar().showMessage(f"Restored {len(self.store)} nuclei from autosave {report.restored.name}", 8000)
+        if report.unreadable:
+            kept = "\n".join(f"• {p.name}: {why}" for p, why in report.unreadable)
+            restored = f"Restored the newest readable one ({report.restored.name})." if report.restored else "None could be read, so the slide opens without points."
+            self.error("Autosave could not be read", f"{len(report.unreadable)} autosave(s) of {path.name} could not be read and were kept aside:\n{kept}\n\n{restored}")
+        if self.autosaver.read_only:
+            self.error("Slide open in another window", f"{self.autosaver.error}.\n\nEdits here are not autosaved; export them to keep them.")
         self.update_counts()
         return True
 
@@ -524,15 +544,76 @@ class MainWindow(QMainWindow):
         if path:
             self.import_geojson(path)
 
-    def import_geojson(self, path) -> bool:
-        try:
-            ids = import_geojson(self.store, path)
-        except GeoJSONError as exc:
-            self.error("Cannot import GeoJSON", f"{exc}\n\nNothing was changed.")
+    def import_geojson(self, path, wait: bool = False) -> bool:
+        """Parse ``path`` on a worker thread (a million nuclei take seconds), then add what it
+        holds in one undoable step. With ``wait`` the call returns when it is done."""
+        if self._thread is not None:
+            self.statusBar().showMessage("Wait for the current run to finish (or cancel it) before importing", 5000)
             return False
-        self.undo.push(ImportCommand(self.store, ids, f"Import {len(ids)} nuclei"))
-        self.statusBar().showMessage(f"Imported {len(ids)} nuclei from {Path(path).name}", 5000)
+        self.run_token += 1
+        token = self.run_token
+        self._run_state = {"token": token, "path": Path(path)}
+        worker = ImportWorker(token, str(path))
+        worker.progress.connect(lambda t, n: t == self._run_state.get("token") and self.panel.progress_label.setText(f"Reading {Path(path).name}: {n:,} features…"))
+        worker.finished.connect(self._on_imported)
+        worker.failed.connect(self._on_import_failed)
+        self._worker = worker
+        self.panel.set_running(True)
+        self.panel.progress_label.setText(f"Reading {Path(path).name}…")
+        self._thread = start_in_thread(worker, self)
+        if wait:
+            from PySide6.QtCore import QEventLoop
+
+            loop = QEventLoop()
+            self.importFinished.connect(loop.quit)
+            if self._thread is not None:
+                loop.exec()
+            return self._last_import_ok
         return True
+
+    def _on_import_failed(self, token, message: str) -> None:
+        if token != self._run_state.get("token"):
+            return
+        self._finish_run()
+        self.panel.progress_label.setText("")
+        self._last_import_ok = False
+        self.error("Cannot import GeoJSON", f"{message}\n\nNothing was changed.")
+        self.importFinished.emit(False)
+
+    def _on_imported(self, token, parsed) -> None:
+        if token != self._run_state.get("token"):
+            return
+        from ..annotations.geojson import add_parsed
+
+        path = self._run_state["path"]
+        self._finish_run()
+        self.panel.progress_label.setText("")
+        self._last_import_ok = False
+        if self.slide is not None and len(parsed) and not self._import_fits_slide(parsed, path):
+            self.statusBar().showMessage(f"Import of {path.name} cancelled", 5000)
+            self.importFinished.emit(False)
+            return
+        ids = add_parsed(self.store, parsed)
+        self.undo.push(ImportCommand(self.store, ids, f"Import {len(ids)} nuclei"))
+        self.statusBar().showMessage(f"Imported {len(ids):,} nuclei from {path.name}", 5000)
+        self._last_import_ok = True
+        self.importFinished.emit(True)
+
+    def _import_fits_slide(self, parsed, path: Path) -> bool:
+        """Points far outside the slide mean another slide's file: ask before importing."""
+        w, h = self.slide.dimensions
+        xs, ys = np.asarray(parsed.xs), np.asarray(parsed.ys)
+        outside = int(((xs < -0.05 * w) | (ys < -0.05 * h) | (xs > 1.05 * w) | (ys > 1.05 * h)).sum())
+        if outside == 0:
+            return True
+        text = (f"{outside:,} of {len(xs):,} nuclei in {path.name} lie outside {self.slide.path.name} ({w}×{h} px; the file reaches "
+                f"x {xs.max():,.0f}, y {ys.max():,.0f}). It may belong to another slide.\n\nImport anyway?")
+        if os.environ.get("WNET_NO_PROMPT"):
+            self.error("Import outside the slide", text + "\n(Not imported: no one to ask.)")
+            return False
+        answer = QMessageBox.question(self, "Import outside the slide", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def export_dialog(self, object_type: str = "detection") -> None:
         default = str(self.slide.path.with_suffix(".geojson")) if self.slide else ""
@@ -582,23 +663,18 @@ class MainWindow(QMainWindow):
     def autosave(self, wait: bool = True) -> None:
         """Save now (leaving a slide, closing); the timer passes ``wait=False`` so the
         snapshot is serialised off the GUI thread."""
-        if self.autosaver is None:
-            return
-        if wait:
-            self.autosaver.save()
-        else:
-            self.autosaver.save_in_background()
-        if self.autosaver.error:
-            self.statusBar().showMessage(f"Autosave failed: {self.autosaver.error}", 8000)
+        self.autosave_status.save(wait)
 
     def _confirm_discard(self) -> bool:
-        """Ask before leaving unexported edits (they are autosaved either way)."""
-        if self.slide is None or self.store.revision == self.exported_revision or os.environ.get("WNET_NO_PROMPT"):
+        """Ask before leaving unexported edits, saying truthfully whether they are autosaved
+        (a save is tried first, so the answer is about now)."""
+        if self.slide is None or self.store.revision == self.exported_revision:
+            return True
+        self.autosave(wait=True)
+        if os.environ.get("WNET_NO_PROMPT"):
             return True
         answer = QMessageBox.question(
-            self, "Unsaved annotations",
-            f"{self.slide.path.name} has edits that were not exported.\nThey are autosaved and will be restored when you reopen "
-            "the slide. Export them now?",
+            self, "Unsaved annotations", self.autosave_status.leave_prompt(self.slide.path.name),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Cancel:
@@ -616,7 +692,7 @@ class MainWindow(QMainWindow):
         if self._thread is not None:
             self._thread.quit()
             self._thread.wait(10000)
-        self.autosave()
+        self.autosave_status.detach()
         event.accept()
 
     # ------------------------------------------------------------------ messages

@@ -62,6 +62,36 @@ class NuClickWorker(QObject):
             self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
 
 
+class ImportWorker(QObject):
+    """Parses a GeoJSON file off the GUI thread (1,000,000 nuclei take seconds); the store
+    is only touched back on the GUI thread, in one undoable step."""
+
+    progress = Signal(object, int)  # token, features so far
+    finished = Signal(object, object)  # token, ParsedNuclei
+    failed = Signal(object, str)
+
+    def __init__(self, token, path):
+        super().__init__()
+        self.token, self.path = token, path
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        from ..annotations import GeoJSONError
+        from ..annotations.geojson import read_geojson
+
+        try:
+            parsed = read_geojson(self.path, progress=lambda n: self.progress.emit(self.token, n))
+        except GeoJSONError as exc:
+            self.failed.emit(self.token, str(exc))
+            return
+        except Exception as exc:  # never let a file take the app down
+            traceback.print_exc()
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+            return
+        self.finished.emit(self.token, parsed)
+
+
 def start_in_thread(worker: QObject, parent: QObject) -> QThread:
     """Move ``worker`` to a new thread, run it, and clean both up when it ends."""
     thread = QThread(parent)
