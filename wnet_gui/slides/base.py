@@ -18,6 +18,22 @@ THUMBNAIL_CHUNK = 2048  # level pixels per side of one read while building a thu
 THUMBNAIL_BUDGET_PX = 256 * 2**20  # level pixels a thumbnail may decode (≈6 s on 2 cores); beyond it, sampled
 
 
+def _round_up(value: float, step: int) -> int:
+    return max(1, math.ceil(value / step)) * step
+
+
+def _strides(nx: int, ny: int, k: float) -> tuple[int, int]:
+    """Read every sx-th cell across and sy-th down so that ``k`` times too many reads
+    become few enough, also for very thin slides (297 × 11,700,000 px is one column)."""
+    if k <= 1:
+        return 1, 1
+    if nx <= ny:
+        sx = min(nx, math.ceil(math.sqrt(k)))
+        return sx, math.ceil(k / sx)
+    sy = min(ny, math.ceil(math.sqrt(k)))
+    return math.ceil(k / sy), sy
+
+
 def _shrink(image: np.ndarray, max_size: int) -> np.ndarray:
     scale = max_size / max(image.shape[:2])
     if scale >= 1:
@@ -86,6 +102,10 @@ class Slide(ABC):
         """RGB uint8 array (h, w, 3) of the region whose top-left is (x, y) in level-0
         pixels and whose size (w, h) is in pixels of ``level``. Outside the slide is white."""
 
+    def level_tile_size(self, level: int) -> tuple[int, int]:
+        """Width and height of the tiles a level is stored in (1, 1 when not tiled)."""
+        return 1, 1
+
     def best_level_for_downsample(self, downsample: float) -> int:
         """The finest level that is not finer than needed (OpenSlide's rule, with a
         small tolerance so 2.0001 counts as 2)."""
@@ -142,24 +162,34 @@ class Slide(ABC):
         return thumb.copy()
 
     def _chunked_thumbnail(self, level: int, downsample: float) -> np.ndarray:
+        """The thumbnail cut into cells that each cover at most one chunk of level pixels;
+        each cell read is resized into place. Past the budget only every n-th cell is read
+        (the rest stays grey), and a cell wider than a chunk reads its central chunk."""
         w, h = self.dimensions
         ds = self.level_downsamples[level]
         lw, lh = self.level_dimensions[level]
         out_w, out_h = max(1, round(w / downsample)), max(1, round(h / downsample))
         fx, fy = out_w / lw, out_h / lh  # thumbnail pixels per level pixel
-        step = max(1, round(1 / fx))  # chunks of a whole number of steps land on whole thumbnail pixels
-        chunk = max(step, THUMBNAIL_CHUNK // step * step)
-        stride = max(1, math.ceil(math.sqrt(lw * lh / THUMBNAIL_BUDGET_PX)))  # read every stride-th chunk
-        self.thumbnail_sampled = stride > 1
+        chunk = THUMBNAIL_CHUNK
+        cell_w, cell_h = max(1, int(chunk * fx)), max(1, int(chunk * fy))
+        ncx, ncy = math.ceil(out_w / cell_w), math.ceil(out_h / cell_h)
+        tw, th = self.level_tile_size(level)  # a read decodes whole tiles: count those
+        read_per_cell = _round_up(min(chunk, lw, cell_w / fx), tw) * _round_up(min(chunk, lh, cell_h / fy), th)
+        sx, sy = _strides(ncx, ncy, ncx * ncy * read_per_cell / THUMBNAIL_BUDGET_PX)
+        self.thumbnail_sampled = sx * sy > 1 or cell_w / fx > chunk * 1.01 or cell_h / fy > chunk * 1.01
         out = np.full((out_h, out_w, 3), 200 if self.thumbnail_sampled else 255, np.uint8)  # grey: not read
-        for cy in range(0, math.ceil(lh / chunk), stride):
-            for cx in range(0, math.ceil(lw / chunk), stride):
-                x0, y0 = cx * chunk, cy * chunk
-                pixels = self.read_region(int(x0 * ds), int(y0 * ds), min(chunk, lw - x0), min(chunk, lh - y0), level)
-                bx1, by1 = min(lw, x0 + chunk), min(lh, y0 + chunk)
-                tx0, ty0, tx1, ty1 = round(x0 * fx), round(y0 * fy), round(bx1 * fx), round(by1 * fy)
-                if tx1 > tx0 and ty1 > ty0:
-                    out[ty0:ty1, tx0:tx1] = cv2.resize(pixels, (tx1 - tx0, ty1 - ty0), interpolation=cv2.INTER_AREA)
+        for cy in range(0, ncy, sy):
+            for cx in range(0, ncx, sx):
+                tx0, ty0 = cx * cell_w, cy * cell_h
+                tx1, ty1 = min(out_w, tx0 + cell_w), min(out_h, ty0 + cell_h)
+                lx0, ly0 = tx0 / fx, ty0 / fy
+                rw, rh = min(lw, tx1 / fx) - lx0, min(lh, ty1 / fy) - ly0
+                if rw > chunk:  # one thumbnail pixel spans more than a chunk: read its middle
+                    lx0, rw = lx0 + (rw - chunk) / 2, chunk
+                if rh > chunk:
+                    ly0, rh = ly0 + (rh - chunk) / 2, chunk
+                pixels = self.read_region(int(lx0 * ds), int(ly0 * ds), max(1, round(rw)), max(1, round(rh)), level)
+                out[ty0:ty1, tx0:tx1] = cv2.resize(pixels, (tx1 - tx0, ty1 - ty0), interpolation=cv2.INTER_AREA)
         return out
 
     def close(self) -> None:  # noqa: B027 - optional for readers that hold no handle

@@ -47,6 +47,13 @@ class OpenSlideSlide(Slide):
     def level_downsamples(self) -> tuple[float, ...]:
         return tuple(float(d) for d in self._osr.level_downsamples)
 
+    def level_tile_size(self, level: int) -> tuple[int, int]:
+        props = self._osr.properties
+        try:
+            return max(1, int(props[f"openslide.level[{level}].tile-width"])), max(1, int(props[f"openslide.level[{level}].tile-height"]))
+        except (KeyError, ValueError):
+            return 1, 1
+
     @property
     def properties(self) -> dict[str, str]:
         return dict(self._osr.properties)
