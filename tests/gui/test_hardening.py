@@ -215,3 +215,27 @@ def test_import_runs_on_a_worker_and_refuses_another_slides_file(qtbot, window, 
     near = {"type": "FeatureCollection", "features": far["features"][:30]}
     path.write_text(json.dumps(near))
     assert window.import_geojson(path, wait=True) and len(window.store) == 30
+
+
+def test_the_lock_holds_across_processes_and_dies_with_its_owner(tmp_path, sample_copy, monkeypatch):
+    """Two app processes: the second sees the slide owned; after kill -9 of the first it can take it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    code = ("import sys, time\nfrom wnet_gui.annotations import NucleusStore\nfrom wnet_gui.annotations.autosave import Autosaver\n"
+            f"a = Autosaver({str(sample_copy)!r}, NucleusStore())\nprint('owner' if not a.read_only else 'read-only', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout.readline().strip() == "owner"
+        second = Autosaver(sample_copy, NucleusStore())
+        assert second.read_only and f"pid {proc.pid}" in second.error
+        second.close()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    third = Autosaver(sample_copy, NucleusStore())
+    assert not third.read_only
+    third.close()

@@ -64,26 +64,31 @@ class SlideLock:
             return True
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a+")
+            fh = open(self.path, "a+b", buffering=0)  # unbuffered: nothing left to flush at close
         except OSError:
             return True  # no writable data folder: nothing to lock with; saving will say what fails
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.seek(0)
-            self.owner = fh.read().strip()[:200]
+            self.owner = fh.read(200).decode("utf-8", "replace").strip()
             fh.close()
             return False
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {os.uname().nodename if hasattr(os, 'uname') else 'this machine'}")
-        fh.flush()
+        try:  # who owns it, for the other instance's message; a full disk only loses this note
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {os.uname().nodename if hasattr(os, 'uname') else 'this machine'}".encode())
+        except OSError:
+            pass
         self._fh = fh
         return True
 
     def release(self) -> None:
         if self._fh is not None:
-            self._fh.close()  # closing drops the flock
+            try:
+                self._fh.close()  # closing drops the flock
+            except OSError:
+                pass
             self._fh = None
 
 
