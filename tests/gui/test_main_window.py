@@ -360,10 +360,16 @@ def test_model_info_shows_every_test_set_the_card_was_measured_on(qtbot, window)
     cards = [combo.itemData(i) for i in range(combo.count())]
     for index, card in enumerate(cards):
         combo.setCurrentIndex(index)
-        text = window.panel.model_info.text()
-        for key, dataset in (("monuseg_test", "MoNuSeg test"), ("crchisto_test", "CRCHisto test")):
-            for label, m in card.metrics.get(key, {}).items():
-                assert f"{dataset} {label}: P {m['precision']:.2f} R {m['recall']:.2f} F1 {m['f1']:.2f}" in text
+        text, hover = window.panel.model_info.text(), window.panel.model_info.toolTip()
+        for key, dataset in (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto")):
+            for label, m in card.metrics.get(key, {}).items():  # the exact numbers on hover
+                assert f"precision {m['precision']:.3f}, recall {m['recall']:.3f}, F1 {m['f1']:.3f}" in hover
+            if key in card.metrics:  # and in plain words: "finds about 95 % of the nuclei …"
+                m = card.metrics[key].get("r=3um") or next(iter(card.metrics[key].values()))
+                assert f"Finds about {m['recall'] * 100:.0f} % of the nuclei in {dataset} test" in text
             assert (dataset in text) == (key in card.metrics)
+    fast = next(c for c in cards if c.name == "fast")
+    combo.setCurrentIndex(cards.index(fast))
+    assert "Finds about 95 % of the nuclei in MoNuSeg test; about 1 in 5 of its points is not a nucleus." in window.panel.model_info.text()
     accurate = next(c for c in cards if c.name == "accurate")
     assert "crchisto_test" in accurate.metrics

@@ -90,10 +90,9 @@ def run(args: argparse.Namespace) -> int:
         bars: list[tqdm] = []  # made at the first tile, so an error is not preceded by an empty bar
 
         def progress(result, bars=bars, name=slide_path.name):
-            if not bars:
-                bars.append(tqdm(desc=name, unit="tile", leave=True, total=result.total))
-            bars[0].n = result.done
-            bars[0].refresh()
+            if not bars:  # tissue tiles only: skipped background would make the rate (and ETA) a lie
+                bars.append(tqdm(desc=name, unit="tile", leave=True, total=result.total - result.skipped))
+            bars[0].update(result.done - result.skipped - bars[0].n)
 
         start = time.monotonic()
         try:

@@ -90,7 +90,10 @@ class TileResult:
 
     @property
     def eta(self) -> float:
-        return self.elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        """Seconds left, from the pace over the tiles really processed: skipped background
+        tiles count as done at once, so counting them would promise far too early an end."""
+        processed = self.done - self.skipped
+        return self.elapsed / processed * (self.total - self.done) if processed > 0 else float("nan")
 
 
 @dataclass

@@ -9,7 +9,7 @@ drawn only when zoomed in enough to see them, as paths when few and rasterised w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import cv2
@@ -33,6 +33,7 @@ class PointStyle:
     mask_color: QColor = field(default_factory=lambda: QColor(60, 255, 120))
     show_points: bool = True
     show_masks: bool = True
+    mask_opacity: float = 0.2  # of the fill; outlines stay opaque so chromatin shows through
 
 
 def draw_nuclei(painter: QPainter, store: NucleusStore, rect: QRectF, scale: float, style: PointStyle,
@@ -53,12 +54,24 @@ def draw_nuclei(painter: QPainter, store: NucleusStore, rect: QRectF, scale: flo
         else:
             _draw_masks_raster(painter, store, with_outline, rect, scale, style)
     if style.show_points:
+        style = crowd_style(style, len(ids), rect.width() * rect.height() * scale * scale)
         is_manual = cols["source"] == store.sources.code_of(MANUAL)
         if len(ids) <= VECTOR_LIMIT:
             _draw_vector(painter, cols["x"], cols["y"], is_manual, style)
         else:
             _draw_raster(painter, cols["x"], cols["y"], is_manual, rect, scale, style)
     return len(ids)
+
+
+def crowd_style(style: PointStyle, n: int, screen_area: float) -> PointStyle:
+    """Points shrink when they crowd the screen (zoomed out over thousands of nuclei), so
+    the tissue stays readable instead of turning into a solid block: a disc never takes
+    more than a third of the mean spacing between points, nor less than 2 px."""
+    if n == 0:
+        return style
+    spacing = (screen_area / n) ** 0.5
+    size = min(style.size, max(2.0, round(spacing / 3 * 2) / 2))
+    return style if size == style.size else replace(style, size=size)
 
 
 def _points(xs: np.ndarray, ys: np.ndarray) -> QPolygonF:
@@ -147,7 +160,7 @@ def _draw_masks(painter: QPainter, store: NucleusStore, ids: list[int], style: P
     if path.isEmpty():
         return
     fill = QColor(style.mask_color)
-    fill.setAlpha(50)
+    fill.setAlpha(round(255 * style.mask_opacity))
     pen = QPen(style.mask_color, 1.5)
     pen.setCosmetic(True)
     painter.setPen(pen)
@@ -167,7 +180,7 @@ def _draw_masks_raster(painter: QPainter, store: NucleusStore, ids: list[int], r
     cv2.fillPoly(labels, rings, 1)
     cv2.polylines(labels, rings, True, 2, 1)
     fill = QColor(style.mask_color)
-    fill.setAlpha(50)
+    fill.setAlpha(round(255 * style.mask_opacity))
     image = QImage(labels.data, w, h, labels.strides[0], QImage.Format.Format_Indexed8)
     image.setColorTable([0, fill.rgba(), style.mask_color.rgba()])
     painter.drawImage(rect, image)

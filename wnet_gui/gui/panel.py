@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from ..engine.device import available_devices
 from ..models.card import ModelCard
 
-REGIONS = (("Current view", "view"), ("Region of interest", "roi"), ("Whole slide", "slide"))
+REGIONS = (("Current view", "view"), ("Drawn region", "roi"), ("Whole slide", "slide"))
 
 
 def card_summary(card: ModelCard) -> str:
@@ -41,6 +41,7 @@ class SidePanel(QWidget):
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("modelCombo")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(14)  # long names elide instead of widening the panel
         add_model = QPushButton("Add model file…")
         add_model.clicked.connect(self.addModelRequested)
         self.device_combo = QComboBox()
@@ -77,6 +78,7 @@ class SidePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.progress_label = QLabel()
+        self.progress_label.setWordWrap(True)  # long status lines wrap instead of pushing buttons off the edge
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setEnabled(False)
@@ -89,14 +91,19 @@ class SidePanel(QWidget):
         layout.addWidget(run_box)
 
         count_box = QGroupBox("Nuclei")
-        count_form = QFormLayout(count_box)
+        grid = QGridLayout(count_box)
         self.total_label, self.view_label, self.manual_label, self.mask_label = QLabel("0"), QLabel("0"), QLabel("0"), QLabel("0")
-        count_form.addRow("Total", self.total_label)
-        count_form.addRow("In view", self.view_label)
-        count_form.addRow("Manual", self.manual_label)
-        count_form.addRow("With mask", self.mask_label)
         self.selected_label = QLabel("0")
-        count_form.addRow("Selected", self.selected_label)
+        for i, (name, label) in enumerate((("Total", self.total_label), ("In view", self.view_label), ("Manual", self.manual_label),
+                                           ("Selected", self.selected_label), ("With mask", self.mask_label))):
+            grid.addWidget(QLabel(name), i // 2, 2 * (i % 2))
+            grid.addWidget(label, i // 2, 2 * (i % 2) + 1)
+        self.region_label = QLabel("—")
+        self.region_label.setObjectName("regionCount")
+        self.region_label.setWordWrap(True)
+        self.region_label.setToolTip("Nuclei inside the drawn region (R), their density per mm² and the region's area")
+        grid.addWidget(QLabel("In region"), 3, 0)
+        grid.addWidget(self.region_label, 3, 1, 1, 3)
         layout.addWidget(count_box)
 
         display_box = QGroupBox("Display")
@@ -117,12 +124,36 @@ class SidePanel(QWidget):
         self.manual_color = QColor(0, 230, 255)
         self.model_color_button.clicked.connect(lambda: self._pick("model_color"))
         self.manual_color_button.clicked.connect(lambda: self._pick("manual_color"))
+        self.mask_opacity = self._slider(0, 100, 20, "Mask fill opacity (%): outlines stay; a clear fill shows the chromatin")
+        self.brightness = self._slider(-100, 100, 0, "Brightness (display only)")
+        self.contrast = self._slider(25, 300, 100, "Contrast in % (display only)")
+        self.gamma = self._slider(30, 300, 100, "Gamma × 100 (display only; above 100 brightens the midtones)")
+        reset = QPushButton("Reset image")
+        reset.setToolTip("Brightness, contrast and gamma back to the slide as scanned")
+        reset.clicked.connect(self.reset_image)
         display_form.addRow("Point size", self.size_slider)
         display_form.addRow(self.show_points, self.show_masks)
+        display_form.addRow("Mask fill", self.mask_opacity)
         display_form.addRow(self.model_color_button, self.manual_color_button)
+        display_form.addRow("Brightness", self.brightness)
+        display_form.addRow("Contrast", self.contrast)
+        display_form.addRow("Gamma", self.gamma)
+        display_form.addRow("", reset)
         layout.addWidget(display_box)
         layout.addStretch(1)
         self._paint_color_buttons()
+
+    def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setValue(value)
+        slider.setToolTip(tip)
+        slider.valueChanged.connect(self.styleChanged)
+        return slider
+
+    def reset_image(self) -> None:
+        for slider, value in ((self.brightness, 0), (self.contrast, 100), (self.gamma, 100)):
+            slider.setValue(value)
 
     def _pick(self, attr: str) -> None:
         color = QColorDialog.getColor(getattr(self, attr), self)

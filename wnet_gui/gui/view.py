@@ -24,6 +24,7 @@ from .tiles import TILE, TileCache, to_qimage
 class SlideView(QGraphicsView):
     viewChanged = Signal()
     roiChanged = Signal(object)  # QRectF or QPolygonF (an outline) in level-0 px, or None
+    cursorMoved = Signal(float, float)  # level-0 x, y under the mouse
 
     MIN_SCALE_FACTOR = 0.5  # fit scale × this is the furthest out
     MAX_SCALE = 16.0  # screen px per level-0 px
@@ -43,6 +44,8 @@ class SlideView(QGraphicsView):
         self._thumb_rect = QRectF()
         self.roi: QRectF | QPolygonF | None = None
         self.visible_count = 0
+        self._table = None  # display lookup table (brightness/contrast/gamma), None = as scanned
+        self._adjusted: dict = {}  # tile key → adjusted image, for the current table
         self.setScene(QGraphicsScene(self))
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -59,6 +62,7 @@ class SlideView(QGraphicsView):
     # -- slide ----------------------------------------------------------------------
     def set_slide(self, slide: Slide | None) -> None:
         self.slide = slide
+        self._adjusted.clear()
         self.tiles.set_slide(slide)
         self.roi = None
         self.selection.clear()
@@ -157,11 +161,44 @@ class SlideView(QGraphicsView):
         visible = rect.intersected(QRectF(0, 0, w, h))
         if visible.isEmpty():
             return
+        # tiles are drawn on whole device pixels: each edge is rounded once and shared by the
+        # two tiles that meet there, so no background shows through at any zoom (fractional
+        # edges left hairline seams at 470–530 %)
+        t = painter.transform()
+        painter.save()
+        painter.resetTransform()
         for ty in range(int(visible.top() // span), int(visible.bottom() // span) + 1):
+            y0, y1 = round(ty * span * t.m22() + t.m32()), round((ty + 1) * span * t.m22() + t.m32())
             for tx in range(int(visible.left() // span), int(visible.right() // span) + 1):
                 image = self.tiles.get(level, tx, ty)
                 if image is not None:
-                    painter.drawImage(QRectF(tx * span, ty * span, span, span), image)
+                    x0, x1 = round(tx * span * t.m11() + t.m31()), round((tx + 1) * span * t.m11() + t.m31())
+                    painter.drawImage(QRectF(x0, y0, x1 - x0, y1 - y0), self._display((level, tx, ty), image))
+        painter.restore()
+
+    def set_adjustments(self, brightness: float, contrast: float, gamma: float) -> None:
+        """Display-only brightness/contrast/gamma (the slide and model input are untouched)."""
+        from .image_adjust import IDENTITY, lookup_table
+
+        table = None if (brightness, contrast, gamma) == IDENTITY else lookup_table(brightness, contrast, gamma)
+        if (table is None) != (self._table is None) or (table is not None and not np.array_equal(table, self._table)):
+            self._table = table
+            self._adjusted.clear()
+            self._thumb_scaled = None
+            self.viewport().update()
+
+    def _display(self, key, image):
+        """``image`` as the user asked to see it (cached per tile while the table stands)."""
+        if self._table is None:
+            return image
+        out = self._adjusted.get(key)
+        if out is None:
+            from .image_adjust import adjusted
+
+            if len(self._adjusted) > 600:
+                self._adjusted.clear()
+            out = self._adjusted[key] = adjusted(image, self._table)
+        return out
 
     def _draw_thumbnail(self, painter: QPainter) -> None:
         """Smooth-scaling a 2048-px thumbnail on every paint costs ~10 ms; scale it once
@@ -169,11 +206,15 @@ class SlideView(QGraphicsView):
         t = painter.transform()
         size = (max(1, round(self._thumb_rect.width() * t.m11())), max(1, round(self._thumb_rect.height() * t.m22())))
         if size[0] > 2 * self._thumb.width():  # zoomed far in: tiles cover the screen anyway
-            painter.drawImage(self._thumb_rect, self._thumb)
+            painter.drawImage(self._thumb_rect, self._display("thumb", self._thumb))
             return
         if self._thumb_scaled is None or self._thumb_scaled.size().toTuple() != size:
-            self._thumb_scaled = QPixmap.fromImage(self._thumb.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                                                      Qt.TransformationMode.SmoothTransformation))
+            scaled = self._thumb.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            if self._table is not None:
+                from .image_adjust import adjusted
+
+                scaled = adjusted(scaled, self._table)
+            self._thumb_scaled = QPixmap.fromImage(scaled)
         painter.save()
         painter.resetTransform()
         painter.drawPixmap(round(t.m31()), round(t.m32()), self._thumb_scaled)
@@ -221,6 +262,8 @@ class SlideView(QGraphicsView):
             super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
+        p = self.mapToScene(event.position().toPoint())
+        self.cursorMoved.emit(p.x(), p.y())
         if not self.tools.move(event):
             super().mouseMoveEvent(event)
 

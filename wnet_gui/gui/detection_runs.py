@@ -1,0 +1,182 @@
+"""Auto-detect: which region, the slide's scale, and a run whose results replace the model's
+earlier points tile by tile.
+
+A re-run never clears points up front: each finished tile replaces the model points inside
+its own core, so Cancel (or an error) leaves every point that was not yet replaced, and the
+whole run is one undo step either way. Cancel takes effect at once in the window; the
+worker finishes its current batch in the background and its results are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtGui import QPolygonF
+
+from ..annotations import MANUAL
+from ..engine.detect import DetectOptions
+from ..engine.tiling import PolygonRegion, Rect
+from ..models.card import ModelError
+from .commands import DetectionRunCommand
+from .workers import DetectionWorker
+
+
+def ensure_mpp(window) -> bool:
+    """The slide's scale, asked of the user when the file does not state it."""
+    if window.slide.mpp is not None:
+        return True
+    from PySide6.QtWidgets import QInputDialog
+
+    value, ok = QInputDialog.getDouble(window, "Microns per pixel", f"{window.slide.path.name} does not state its scale.\n"
+                                       "Microns per pixel (0.25 for 40×, 0.5 for 20×):", 0.25, 0.05, 10.0, 3)
+    if not ok:
+        return False
+    window.slide.mpp = value
+    return True
+
+
+def format_eta(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return ""
+    if seconds < 90:
+        return f"{seconds:.0f} s left"
+    return f"{seconds / 60:.0f} min left"
+
+
+class DetectionRuns(QObject):
+    finished = Signal(bool)  # cancelled
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.runs = window.runs
+
+    # -- region -----------------------------------------------------------------------
+    def region(self) -> Rect | PolygonRegion | None:
+        """The panel's choice: the drawn region (rectangle or outline), the view, or None
+        for the whole slide."""
+        view, slide = self.window.view, self.window.slide
+        mode = self.window.panel.region_combo.currentData()
+        if mode == "roi" and isinstance(view.roi, QPolygonF):
+            return PolygonRegion.from_array([(p.x(), p.y()) for p in view.roi])
+        if mode == "roi" and view.roi is not None:
+            r = view.roi
+        elif mode == "slide":
+            return None
+        else:
+            r = view.visible_scene_rect()
+        w, h = slide.dimensions
+        r = r.intersected(QRectF(0, 0, w, h))
+        return Rect(r.left(), r.top(), r.width(), r.height()) if not r.isEmpty() else None
+
+    # -- run ----------------------------------------------------------------------------
+    def start(self) -> None:
+        window = self.window
+        if window.slide is None:
+            window.error("No slide", "Open a slide or File › Open sample first.")
+            return
+        if self.runs.busy:
+            return
+        card = window.panel.current_card()
+        if card is None:
+            window.error("No model", "No detection model is available: add a model card.")
+            return
+        if not ensure_mpp(window):
+            return
+        region = self.region()
+        try:
+            from ..engine.device import select_device
+            from ..engine.predict import DensityPredictor
+
+            predictor = DensityPredictor.from_card(card, select_device(window.panel.device_combo.currentData()))
+        except (ModelError, ValueError) as exc:
+            window.error("Model cannot be used", str(exc))
+            return
+        store = window.store
+        w, h = window.slide.dimensions
+        if isinstance(region, PolygonRegion):
+            in_region = store.query_polygon(np.array(region.vertices))
+        else:
+            r = region or Rect(0, 0, w, h)
+            in_region = store.query_rect(r.x, r.y, r.x1, r.y1)
+        # the model's earlier points here are replaced as tiles finish; manual ones stay
+        candidates = in_region[store.source_of(in_region) != MANUAL] if len(in_region) else in_region
+        token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
+                                    start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
+        options = DetectOptions(device=window.panel.device_combo.currentData(), threads=max(1, (os.cpu_count() or 2) - 1))
+        worker = DetectionWorker(token, window.slide, card, region, options, predictor)
+        worker.tileDone.connect(self._on_tile)
+        self.runs.start(worker, self._on_finished, self._on_failed, f"Detecting with {card.title}…")
+
+    def _replace_in(self, core: Rect) -> None:
+        """Remove the run's candidates that lie in a finished tile's core."""
+        state, store = self.runs.state, self.window.store
+        if not state["candidates"]:
+            return
+        ids = store.query_rect(core.x, core.y, core.x1, core.y1)
+        gone = np.array([i for i in ids.tolist() if i in state["candidates"]], np.int64)
+        if state["outline"] is not None and len(gone):
+            xy = store.coordinates(gone)
+            gone = gone[state["outline"].contains(xy[:, 0], xy[:, 1])]
+        if len(gone):
+            store.remove(gone)
+            state["candidates"].difference_update(gone.tolist())
+            state["replaced"].append(gone)
+
+    def _on_tile(self, token, tile, centres, scores, done, total, skipped, eta) -> None:
+        if not self.runs.current(token):
+            return
+        state = self.runs.state
+        self._replace_in(tile.core)
+        if len(centres):
+            ids = self.window.store.add_many(centres[:, 0], centres[:, 1], source=state["card"].name, scores=scores)
+            state["added"].append(ids)
+        panel = self.window.panel
+        eta_text = format_eta(eta)
+        panel.progress_label.setText(f"{done - skipped}/{total - skipped} tissue tiles" + (f", {eta_text}" if eta_text else ""))
+        panel.progress.setMaximum(max(1, total - skipped))
+        panel.progress.setValue(done - skipped)  # last: a slot on it may cancel the run
+
+    def _conclude(self, label: str) -> int:
+        """Push the run as one undo step; returns how many points it added."""
+        state = self.runs.state
+        added = np.concatenate(state["added"]) if state["added"] else np.zeros(0, np.int64)
+        replaced = np.concatenate(state["replaced"]) if state["replaced"] else np.zeros(0, np.int64)
+        self.window.undo.push(DetectionRunCommand(self.window.store, replaced, added, label))
+        return len(added)
+
+    def _on_finished(self, token, cancelled: bool) -> None:
+        if not self.runs.current(token):
+            return
+        state = self.runs.state
+        n = self._conclude(f"Auto-detect ({state['card'].title}): {sum(len(a) for a in state['added'])} nuclei")
+        self.runs.finish()
+        self.runs.new_token()  # nothing more from this run
+        seconds = time.monotonic() - state["start"]
+        self.window.panel.progress_label.setText(f"{n} nuclei in {seconds:.1f} s")
+        self.finished.emit(cancelled)
+
+    def cancel(self) -> bool:
+        """Stop now: keep what is found and every earlier point not yet replaced. The worker
+        stops after its current batch; its late results are ignored."""
+        if not self.runs.busy or self.runs.state.get("kind") != "detect":
+            return False
+        state = self.runs.state
+        n = self._conclude(f"Auto-detect ({state['card'].title}, cancelled): {sum(len(a) for a in state['added'])} nuclei")
+        kept = len(state["candidates"])
+        self.runs.detach()
+        self.window.panel.progress_label.setText(f"Detection cancelled: {n} new nuclei kept" + (f", {kept} earlier ones not replaced" if kept else ""))
+        self.finished.emit(True)
+        return True
+
+    def _on_failed(self, token, message: str) -> None:
+        if not self.runs.current(token):
+            return
+        self._conclude("Auto-detect (stopped by an error)")
+        self.runs.finish()
+        self.runs.new_token()
+        self.window.error("Run stopped", f"{message}\n\nPoints found so far are kept, and earlier points not yet replaced stay.")
+        self.finished.emit(True)

@@ -1,0 +1,167 @@
+"""Import and export: GeoJSON in on a worker thread, GeoJSON and CSV out, file dialogs that
+open where the user last was (per kind of file, not inside the slide's folder)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..annotations import write_geojson
+from ..annotations.csv_io import write_csv
+from .commands import ImportCommand
+from .workers import ImportWorker
+
+
+class FileActions(QObject):
+    importFinished = Signal(bool)
+    exportFinished = Signal(str, str)  # path, error ('' when written)
+    _exportDone = Signal(str, str, int, int)  # from the export thread: path, error, revision, count
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.runs = window.runs
+        self.last_import_ok = False
+        self._exportDone.connect(self._on_export_done)
+
+    # -- where dialogs open ---------------------------------------------------------------
+    def folder(self, kind: str) -> str:
+        """The folder last used for this kind of file ('slides', 'geojson', 'csv'); the
+        user's home the first time. Never inside the app's own files."""
+        value = self.window.settings.value(f"last_dir/{kind}", "")
+        return value if value and Path(value).is_dir() else str(Path.home())
+
+    def remember(self, kind: str, path: str | Path) -> None:
+        self.window.settings.setValue(f"last_dir/{kind}", str(Path(path).parent))
+
+    def suggested(self, kind: str, suffix: str) -> str:
+        slide = self.window.slide
+        name = slide.path.with_suffix(suffix).name if slide else f"annotations{suffix}"
+        return str(Path(self.folder(kind)) / name)
+
+    # -- import ---------------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import GeoJSON", self.folder("geojson"), "GeoJSON (*.geojson *.json *.geojson.gz)")
+        if path:
+            self.remember("geojson", path)
+            self.import_geojson(path)
+
+    def import_geojson(self, path, wait: bool = False) -> bool:
+        """Parse ``path`` on a worker thread (a million nuclei take seconds), then add what it
+        holds in one undoable step. With ``wait`` the call returns when it is done."""
+        window = self.window
+        if self.runs.busy:
+            window.statusBar().showMessage("Wait for the current run to finish (or cancel it) before importing", 5000)
+            return False
+        token = self.runs.new_token(kind="import", path=Path(path))
+        worker = ImportWorker(token, str(path))
+        worker.progress.connect(lambda t, n: self.runs.current(t) and window.panel.progress_label.setText(f"Reading {Path(path).name}: {n:,} features…"))
+        self.runs.start(worker, self._on_imported, self._on_failed, f"Reading {Path(path).name}…")
+        if wait:
+            from PySide6.QtCore import QEventLoop
+
+            loop = QEventLoop()
+            self.importFinished.connect(loop.quit)
+            loop.exec()
+            self.importFinished.disconnect(loop.quit)
+            return self.last_import_ok
+        return True
+
+    def _on_failed(self, token, message: str) -> None:
+        if not self.runs.current(token):
+            return
+        self.runs.finish()
+        self.runs.new_token()
+        self.window.panel.progress_label.setText("")
+        self.last_import_ok = False
+        self.window.error("Cannot import GeoJSON", f"{message}\n\nNothing was changed.")
+        self.importFinished.emit(False)
+
+    def _on_imported(self, token, parsed) -> None:
+        if not self.runs.current(token):
+            return
+        from ..annotations.geojson import add_parsed
+
+        window = self.window
+        path = self.runs.state["path"]
+        self.runs.finish()
+        self.runs.new_token()
+        window.panel.progress_label.setText("")
+        self.last_import_ok = False
+        if window.slide is not None and len(parsed) and not self._fits_slide(parsed, path):
+            window.statusBar().showMessage(f"Import of {path.name} cancelled", 5000)
+            self.importFinished.emit(False)
+            return
+        ids = add_parsed(window.store, parsed)
+        window.undo.push(ImportCommand(window.store, ids, f"Import {len(ids)} nuclei"))
+        window.statusBar().showMessage(f"Imported {len(ids):,} nuclei from {path.name}", 5000)
+        self.last_import_ok = True
+        self.importFinished.emit(True)
+
+    def _fits_slide(self, parsed, path: Path) -> bool:
+        """Points far outside the slide mean another slide's file: ask before importing."""
+        window = self.window
+        w, h = window.slide.dimensions
+        xs, ys = np.asarray(parsed.xs), np.asarray(parsed.ys)
+        outside = int(((xs < -0.05 * w) | (ys < -0.05 * h) | (xs > 1.05 * w) | (ys > 1.05 * h)).sum())
+        if outside == 0:
+            return True
+        text = (f"{outside:,} of {len(xs):,} nuclei in {path.name} lie outside {window.slide.path.name} ({w}×{h} px; the file reaches "
+                f"x {xs.max():,.0f}, y {ys.max():,.0f}). It may belong to another slide.\n\nImport anyway?")
+        if os.environ.get("WNET_NO_PROMPT"):
+            window.error("Import outside the slide", text + "\n(Not imported: no one to ask.)")
+            return False
+        answer = QMessageBox.question(window, "Import outside the slide", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- export ---------------------------------------------------------------------------
+    def export_dialog(self, object_type: str = "detection") -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export GeoJSON", self.suggested("geojson", ".geojson"), "GeoJSON (*.geojson)")
+        if path:
+            self.remember("geojson", path)
+            self.export_geojson(path, object_type, background=True)
+
+    def export_geojson(self, path, object_type: str = "detection", background: bool = False) -> bool:
+        """Write a copy of the annotations as GeoJSON. With ``background`` the copy (taken
+        here in milliseconds) is serialised on a thread — 100,000 nuclei take seconds — and
+        ``exportFinished`` reports the outcome; otherwise it returns whether it worked."""
+        snapshot = self.window.store.snapshot()
+
+        def write() -> str:
+            try:
+                write_geojson(snapshot, path, object_type=object_type)
+                return ""
+            except OSError as exc:
+                return f"Cannot write {path}: {exc}"
+
+        if background:
+            self.window.statusBar().showMessage(f"Exporting {len(snapshot):,} nuclei to {Path(path).name}…")
+            threading.Thread(target=lambda: self._exportDone.emit(str(path), write(), snapshot.revision, len(snapshot)),
+                             daemon=True, name="export").start()
+            return True
+        error = write()
+        self._on_export_done(str(path), error, snapshot.revision, len(snapshot))
+        return not error
+
+    def _on_export_done(self, path: str, error: str, revision: int, count: int) -> None:
+        if error:
+            self.window.error("Export failed", error)
+        else:
+            self.window.exported_revision = revision
+            self.window.statusBar().showMessage(f"Exported {count:,} nuclei to {Path(path).name}", 5000)
+        self.exportFinished.emit(path, error)
+
+    def export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export CSV", self.suggested("csv", ".csv"), "CSV (*.csv)")
+        if path:
+            self.remember("csv", path)
+            try:
+                write_csv(self.window.store, path)
+            except OSError as exc:
+                self.window.error("Export failed", f"Cannot write {path}: {exc}")

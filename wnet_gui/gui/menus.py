@@ -1,0 +1,130 @@
+"""Menus, the tool bar and Help › Keyboard shortcuts (made from the actions themselves, so
+the list can never disagree with what the keys do)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+from .mouse_bindings import Tool
+
+TOOLS = ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.SELECT, "Select points", "S"),
+         (Tool.DELETE, "Delete points", "D"), (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R"))
+MOUSE = (("Wheel", "Zoom about the cursor"), ("Drag (Pan tool)", "Pan"), ("Shift + drag (Select, Delete, Draw region)", "Lasso / outline"),
+         ("Ctrl + click (Select)", "Add to or remove from the selection"))
+
+
+def make_action(window, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+    action = QAction(text, window)
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setCheckable(checkable)
+    action.triggered.connect(slot)
+    return action
+
+
+def build_menus(window) -> None:
+    """File, Edit, View, Tools, Analysis and Help, plus the tool bar; sets
+    ``window.tool_actions``, ``window.detect_action`` and ``window.recent_menu``."""
+    a = lambda *args, **kw: make_action(window, *args, **kw)  # noqa: E731
+    menu = window.menuBar()
+    file_menu = menu.addMenu("&File")
+    file_menu.addAction(a("&Open slide…", window.open_dialog, QKeySequence.StandardKey.Open))
+    file_menu.addAction(a("Open &sample", window.open_sample))
+    window.recent_menu = file_menu.addMenu("Open &recent")
+    window.refresh_recent()
+    file_menu.addSeparator()
+    file_menu.addAction(a("&Import GeoJSON…", window.files.import_dialog, "Ctrl+I"))
+    file_menu.addAction(a("&Export GeoJSON (detections)…", lambda: window.files.export_dialog("detection"), "Ctrl+E"))
+    file_menu.addAction(a("Export GeoJSON (annotations)…", lambda: window.files.export_dialog("annotation")))
+    file_menu.addAction(a("Export &CSV…", window.files.export_csv_dialog))
+    file_menu.addSeparator()
+    file_menu.addAction(a("&Quit", window.close, QKeySequence.StandardKey.Quit))
+
+    edit = menu.addMenu("&Edit")
+    undo_action = window.undo.createUndoAction(window, "&Undo")
+    undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+    redo_action = window.undo.createRedoAction(window, "&Redo")
+    redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+    edit.addAction(undo_action)
+    edit.addAction(redo_action)
+    edit.addSeparator()
+    edit.addAction(a("Select &all points", lambda: window.view.selection.set(window.store.ids()), QKeySequence.StandardKey.SelectAll))
+    edit.addAction(a("Select points in &view", lambda: window.view.selection.set(window.view.ids_in_view())))
+    edit.addAction(a("Clear selection", window.view.selection.clear, "Ctrl+Shift+A"))
+    edit.addAction(a("&Delete selected points", window.delete_selected, QKeySequence.StandardKey.Delete))
+
+    view_menu = menu.addMenu("&View")
+    view_menu.addAction(a("&Fit slide", window.view.fit, "F"))
+    view_menu.addAction(a("&1:1 pixels", window.view.one_to_one, "1"))
+    view_menu.addAction(a("Zoom &in", lambda: window.view.scale_by(1.5), QKeySequence.StandardKey.ZoomIn))
+    view_menu.addAction(a("Zoom &out", lambda: window.view.scale_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut))
+    view_menu.addSeparator()
+    view_menu.addAction(window.overview_dock.toggleViewAction())
+
+    tools_menu = menu.addMenu("&Tools")
+    toolbar = window.addToolBar("Tools")
+    toolbar.setObjectName("toolsToolbar")
+    group = QActionGroup(window)
+    window.tool_actions = {}
+    for tool, text, key in TOOLS:
+        action = a(text, lambda checked=False, t=tool: window.view.tools.set_tool(t), key, checkable=True)
+        action.setToolTip(f"{text} ({key})")
+        group.addAction(action)
+        tools_menu.addAction(action)
+        toolbar.addAction(action)
+        window.tool_actions[tool] = action
+    window.tool_actions[Tool.PAN].setChecked(True)
+    toolbar.addSeparator()
+    toolbar.addAction(a("Fit", window.view.fit))
+    toolbar.addAction(a("1:1", window.view.one_to_one))
+    toolbar.addSeparator()
+    window.detect_action = a("Auto-detect nuclei", window.auto_detect, "Ctrl+D")
+    toolbar.addAction(window.detect_action)
+
+    analysis = menu.addMenu("&Analysis")
+    analysis.addAction(window.detect_action)
+    analysis.addAction(a("Draw masks for all points", lambda: window.draw_masks("all"), "Ctrl+M"))
+    analysis.addAction(a("Draw masks for points in view", lambda: window.draw_masks("view")))
+    analysis.addAction(a("Draw masks for selected points", lambda: window.draw_masks("selected"), "Ctrl+Shift+M"))
+    analysis.addAction(a("Cancel run", window.cancel_run, "Esc"))
+
+    help_menu = menu.addMenu("&Help")
+    help_menu.addAction(a("&Keyboard shortcuts", lambda: shortcuts_dialog(window).exec(), "F1"))
+    help_menu.addAction(a("&About", window.about))
+
+
+def shortcut_rows(window) -> list[tuple[str, str]]:
+    """(keys, what) for every action with a shortcut, menus in order, then the mouse."""
+    rows, seen = [], set()
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        for action in menu.actions() if menu else []:
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            name = action.text().replace("&", "").rstrip("…")
+            if keys and (keys, name) not in seen:
+                seen.add((keys, name))
+                rows.append((keys, name))
+    return rows + list(MOUSE)
+
+
+def shortcuts_dialog(window) -> QDialog:
+    dialog = QDialog(window)
+    dialog.setWindowTitle("Keyboard shortcuts")
+    rows = shortcut_rows(window)
+    table = QTableWidget(len(rows), 2)
+    table.setObjectName("shortcutsTable")
+    table.setHorizontalHeaderLabels(["Keys", "Does"])
+    for r, (keys, what) in enumerate(rows):
+        table.setItem(r, 0, QTableWidgetItem(keys))
+        table.setItem(r, 1, QTableWidgetItem(what))
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setVisible(False)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(table)
+    layout.addWidget(buttons)
+    dialog.resize(520, 560)
+    return dialog
