@@ -118,3 +118,43 @@ def test_cli_precision_choices_are_the_engines():
     from wnet_gui.engine.device import PRECISIONS as engine
 
     assert cli == engine
+
+
+def test_cli_bundled_names_are_the_zoos():
+    from wnet_gui.cli.main import BUNDLED as cli
+    from wnet_gui.models.zoo import BUNDLED as zoo
+
+    assert cli == zoo
+
+
+def test_model_help_lists_every_bundled_model(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["detect", "--help"])
+    assert "fast, accurate, fastest, or a model card path" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):
+    from wnet_gui.models.zoo import resolve_card
+    from wnet_gui.nuclick.card import resolve_nuclick_card
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "nuclick").mkdir()
+    assert resolve_card("fast").name == "fast"
+    assert resolve_nuclick_card("nuclick").name == "nuclick"
+
+
+def test_segment_without_scale_says_how_and_prints_no_bar(tmp_path, capsys):
+    import cv2
+
+    from wnet_gui.annotations import write_geojson
+
+    cv2.imwrite(str(tmp_path / "tile.png"), np.full((64, 64, 3), 200, np.uint8))
+    store = NucleusStore()
+    store.add(10.0, 10.0)
+    write_geojson(store, tmp_path / "p.geojson")
+    assert main(["segment", str(tmp_path / "tile.png"), "--points", str(tmp_path / "p.geojson"), "-o", str(tmp_path / "m.geojson")]) == 2
+    err = capsys.readouterr().err
+    assert "--mpp 0.25 for 40×" in err and "NuClick:" not in err and "0%" not in err

@@ -11,8 +11,10 @@ import sys
 
 from .. import __version__
 
-# engine.device.PRECISIONS, spelled here so that parsing arguments does not import torch
+# engine.device.PRECISIONS and models.zoo.BUNDLED, spelled here so that parsing arguments does
+# not import torch (a test checks they agree)
 PRECISIONS = ("auto", "fp32", "bf16")
+BUNDLED = ("fast", "accurate", "fastest")
 
 
 def _bounded(kind, low, high, what: str):
@@ -42,7 +44,7 @@ def _add_detect(sub) -> None:
     p = sub.add_parser("detect", help="detect nucleus centres in slides or tiles")
     p.add_argument("inputs", nargs="+", help="slide files, folders or globs")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several)")
-    p.add_argument("--model", default="fast", help="fast, accurate, or a model card path (default: fast)")
+    p.add_argument("--model", default="fast", help=f"{', '.join(BUNDLED)}, or a model card path (default: fast)")
     p.add_argument("--roi", help="x,y,w,h in level-0 pixels, or a GeoJSON file whose largest polygon outlines the region (default: whole slide)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")

@@ -16,6 +16,8 @@ def run(args: argparse.Namespace) -> int:
     store = NucleusStore()
     import_geojson(store, args.points)
     slide = open_slide(args.slide, mpp=args.mpp)
+    if slide.mpp is None:  # before any progress bar: the error is the whole output
+        raise ValueError(f"{slide.path.name} does not state its microns per pixel; give it (e.g. --mpp 0.25 for 40×, 0.5 for 20×)")
     segmenter = NuClickSegmenter(resolve_nuclick_card(args.model), args.device)
     ids = store.ids()
     with tqdm(total=len(ids), desc="NuClick", unit="nucleus") as bar:

@@ -349,7 +349,8 @@ class MainWindow(QMainWindow):
         if not self.slide.mpp or area_px <= 0:
             return f"{n:,} nuclei"
         mm2 = area_px * (self.slide.mpp / 1000) ** 2
-        return f"{n:,} nuclei, {n / mm2:,.0f} /mm² in {mm2:.3g} mm²"
+        area = f"{mm2:.3g} mm²" if mm2 >= 0.01 else f"{mm2 * 1e6:,.0f} µm²"
+        return f"{n:,} nuclei, {n / mm2:,.0f} /mm² in {area}"
 
     def about(self) -> None:
         QMessageBox.about(self, "W-Net Annotator", f"W-Net Annotator {__version__}\n\nNucleus centres by W-Net (Mao et al.), masks by "

@@ -39,10 +39,10 @@ def resolve_card(name_or_path: str | os.PathLike) -> ModelCard:
     """'fast' / 'accurate' / a card name in the zoo, or a path to a card JSON."""
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix == ".json" or path.exists():
-        return ModelCard.load(path)
     candidate = zoo_dir() / f"{text}.json"
-    if candidate.exists():
+    if path.suffix == ".json" or (path.is_file() and not candidate.exists()):
+        return ModelCard.load(path)
+    if candidate.exists():  # a bundled name wins over a folder that happens to share it
         return ModelCard.load(candidate)
     known = ", ".join(c.name for c in list_cards()) or "none"
     raise ModelError(f"no model called '{text}' (bundled: {known}); give a model card path instead")

@@ -37,6 +37,6 @@ def resolve_nuclick_card(name_or_path: str = "nuclick") -> NuClickCard:
     from ..models.zoo import zoo_dir
 
     path = Path(name_or_path)
-    if path.suffix == ".json" or path.exists():
+    if path.suffix == ".json" or (path.is_file() and not (zoo_dir() / f"{name_or_path}.json").exists()):
         return NuClickCard.load(path)
-    return NuClickCard.load(zoo_dir() / f"{name_or_path}.json")
+    return NuClickCard.load(zoo_dir() / f"{name_or_path}.json")  # a folder called 'nuclick' does not hide it

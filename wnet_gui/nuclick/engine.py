@@ -18,7 +18,7 @@ from ..engine.device import autocast, memory_format, select_device, select_preci
 from ..slides import Slide
 from .card import NuClickCard
 from .patches import build_inputs
-from .postprocess import clean_mask, mask_to_polygon
+from .postprocess import clean_mask, clip_to_slide, mask_to_polygon
 
 
 @dataclass
@@ -53,7 +53,7 @@ class NuClickSegmenter:
         exclusion candidates (default: ``points``)."""
         slide_mpp = mpp or slide.mpp
         if slide_mpp is None:
-            raise ValueError(f"{slide.path.name} does not state its microns per pixel")
+            raise ValueError(f"{slide.path.name} does not state its microns per pixel; give it (e.g. --mpp 0.25 for 40×)")
         ds = self.card.mpp / slide_mpp
         size = self.card.patch_size
         points = np.asarray(points, np.float64).reshape(-1, 2)
@@ -71,9 +71,10 @@ class NuClickSegmenter:
             inputs, origins = build_inputs(slide, chunk, near, size, ds)
             probs = self.probabilities(inputs)
             polygons = []
+            width, height = slide.dimensions
             for prob, origin in zip(probs, origins):
                 mask = clean_mask(prob, (size // 2, size // 2), self.card.threshold)
                 poly = mask_to_polygon(mask)
-                polygons.append(None if poly is None else origin + poly * ds)
+                polygons.append(None if poly is None else clip_to_slide(origin + poly * ds, width, height))
             done += len(chunk)
             yield MaskBatch(np.asarray(ids[start : start + batch_size]), polygons, done, len(points))

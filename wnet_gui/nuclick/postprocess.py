@@ -54,3 +54,24 @@ def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.5) -> np.ndarray | No
     if poly.is_empty or poly.geom_type != "Polygon" or poly.area <= 0:
         return contour
     return np.asarray(poly.exterior.coords)[:-1]
+
+
+def clip_to_slide(polygon: np.ndarray, width: float, height: float) -> np.ndarray | None:
+    """The part of a level-0 outline inside the slide (0…width, 0…height). NuClick's patch
+    reaches past the slide's edge (read as white) and a mask can spill a pixel into it; an
+    outline along the left border then zig-zagged between x = 0 and x = −1."""
+    if polygon.min() >= 0 and polygon[:, 0].max() <= width and polygon[:, 1].max() <= height:
+        return polygon
+    from shapely.geometry import Polygon, box
+
+    shape = Polygon(polygon).buffer(0).intersection(box(0, 0, width, height))
+    if shape.is_empty:
+        return None
+    if shape.geom_type != "Polygon":
+        parts = [g for g in getattr(shape, "geoms", []) if g.geom_type == "Polygon"]
+        if not parts:
+            return None
+        shape = max(parts, key=lambda g: g.area)
+    shape = shape.simplify(1e-6)  # drop the vertices the cut left on a straight edge
+    coords = np.asarray(shape.exterior.coords)[:-1]
+    return coords if len(coords) >= 3 and shape.area > 0 else None

@@ -1,0 +1,164 @@
+"""The editing traps of issue 15, driven through the real widgets."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from wnet_gui.annotations import MANUAL
+from wnet_gui.gui.commands import AddPointsCommand
+from wnet_gui.gui.mouse_bindings import Tool
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from helpers import sample_mosaic, write_pyramidal_tiff  # noqa: E402
+
+
+def screen(win, x, y) -> QPoint:
+    return win.view.mapFromScene(QPointF(x, y))
+
+
+def test_a_drawn_region_becomes_the_active_region(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    assert window.panel.region_combo.currentData() == "view"
+    window.tool_actions[Tool.ROI].trigger()
+    qtbot.mousePress(window.view.viewport(), Qt.MouseButton.LeftButton, pos=screen(window, 50, 50))
+    qtbot.mouseMove(window.view.viewport(), screen(window, 120, 90))
+    qtbot.mouseMove(window.view.viewport(), screen(window, 200, 150))
+    qtbot.mouseRelease(window.view.viewport(), Qt.MouseButton.LeftButton, pos=screen(window, 200, 150))
+    assert window.view.roi is not None
+    assert window.panel.region_combo.currentData() == "roi"
+    region = window.detection.region()
+    assert (round(region.x), round(region.y), round(region.w), round(region.h)) == (50, 50, 150, 100)
+    # the count inside it, with a density per mm²
+    window.undo.push(AddPointsCommand(window.store, [60.0, 100.0, 300.0], [60.0, 100.0, 300.0]))
+    window.update_counts()
+    text = window.panel.region_label.text()
+    roi = window.view.roi
+    area_mm2 = roi.width() * roi.height() * (window.slide.mpp / 1000) ** 2
+    assert text.startswith("2 nuclei") and f"{2 / area_mm2:,.0f} /mm²" in text and f"{area_mm2 * 1e6:,.0f} µm²" in text
+
+
+def test_rerun_replaces_tile_by_tile_and_cancel_keeps_the_rest(qtbot, window, tmp_path):
+    path = write_pyramidal_tiff(tmp_path / "big.tif", np.tile(sample_mosaic(), (3, 3, 1)))
+    window.open_slide(path)
+    window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
+    with qtbot.waitSignal(window.detectionFinished, timeout=180000):
+        window.auto_detect()
+    first = set(window.store.ids().tolist())
+    manual = window.store.add(5.0, 5.0)
+    assert len(first) > 500
+    # a second run, cancelled after its first tile: nothing is cleared up front
+    counts = []
+
+    def on_progress(value):
+        counts.append(len(window.store))
+        if value >= 1:
+            window.cancel_run()
+
+    window.panel.progress.valueChanged.connect(on_progress)
+    with qtbot.waitSignal(window.detectionFinished, timeout=180000) as blocker:
+        window.auto_detect()
+    assert blocker.args[0] is True
+    assert min(counts) > 0.8 * len(first)  # the store never emptied when the run started
+    still = set(window.store.ids().tolist())
+    kept_old = first & still
+    assert len(kept_old) > 0.5 * len(first)  # everything outside the finished tile is still there
+    assert manual in window.store and window.store.get(manual).source == MANUAL
+    # one undo step puts the first run's points back exactly
+    window.undo.undo()
+    assert set(window.store.ids().tolist()) == first | {manual}
+    assert not window.runs.busy and window.panel.cancel_button.isEnabled() is False
+
+
+def test_cancel_frees_the_window_within_half_a_second(qtbot, window, tmp_path):
+    import time
+
+    path = write_pyramidal_tiff(tmp_path / "big.tif", np.tile(sample_mosaic(), (3, 3, 1)))
+    window.open_slide(path)
+    window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
+    window.auto_detect()
+    qtbot.waitUntil(lambda: window.panel.progress.value() >= 1, timeout=120000)
+    start = time.monotonic()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.runs.busy and time.monotonic() - start < 0.5
+    assert "cancelled" in window.panel.progress_label.text()
+
+
+def test_stale_status_is_cleared(qtbot, window, sample_copy, tmp_path):
+    window.open_slide(sample_copy)
+    window.panel.progress_label.setText("1 masks in 0.3 s")
+    other = tmp_path / "other.tif"
+    other.write_bytes(sample_copy.read_bytes())
+    window.open_slide(other)
+    assert window.panel.progress_label.text() == ""
+    window.panel.progress_label.setText("Detection cancelled: 12 new nuclei kept")
+    window.undo.push(AddPointsCommand(window.store, [10.0], [10.0]))
+    window.undo.undo()
+    assert window.panel.progress_label.text() == ""
+
+
+def test_exported_outlines_stay_inside_the_slide(qtbot, window, sample_copy, tmp_path):
+    import json
+
+    window.open_slide(sample_copy)
+    with qtbot.waitSignal(window.detectionFinished, timeout=120000):
+        window.auto_detect()
+    xy = window.store.coordinates()
+    border = window.store.ids()[np.argsort(np.minimum(xy[:, 0], xy[:, 1]))[:6]]  # the nuclei nearest the left/top edges
+    with qtbot.waitSignal(window.masksFinished, timeout=120000):
+        window.draw_masks(ids=border)
+    assert any(i in window.store.polygons for i in border.tolist())
+    out = tmp_path / "o.geojson"
+    assert window.export_geojson(out)
+    doc = json.loads(out.read_text())
+    rings = [np.array(f["geometry"]["coordinates"][0]) for f in doc["features"] if f["geometry"]["type"] == "Polygon"]
+    assert rings and all(r.min() >= 0 and r[:, 0].max() <= 512 and r[:, 1].max() <= 512 for r in rings)
+
+
+def test_file_dialogs_open_where_the_user_last_was(qtbot, window, sample_copy, tmp_path, monkeypatch):
+    import wnet_gui.gui.file_actions as fa
+
+    window.open_slide(sample_copy)
+    seen = []
+    target = tmp_path / "exports"
+    target.mkdir()
+    monkeypatch.setattr(fa.QFileDialog, "getSaveFileName", lambda parent, title, start, filt: (seen.append(start) or (str(target / "a.geojson"), "")))
+    window.files.export_dialog()
+    qtbot.waitUntil(lambda: (target / "a.geojson").exists())
+    window.files.export_dialog()
+    assert not seen[0].startswith(str(sample_copy.parent))  # not the slide's folder by default
+    assert seen[1] == str(target / sample_copy.with_suffix(".geojson").name)
+
+
+def test_keyboard_shortcuts_are_listed_from_the_actions(qtbot, window):
+    from wnet_gui.gui.menus import shortcut_rows
+
+    rows = dict((what, keys) for keys, what in shortcut_rows(window))
+    assert rows["Auto-detect nuclei"] == "Ctrl+D" and rows["Add points"] == "A" and rows["Cancel run"] == "Esc"
+    assert "Keyboard shortcuts" in rows
+
+
+def test_display_adjustments_change_only_what_is_shown(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    before = window.view.grab().toImage()
+    pixels_before = window.slide.read_region(0, 0, 16, 16).copy()
+    window.panel.brightness.setValue(60)
+    window.panel.gamma.setValue(150)
+    qtbot.wait(50)
+    after = window.view.grab().toImage()
+    centre = QPoint(before.width() // 2, before.height() // 2)
+    assert after.pixelColor(centre).lightness() > before.pixelColor(centre).lightness()
+    assert (window.slide.read_region(0, 0, 16, 16) == pixels_before).all()  # the slide is untouched
+    window.panel.reset_image()
+    qtbot.wait(50)
+    assert window.view.grab().toImage().pixelColor(centre) == before.pixelColor(centre)
+
+
+def test_crowded_points_shrink():
+    from wnet_gui.gui.overlay import PointStyle, crowd_style
+
+    style = PointStyle(size=7)
+    assert crowd_style(style, 100, 1400 * 900).size == 7  # few points: as chosen
+    assert crowd_style(style, 20000, 1400 * 900).size < 3  # 20,000 on one screen: small dots
+    assert crowd_style(style, 10**6, 1400 * 900).size == 2
