@@ -21,9 +21,19 @@ def run_detection(qtbot, win, timeout=120000):
     return blocker.args[0]
 
 
-def test_open_sample_and_auto_detect_keeps_event_loop_responsive(qtbot, window, sample_copy):
+def test_open_sample_and_auto_detect_keeps_event_loop_responsive(qtbot, window, sample_copy, monkeypatch):
+    """Inference never runs on the GUI thread (checked exactly: the thread of every forward
+    pass is recorded), and the event loop keeps turning during a run (a loose bound that a
+    busy CI machine does not break, but a model run on the GUI thread would)."""
+    import threading
+
+    from wnet_gui.engine.predict import DensityPredictor
+
     assert window.open_slide(sample_copy)
     assert window.view.slide.dimensions == (512, 512)
+    threads = []
+    real = DensityPredictor.predict_batch
+    monkeypatch.setattr(DensityPredictor, "predict_batch", lambda self, tiles: threads.append(threading.get_ident()) or real(self, tiles))
     gaps = []
     last = [time.perf_counter()]
 
@@ -38,12 +48,11 @@ def test_open_sample_and_auto_detect_keeps_event_loop_responsive(qtbot, window, 
     cancelled = run_detection(qtbot, window)
     timer.stop()
     assert not cancelled
+    assert threads and threading.main_thread().ident not in threads  # never on the GUI thread
     assert len(window.store) > 50
     assert window.store.count_by_source() == {"fast": len(window.store)}
     qtbot.waitUntil(lambda: int(window.panel.total_label.text().replace(",", "")) == len(window.store))
-    # the GUI thread never stalled: every 10 ms tick came within 50 ms (first tick excluded)
-    assert len(gaps) > 5
-    assert max(gaps[1:]) < 0.05, f"event loop stalled {max(gaps[1:]) * 1000:.0f} ms"
+    assert len(gaps) > 5 and max(gaps[1:]) < 1.0, f"event loop stalled {max(gaps[1:]) * 1000:.0f} ms"
     # the run is one undo step
     n = len(window.store)
     window.undo.undo()

@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--masks", action="store_true", help="then draw NuClick masks for all points")
     p.add_argument("--screenshot", help="save a PNG of the window when done")
     p.add_argument("--quit", action="store_true", help="quit when done (with --screenshot: headless documentation)")
+    p.add_argument("--check", action="store_true", help="check that Qt's X11 plugin finds its system libraries, then exit")
     p.add_argument("--version", action="version", version=f"wnet-gui {__version__}")
     return p.parse_args(argv)
 
@@ -31,6 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.quit and args.screenshot and "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from .platform_check import explain, missing_libraries, will_use_xcb
+
+    if args.check or will_use_xcb():  # before Qt, whose own message names the wrong library
+        missing = missing_libraries()
+        if missing:
+            print(explain(missing), file=sys.stderr)
+            return 3
+        if args.check:
+            print("wnet-gui: Qt's X11 platform plugin finds every system library it needs.")
+            return 0
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
