@@ -156,7 +156,7 @@ class DetectionRuns(QObject):
         self.runs.finish()
         self.runs.new_token()  # nothing more from this run
         seconds = time.monotonic() - state["start"]
-        self.window.panel.progress_label.setText(f"{n} nuclei in {seconds:.1f} s")
+        self.window.panel.progress_label.setText(f"{n:,} nuclei in {seconds:.1f} s")
         self.finished.emit(cancelled)
 
     def cancel(self) -> bool:

@@ -25,7 +25,7 @@ from .commands import RemovePointsCommand
 from .detection_runs import DetectionRuns
 from .file_actions import FileActions
 from .mask_runs import MaskRuns
-from .menus import build_menus
+from .menus import build_menus, image_dialog
 from .model_picker import ModelPicker
 from .mouse_bindings import Tool
 from .overview import OverviewMap
@@ -87,7 +87,11 @@ class MainWindow(QMainWindow):
         self.overview_dock.setWidget(self.overview)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.overview_dock)
         self.splitDockWidget(self.overview_dock, dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.overview_dock, dock], [220, 680], Qt.Orientation.Vertical)
+        self.resizeDocks([self.overview_dock, dock], [170, 730], Qt.Orientation.Vertical)
+        # wide enough for the panel's own layout (it wraps text, but buttons and sliders have a
+        # minimum): without a horizontal scroll bar a narrower dock would cut them off
+        scroll.setMinimumWidth(self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        self.resizeDocks([dock], [max(360, scroll.minimumWidth())], Qt.Orientation.Horizontal)
         self.zoom_label, self.mpp_label, self.pos_label = QLabel(), QLabel(), QLabel()
         self.pos_label.setMinimumWidth(230)
         for label in (self.pos_label, self.zoom_label, self.mpp_label):
@@ -106,6 +110,7 @@ class MainWindow(QMainWindow):
         self.files.exportFinished.connect(self.exportFinished)
 
         build_menus(self)
+        self.panel.image_button.clicked.connect(lambda: image_dialog(self).show())
         self.models.reload()
         self.panel.detectRequested.connect(self.auto_detect)
         self.panel.cancelRequested.connect(self.cancel_run)

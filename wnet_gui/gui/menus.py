@@ -4,7 +4,7 @@ the list can never disagree with what the keys do)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from .mouse_bindings import Tool
 
@@ -60,6 +60,7 @@ def build_menus(window) -> None:
     view_menu.addAction(a("Zoom &in", lambda: window.view.scale_by(1.5), QKeySequence.StandardKey.ZoomIn))
     view_menu.addAction(a("Zoom &out", lambda: window.view.scale_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut))
     view_menu.addSeparator()
+    view_menu.addAction(a("&Brightness && contrast…", lambda: image_dialog(window).show(), "Shift+C"))
     view_menu.addAction(window.overview_dock.toggleViewAction())
 
     tools_menu = menu.addMenu("&Tools")
@@ -94,6 +95,18 @@ def build_menus(window) -> None:
     help_menu.addAction(a("&About", window.about))
 
 
+def image_dialog(window) -> QDialog:
+    """The display's brightness, contrast and gamma (the panel's sliders, in a tool window)."""
+    dialog = getattr(window, "_image_dialog", None)
+    if dialog is None:
+        dialog = QDialog(window)
+        dialog.setWindowTitle("Brightness & contrast (display only)")
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(window.panel.image_controls)
+        window._image_dialog = dialog
+    return dialog
+
+
 def shortcut_rows(window) -> list[tuple[str, str]]:
     """(keys, what) for every action with a shortcut, menus in order, then the mouse."""
     rows, seen = [], set()
@@ -101,7 +114,9 @@ def shortcut_rows(window) -> list[tuple[str, str]]:
         menu = menu_action.menu()
         for action in menu.actions() if menu else []:
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            name = action.text().replace("&", "").rstrip("…")
+            name = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…")  # mnemonics out, "&&" → "&"
+            if name.startswith(("Undo", "Redo")):  # their text names the last edit; the key does the generic thing
+                name = name.split()[0]
             if keys and (keys, name) not in seen:
                 seen.add((keys, name))
                 rows.append((keys, name))
@@ -118,8 +133,9 @@ def shortcuts_dialog(window) -> QDialog:
     for r, (keys, what) in enumerate(rows):
         table.setItem(r, 0, QTableWidgetItem(keys))
         table.setItem(r, 1, QTableWidgetItem(what))
-    table.resizeColumnsToContents()
-    table.horizontalHeader().setStretchLastSection(True)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
     table.verticalHeader().setVisible(False)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
     buttons.rejected.connect(dialog.reject)
