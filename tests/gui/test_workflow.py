@@ -162,3 +162,31 @@ def test_crowded_points_shrink():
     assert crowd_style(style, 100, 1400 * 900).size == 7  # few points: as chosen
     assert crowd_style(style, 20000, 1400 * 900).size < 3  # 20,000 on one screen: small dots
     assert crowd_style(style, 10**6, 1400 * 900).size == 2
+
+
+def test_ruler_measures_in_micrometres(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    window.tool_actions[Tool.MEASURE].trigger()
+    viewport = window.view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=screen(window, 100, 100))
+    qtbot.mouseMove(viewport, screen(window, 150, 130))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=screen(window, 160, 180))
+    px, um = window.view.tools.measured()
+    assert abs(px - 100) < 2 and abs(um - 100 * window.slide.mpp) < 0.5
+    assert len(window.store) == 0  # measuring edits nothing
+
+
+def test_cursor_position_in_px_and_um(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    qtbot.mouseMove(window.view.viewport(), screen(window, 200.5, 100.5))
+    text = window.pos_label.text()
+    assert "x 200  y 100 px" in text and f"({200.5 * window.slide.mpp:,.1f}, {100.5 * window.slide.mpp:,.1f} µm)" in text
+
+
+def test_eta_counts_only_tissue_tiles():
+    from wnet_gui.engine.detect import TileResult
+
+    # 40 background tiles skipped at once, then 2 tissue tiles in 10 s: 8 tissue tiles left
+    r = TileResult(tile=None, centres=np.zeros((0, 2)), scores=np.zeros(0), done=42, total=50, skipped=40, elapsed=10.0)
+    assert r.eta == 40.0  # 5 s per tissue tile × 8 (the old estimate said 10/42 × 8 ≈ 1.9 s)
+

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidg
 from .mouse_bindings import Tool
 
 TOOLS = ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.SELECT, "Select points", "S"),
-         (Tool.DELETE, "Delete points", "D"), (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R"))
+         (Tool.DELETE, "Delete points", "D"), (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R"),
+         (Tool.MEASURE, "Measure", "L"))
 MOUSE = (("Wheel", "Zoom about the cursor"), ("Drag (Pan tool)", "Pan"), ("Shift + drag (Select, Delete, Draw region)", "Lasso / outline"),
          ("Ctrl + click (Select)", "Add to or remove from the selection"))
 

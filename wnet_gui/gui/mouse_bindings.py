@@ -21,6 +21,7 @@ class Tool(Enum):
     DELETE = "delete"
     MOVE = "move"
     ROI = "roi"
+    MEASURE = "measure"
 
 
 class ToolController:
@@ -32,13 +33,16 @@ class ToolController:
         self._drag_now: QPointF | None = None
         self._lasso: list[QPointF] | None = None
         self._panning_from: QPointF | None = None
+        self.measurement: tuple[QPointF, QPointF] | None = None  # the ruler's last line, kept on screen
 
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
         self.view.setDragMode(QGraphicsView.DragMode.NoDrag)
         cursor = {Tool.PAN: Qt.CursorShape.OpenHandCursor, Tool.ADD: Qt.CursorShape.CrossCursor,
                   Tool.SELECT: Qt.CursorShape.PointingHandCursor, Tool.DELETE: Qt.CursorShape.ForbiddenCursor, Tool.MOVE: Qt.CursorShape.SizeAllCursor,
-                  Tool.ROI: Qt.CursorShape.CrossCursor}[tool]
+                  Tool.ROI: Qt.CursorShape.CrossCursor, Tool.MEASURE: Qt.CursorShape.CrossCursor}[tool]
+        if tool != Tool.MEASURE:
+            self.measurement = None
         self.view.viewport().setCursor(cursor)
 
     def _hit_radius(self) -> float:
@@ -65,6 +69,8 @@ class ToolController:
         elif self.tool == Tool.MOVE:
             self.moving_id = self.view.store.nearest(x, y, self._hit_radius())
             self._drag_now = p
+        elif self.tool == Tool.MEASURE:
+            self.measurement = (p, p)
         elif self.tool in (Tool.SELECT, Tool.DELETE, Tool.ROI):
             self._drag_start = self._drag_now = p
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
@@ -78,6 +84,10 @@ class ToolController:
             s = self.view.scale
             self.view.translate(delta.x() / s, delta.y() / s)
             self.view.viewChanged.emit()
+            return True
+        if self.tool == Tool.MEASURE and self.measurement is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self.measurement = (self.measurement[0], self._scene(event))
+            self.view.viewport().update()
             return True
         if self._drag_start is not None or self.moving_id is not None:
             self._drag_now = self._scene(event)
@@ -97,6 +107,11 @@ class ToolController:
             p = self._scene(event)
             nid, self.moving_id = self.moving_id, None
             undo.push(MovePointCommand(store, nid, p.x() - 0.5, p.y() - 0.5))
+            return True
+        if self.tool == Tool.MEASURE:
+            if self.measurement is not None:
+                self.measurement = (self.measurement[0], self._scene(event))
+                self.view.viewport().update()
             return True
         if self._drag_start is None:
             return self.tool != Tool.PAN
@@ -125,8 +140,37 @@ class ToolController:
         self.view.viewport().update()
         return True
 
+    def measured(self) -> tuple[float, float | None] | None:
+        """The ruler's length in level-0 pixels and in µm (None without a scale)."""
+        if self.measurement is None:
+            return None
+        a, b = self.measurement
+        px = float(np.hypot(b.x() - a.x(), b.y() - a.y()))
+        mpp = self.view.slide.mpp if self.view.slide is not None else None
+        return px, (px * mpp if mpp else None)
+
+    def _draw_ruler(self, painter: QPainter) -> None:
+        a, b = self.measurement
+        px, um = self.measured()
+        pen = QPen(QColor(255, 255, 255), 2)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.drawLine(a, b)
+        t = painter.transform()
+        label = (f"{um:.1f} µm" if um is not None else "") + f" ({px:.0f} px)"
+        painter.save()
+        painter.resetTransform()
+        at = t.map(b) + QPointF(8, -8)
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(at + QPointF(1, 1), label.strip())
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(at, label.strip())
+        painter.restore()
+
     def draw_preview(self, painter: QPainter) -> None:
-        """The rubber band, lasso or the point being dragged."""
+        """The rubber band, lasso, ruler or the point being dragged."""
+        if self.measurement is not None:
+            self._draw_ruler(painter)
         if self.moving_id is not None and self._drag_now is not None:
             pen = QPen(self.view.style.manual_color, self.view.style.size)
             pen.setCosmetic(True)
