@@ -21,8 +21,10 @@ def window(qtbot, tmp_path, monkeypatch):
     qtbot.waitExposed(win)
     yield win
     win.cancel_run()
-    if win._thread is not None:
-        win._thread.wait(10000)
+    win.runs.wait(10000)  # the current run and any cancelled one still finishing its batch
+    import gc
+
+    gc.collect()  # on this (the GUI) thread: the windows of earlier tests never die elsewhere
 
 
 @pytest.fixture

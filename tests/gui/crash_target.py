@@ -13,6 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["WNET_NO_PROMPT"] = "1"
 os.environ.setdefault("WNET_AUTOSAVE_SECONDS", "0.3")
 
+import threading  # noqa: E402
+
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -28,12 +30,20 @@ if preload and len(window.store) < preload:  # a large store: snapshots take rea
     rng = np.random.default_rng(0)
     window.undo.push(AddPointsCommand(window.store, rng.uniform(0, 500, preload), rng.uniform(20, 500, preload)))
 edits: list[tuple[int, int]] = []  # (store revision after the edit, edit number)
+_out = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line at a time: the autosave thread reports too."""
+    with _out:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def on_durable(revision: int, path) -> None:
     """Called by the autosave thread once a snapshot is on disk for good."""
     done = [k for rev, k in list(edits) if rev <= revision]
-    print(f"durable {max(done) if done else first - 1}", flush=True)
+    say(f"durable {max(done) if done else first - 1}")
 
 
 window.autosaver.on_durable = on_durable
@@ -45,7 +55,7 @@ def edit() -> None:
     k = count[0]
     window.undo.push(AddPointsCommand(window.store, [1000.0 + k], [7.0]))
     edits.append((window.store.revision, k))
-    print(f"edit {k} {time.time():.3f}", flush=True)
+    say(f"edit {k} {time.time():.3f}")
 
 
 timer = QTimer(interval=20)
@@ -56,5 +66,5 @@ exporter = QTimer(interval=250)
 exporter.timeout.connect(lambda: window.export_geojson(export_path, background=True))
 exporter.start()
 QTimer.singleShot(0, window.auto_detect)
-print("ready", flush=True)
+say("ready")
 app.exec()

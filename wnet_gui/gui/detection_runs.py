@@ -78,7 +78,7 @@ class DetectionRuns(QObject):
         if window.slide is None:
             window.error("No slide", "Open a slide or File › Open sample first.")
             return
-        if self.runs.busy:
+        if self.runs.busy or window.closing:
             return
         card = window.panel.current_card()
         if card is None:

@@ -24,6 +24,7 @@ from .autosave_status import AutosaveStatus
 from .commands import RemovePointsCommand
 from .detection_runs import DetectionRuns
 from .file_actions import FileActions
+from .gc_guard import collect_on_gui_thread
 from .mask_runs import MaskRuns
 from .menus import build_menus, image_dialog
 from .model_picker import ModelPicker
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self):
         super().__init__()
+        collect_on_gui_thread()  # never let a worker thread's allocation destroy Qt objects
         self.setWindowTitle("W-Net Annotator")
         self.resize(1400, 900)
         self.setAcceptDrops(True)
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self.slide: Slide | None = None
         self.exported_revision = 0
         self.last_error = ""
+        self.closing = False  # once set, no run starts (a pending redraw timer must not outlive the window)
 
         self.view = SlideView(self.store, self.undo, self)
         self.setCentralWidget(self.view)
@@ -275,8 +278,11 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
+        self.closing = True
+        self.masks.stop()
         self.cancel_run()
         self.runs.wait(10000)
+        self.autosave_status.timer.stop()
         self.autosave_status.detach()
         event.accept()
 

@@ -52,9 +52,14 @@ class MaskRuns(QObject):
             "You can keep working meanwhile and cancel at any time (Esc). Start?")
         return answer == QMessageBox.StandardButton.Yes
 
+    def stop(self) -> None:
+        """The window is closing: forget pending redraws."""
+        self._timer.stop()
+        self._pending.clear()
+
     def start(self, which: str = "all", ids: np.ndarray | None = None, undoable: bool = True) -> None:
         window = self.window
-        if window.slide is None or self.runs.busy:
+        if window.slide is None or self.runs.busy or window.closing:
             return
         if ids is None:
             ids = {"view": window.view.ids_in_view, "selected": window.view.selection.ids}.get(which, window.store.ids)()
@@ -140,6 +145,8 @@ class MaskRuns(QObject):
             self._timer.start()
 
     def _remask(self) -> None:
+        if self.window.closing:
+            return
         if self.runs.busy:  # busy: try again shortly
             self._timer.start()
             return
