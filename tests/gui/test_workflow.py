@@ -190,3 +190,17 @@ def test_eta_counts_only_tissue_tiles():
     r = TileResult(tile=None, centres=np.zeros((0, 2)), scores=np.zeros(0), done=42, total=50, skipped=40, elapsed=10.0)
     assert r.eta == 40.0  # 5 s per tissue tile × 8 (the old estimate said 10/42 × 8 ≈ 1.9 s)
 
+
+
+def test_thousands_of_masks_say_how_long_first(qtbot, window, sample_copy, monkeypatch):
+    import wnet_gui.gui.mask_runs as mr
+
+    window.open_slide(sample_copy)
+    rng = np.random.default_rng(1)
+    window.store.add_many(rng.uniform(0, 511, 5000), rng.uniform(0, 511, 5000))
+    asked = []
+    monkeypatch.delenv("WNET_NO_PROMPT", raising=False)
+    monkeypatch.setattr(mr.QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or mr.QMessageBox.StandardButton.No)
+    window.draw_masks("all")
+    assert asked and "5,000 points takes about 2 min" in asked[0]
+    assert not window.runs.busy  # declined: nothing started
