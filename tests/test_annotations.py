@@ -30,12 +30,12 @@ def assert_same_store(a: NucleusStore, b: NucleusStore) -> None:
         assert x.same_as(y, tol=0.006), (x, y)
 
 
-@pytest.mark.parametrize("object_type", ["detection", "annotation"])
-@pytest.mark.parametrize("points_as", ["point", "multipoint"])
-def test_round_trip_points_and_polygons(tmp_path, object_type, points_as):
+@pytest.mark.parametrize("masks_as", ["cells", "detections"])
+@pytest.mark.parametrize("points_as", ["detections", "annotations"])
+def test_round_trip_points_and_polygons(tmp_path, masks_as, points_as):
     store = make_store()
     path = tmp_path / "out.geojson"
-    write_geojson(store, path, object_type=object_type, points_as=points_as)
+    write_geojson(store, path, points_as=points_as, masks_as=masks_as)
     restored = NucleusStore()
     import_geojson(restored, path)
     assert_same_store(store, restored)
@@ -54,8 +54,9 @@ def test_export_shape_is_what_qupath_reads():
     assert doc["type"] == "FeatureCollection"
     f = doc["features"][4]
     assert f["type"] == "Feature" and len(f["id"]) == 36
-    assert f["properties"]["objectType"] == "detection"  # inside properties, not at feature level
+    assert f["properties"]["objectType"] == "cell"  # inside properties, not at feature level
     assert "objectType" not in f
+    assert f["nucleusGeometry"] == f["geometry"]  # the NuClick mask is the cell's nucleus
     assert f["properties"]["classification"] == {"name": "Tumor", "color": [200, 0, 0]}
     assert f["geometry"]["type"] == "Polygon"
     ring = f["geometry"]["coordinates"][0]
@@ -93,7 +94,6 @@ def test_bare_array_single_feature_and_bare_geometry(tmp_path):
         ({"type": "Polygon", "coordinates": [[[0, 0], [1, "a"], [1, 1], [0, 0]]]}, "finite number"),
         ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}, "fewer than 3"),
         ({"type": "Point", "coordinates": [1]}, "not an [x, y]"),
-        ({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, "neither a point nor a polygon"),
         ({"type": "Point", "coordinates": [float("nan"), 1]}, "finite number"),
     ],
 )

@@ -1,38 +1,44 @@
-"""GeoJSON that QuPath 0.4+ reads and writes, in level-0 pixel coordinates.
+"""Reading GeoJSON from QuPath (and from us) into nuclei and regions, in level-0 pixels.
 
-Export: each nucleus is a Feature with ``properties.objectType`` ('detection' by default,
-or 'annotation'), its outline as a Polygon when it has one, else its centre as a Point;
-or, as QuPath's Points tool writes them, one MultiPoint annotation per class and source.
-Our own fields (id, source, exact centre) ride in ``properties.wnet`` so a round trip
-restores the store exactly; QuPath ignores them.
+What becomes what, as a pathologist would expect from QuPath's objects:
+- detections and cells are nuclei (a cell's ``nucleusGeometry`` is its nucleus outline;
+  Point/MultiPoint detections are centres);
+- Points annotations are nuclei too (one per point, the annotation's class);
+- area annotations (tissue outlines, tumour regions, ellipses, rectangles) are **regions**
+  the user can detect in, never nuclei; holes and all parts are kept;
+- lines, tiles, TMA cores and other shapes are skipped and counted, never sink the file.
+Classes come from every QuPath form (names, ``names`` lists, 0.2's ``colorRGB`` and
+``parentClass``), measurements are kept, and QuPath's ids ride along so re-importing a file
+merges by id instead of doubling every point.
 
 Import accepts a FeatureCollection, a bare list of Features, a single Feature or a bare
-geometry, plain or gzipped. Anything malformed raises ``GeoJSONError`` naming the feature,
-and nothing is added to the store until the whole file has parsed.
+geometry, plain or gzipped, streamed feature by feature. Anything malformed raises
+``GeoJSONError`` naming the feature, and nothing is added until the whole file has parsed.
+Writing lives in ``geojson_export``.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import math
-import os
-import uuid
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import qupath
+from .geojson_export import store_to_geojson, write_geojson  # noqa: F401  (the package's API)
 from .store import MANUAL, NucleusStore
 
 _POINT_TYPES = {"Point", "MultiPoint"}
 _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
-_NAMESPACE = uuid.UUID("6f0c5b1e-8d1a-4f39-9a53-3c0b2b6d1e77")
-_NAMESPACE_BYTES = _NAMESPACE.bytes
-DEFAULT_COLOR = (255, 64, 64)
+_LINE_TYPES = {"LineString", "MultiLineString"}
+_OUR_POINTS_NAME = re.compile(r".+ \(.+\)")  # "Class (source)": our Points annotations, after a trip through QuPath
 MAX_GEOJSON_BYTES = 1 << 30  # 1 GiB of JSON text (≈ 5 million point features); more is refused
 WHOLE_READ_BYTES = 64 << 20  # files up to this size may be read whole when streaming fails
 # level-0 pixels: the largest slides are ~250,000 px wide; a little below 0 is a border outline
@@ -50,87 +56,27 @@ class GeoJSONError(ValueError):
         super().__init__(f"{where}{at}{message}")
 
 
-# ---------------------------------------------------------------------------- export
-def _round(v: float) -> float:
-    return round(float(v), 2)
-
-
-def _feature_id(nucleus_id: int) -> str:
-    """``str(uuid.uuid5(_NAMESPACE, str(nucleus_id)))`` without building UUID objects
-    (5× faster; 100,000 features are written on every autosave)."""
-    h = bytearray(hashlib.sha1(_NAMESPACE_BYTES + str(nucleus_id).encode()).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50  # version 5
-    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-def _classification(store: NucleusStore, name: str) -> dict[str, Any]:
-    return {"name": name, "color": list(store.class_colors.get(name, DEFAULT_COLOR))}
-
-
-def _ring(polygon: np.ndarray) -> list[list[float]]:
-    ring = [[_round(x), _round(y)] for x, y in polygon]
-    if ring[0] != ring[-1]:
-        ring.append(ring[0])
-    return ring
-
-
-def store_to_geojson(store: NucleusStore, object_type: str = "detection", points_as: str = "point") -> dict[str, Any]:
-    """A FeatureCollection of the store. ``points_as`` 'point' writes one Feature per
-    nucleus; 'multipoint' groups outline-less nuclei per class and source as QuPath's
-    Points tool does (those features are always annotations)."""
-    if object_type not in ("detection", "annotation"):
-        raise ValueError("object_type must be 'detection' or 'annotation'")
-    if points_as not in ("point", "multipoint"):
-        raise ValueError("points_as must be 'point' or 'multipoint'")
-    features: list[dict[str, Any]] = []
-    groups: dict[tuple[str, str], list] = {}
-    for n in store:
-        if points_as == "multipoint" and n.polygon is None:
-            groups.setdefault((n.cls, n.source), []).append(n)
-            continue
-        if n.polygon is not None:
-            geometry = {"type": "Polygon", "coordinates": [_ring(n.polygon)]}
-        else:
-            geometry = {"type": "Point", "coordinates": [_round(n.x), _round(n.y)]}
-        properties: dict[str, Any] = {"objectType": object_type, "classification": _classification(store, n.cls)}
-        if not math.isnan(n.score):
-            properties["measurements"] = {"score": round(n.score, 4)}
-        properties["wnet"] = {"id": n.id, "source": n.source, "centre": [_round(n.x), _round(n.y)]}
-        features.append({"type": "Feature", "id": _feature_id(n.id), "geometry": geometry, "properties": properties})
-    for (cls, source), members in groups.items():
-        coords = [[_round(n.x), _round(n.y)] for n in members]
-        geometry = {"type": "Point", "coordinates": coords[0]} if len(coords) == 1 else {"type": "MultiPoint", "coordinates": coords}
-        wnet = {"ids": [n.id for n in members], "source": source}
-        if any(not math.isnan(n.score) for n in members):
-            wnet["scores"] = [None if math.isnan(n.score) else round(n.score, 4) for n in members]
-        features.append({
-            "type": "Feature",
-            "id": _feature_id(members[0].id),
-            "geometry": geometry,
-            "properties": {"objectType": "annotation", "name": f"{cls} ({source})", "classification": _classification(store, cls), "wnet": wnet},
-        })
-    return {"type": "FeatureCollection", "features": features}
-
-
-def write_geojson(store: NucleusStore, path: str | Path, object_type: str = "detection", points_as: str = "point") -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    path = Path(path)
-    doc = store_to_geojson(store, object_type, points_as)
-    text = json.dumps(doc, separators=(",", ":"))
-    tmp = path.with_name(path.name + ".tmp")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(tmp, "wt", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------------- import
 @dataclass
+class ParsedRegion:
+    """An area annotation: a region to detect in (all parts, holes kept)."""
+
+    name: str
+    cls: str | None
+    parts: list[tuple[np.ndarray, list[np.ndarray]]]  # (exterior, holes) per part
+    color: tuple[int, int, int] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.cls or "Region"
+
+    def area(self) -> float:
+        return sum(_polygon_area(ext) - sum(_polygon_area(h) for h in holes) for ext, holes in self.parts)
+
+
+@dataclass
 class ParsedNuclei:
-    """Nuclei read from GeoJSON, not yet in any store."""
+    """Nuclei (and regions) read from GeoJSON, not yet in any store."""
 
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
@@ -139,12 +85,17 @@ class ParsedNuclei:
     scores: list[float] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     polygons: list[np.ndarray | None] = field(default_factory=list)
+    extras: list[dict | None] = field(default_factory=list)
     class_colors: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    regions: list[ParsedRegion] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)  # reason → objects not imported
+    notes: Counter = field(default_factory=Counter)  # reason → nuclei imported with a change
 
     def __len__(self) -> int:
         return len(self.xs)
 
-    def append(self, x: float, y: float, nid: Any, source: str, score: Any, cls: str, polygon: np.ndarray | None) -> None:
+    def append(self, x: float, y: float, nid: Any, source: str, score: Any, cls: str, polygon: np.ndarray | None,
+               extra: dict | None = None) -> None:
         self.xs.append(x)
         self.ys.append(y)
         self.ids.append(nid if isinstance(nid, int) and not isinstance(nid, bool) and 0 < nid < 2**62 else None)
@@ -156,6 +107,17 @@ class ParsedNuclei:
         self.scores.append(value)
         self.classes.append(cls)
         self.polygons.append(polygon)
+        self.extras.append(extra)
+
+    def summary(self) -> str:
+        """'190 nuclei, 1 region, 2 skipped (lines: 1, tile objects: 1)' for the user."""
+        parts = [f"{len(self):,} nuclei", f"{len(self.regions)} region{'s' if len(self.regions) != 1 else ''}"]
+        skipped = sum(self.skipped.values())
+        if skipped:
+            parts.append(f"{skipped} skipped ({', '.join(f'{why}: {n}' for why, n in sorted(self.skipped.items()))})")
+        if self.notes:
+            parts.append("; ".join(f"{why}: {n}" for why, n in sorted(self.notes.items())))
+        return ", ".join(parts)
 
 
 def _number_pair(value: Any, what: str) -> tuple[float, float]:
@@ -187,43 +149,54 @@ def _polygon_area(pts: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
-def _parse_polygon(geometry: dict) -> np.ndarray:
+def _polygon_parts(geometry: dict) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """(exterior, holes) of each part of a Polygon or MultiPolygon."""
     coords = geometry.get("coordinates")
-    if geometry["type"] == "Polygon":
-        if not isinstance(coords, list) or not coords:
-            raise ValueError("Polygon has no rings")
-        return _parse_ring(coords[0])
-    if not isinstance(coords, list) or not coords:
-        raise ValueError("MultiPolygon has no polygons")
-    outer = []
-    for poly in coords:
+    polys = [coords] if geometry["type"] == "Polygon" else coords
+    if not isinstance(polys, list) or not polys:
+        raise ValueError(f"{geometry['type']} has no coordinates")
+    parts = []
+    for poly in polys:
         if not isinstance(poly, list) or not poly:
-            raise ValueError("MultiPolygon holds an empty polygon")
-        outer.append(_parse_ring(poly[0]))
-    return max(outer, key=_polygon_area)  # a nucleus is one blob: keep its largest part
+            raise ValueError(f"{geometry['type']} holds an empty polygon")
+        parts.append((_parse_ring(poly[0]), [_parse_ring(r) for r in poly[1:]]))
+    return parts
 
 
-def _class_of(properties: dict, colors: dict) -> str:
-    cls = properties.get("classification")
-    if isinstance(cls, str) and cls:
-        return cls
-    if isinstance(cls, dict) and isinstance(cls.get("name"), str) and cls["name"]:
-        color = cls.get("color")
-        if isinstance(color, list) and len(color) == 3 and all(isinstance(c, int) for c in color):
-            colors.setdefault(cls["name"], tuple(int(c) for c in color))
-        return cls["name"]
-    return "Nucleus"
+def _nucleus_outline(geometry: dict, parsed: ParsedNuclei) -> np.ndarray:
+    """A nucleus is one blob: its largest part's outer ring (what was dropped is noted)."""
+    parts = _polygon_parts(geometry)
+    if len(parts) > 1:
+        parsed.notes["multi-part nucleus outlines (largest part kept)"] += 1
+    exterior, holes = max(parts, key=lambda p: _polygon_area(p[0]))
+    if holes:
+        parsed.notes["nucleus outlines with holes (filled)"] += 1
+    return exterior
 
 
-def _score_of(properties: dict) -> Any:
+def _class_of(properties: dict, colors: dict) -> str | None:
+    name, color = qupath.classification(properties)
+    if name and color is not None:
+        colors.setdefault(name, color)
+    return name
+
+
+def _measurements_of(properties: dict) -> dict[str, float]:
+    """Every numeric measurement (QuPath's object form or 0.2's list), NaN kept."""
     m = properties.get("measurements")
-    if isinstance(m, dict):
-        return m.get("score")
-    if isinstance(m, list):  # QuPath 0.2 wrote [{"name": ..., "value": ...}]
-        for item in m:
-            if isinstance(item, dict) and item.get("name") == "score":
-                return item.get("value")
-    return None
+    items = m.items() if isinstance(m, dict) else ((i.get("name"), i.get("value")) for i in m if isinstance(i, dict)) if isinstance(m, list) else ()
+    out = {}
+    for name, value in items:
+        if not isinstance(name, str) or len(out) >= 1000:
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                out[name[:200]] = float(value)
+            except OverflowError:
+                continue
+        elif value == "NaN":
+            out[name[:200]] = float("nan")
+    return out
 
 
 def _features_of(doc: Any) -> list[Any]:
@@ -263,6 +236,18 @@ def _parse_one(index: int, feature: Any, parsed: ParsedNuclei) -> None:
         raise GeoJSONError(str(exc)[:300] or type(exc).__name__, feature=label) from exc
 
 
+def _source_of(properties: dict, wnet: dict, default: str) -> str:
+    """Ours ('wnet' block), else the name QuPath kept ('fast', 'manual' in our exports)."""
+    if isinstance(wnet.get("source"), str) and wnet["source"]:
+        return wnet["source"]
+    name = properties.get("name")
+    if isinstance(name, str) and 0 < len(name) <= 60 and "(" not in name and default != MANUAL:
+        return name
+    if isinstance(name, str) and name.endswith(")") and " (" in name:  # our Points annotations: "Class (source)"
+        return name.rsplit(" (", 1)[1][:-1] or default
+    return default
+
+
 def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise ValueError("is not a GeoJSON Feature object")
@@ -273,11 +258,38 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
     if not isinstance(properties, dict):
         raise ValueError("'properties' is not an object")
     kind = geometry["type"]
-    object_type = properties.get("objectType", properties.get("object_type", "annotation"))
+    otype = qupath.object_type(feature, properties)
     cls = _class_of(properties, parsed.class_colors)
     wnet = properties.get("wnet") if isinstance(properties.get("wnet"), dict) else {}
-    default_source = MANUAL if object_type == "annotation" else "imported"
-    source = wnet.get("source") if isinstance(wnet.get("source"), str) and wnet.get("source") else default_source
+    ours = bool(wnet)
+    if otype in qupath.NOT_NUCLEI:
+        parsed.skipped[f"{otype} objects"] += 1
+        return
+    if kind in _LINE_TYPES:
+        parsed.skipped["lines"] += 1
+        return
+    if kind not in _POINT_TYPES | _POLYGON_TYPES:
+        parsed.skipped[f"{kind} shapes"] += 1
+        return
+    if otype == "annotation" and kind in _POLYGON_TYPES and not ours:
+        name = properties.get("name") if isinstance(properties.get("name"), str) else ""
+        parsed.regions.append(ParsedRegion(name, cls, _polygon_parts(geometry), qupath._color(properties)))
+        return
+    if otype not in ("annotation", "detection", "cell"):
+        parsed.skipped[f"'{otype}' objects"] += 1
+        return
+    name = properties.get("name")
+    if otype == "annotation" and kind == "Point" and not ours and isinstance(name, str) and name and name != cls and not _OUR_POINTS_NAME.fullmatch(name):
+        parsed.skipped["named single points (landmarks such as calibration points)"] += 1  # QuPath's counting points have no name
+        return
+    # a nucleus (or, for Points, several)
+    default_source = MANUAL if otype == "annotation" else "imported"
+    source = _source_of(properties, wnet, default_source)
+    cls = cls or "Nucleus"
+    measurements = _measurements_of(properties)
+    score = measurements.pop("score", wnet.get("score"))
+    uid = qupath.valid_uuid(feature.get("id"))
+    extra = {k: v for k, v in (("uuid", uid), ("measurements", measurements)) if v} or None
     if kind in _POINT_TYPES:
         coords = geometry.get("coordinates")
         points = [_number_pair(coords, "Point")] if kind == "Point" else [_number_pair(p, "MultiPoint member") for p in (coords if isinstance(coords, list) else [None])]
@@ -286,22 +298,29 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
             ids = [wnet.get("id")]
         scores = wnet.get("scores") if isinstance(wnet.get("scores"), list) and len(wnet["scores"]) == len(points) else None
         if scores is None:
-            scores = [_score_of(properties)] * len(points)
+            scores = [score] * len(points)
+        sources = wnet.get("sources") if isinstance(wnet.get("sources"), list) and len(wnet["sources"]) == len(points) else None
+        many = len(points) > 1
         for i, (x, y) in enumerate(points):
-            parsed.append(x, y, ids[i] if ids else None, source, scores[i], cls, None)
-    elif kind in _POLYGON_TYPES:
-        polygon = _parse_polygon(geometry)
-        centre = wnet.get("centre")
-        if centre is not None:
-            x, y = _number_pair(centre, "wnet centre")
-        else:
-            from shapely.geometry import Polygon
-
-            c = Polygon(polygon).centroid
-            x, y = (float(c.x), float(c.y)) if not c.is_empty else tuple(polygon.mean(axis=0))
-        parsed.append(x, y, wnet.get("id"), source, _score_of(properties), cls, polygon)
+            src = sources[i] if sources and isinstance(sources[i], str) and sources[i] else source
+            point_extra = extra
+            if many:  # one feature, many nuclei: each point's id is derived from the feature's
+                point_extra = {"uuid": qupath.object_id(uid, f"point/{i}")} if uid else None
+            parsed.append(x, y, ids[i] if ids else None, src, scores[i], cls, None, point_extra)
+        return
+    nucleus = feature.get("nucleusGeometry") if otype == "cell" else None
+    if not (isinstance(nucleus, dict) and nucleus.get("type") in _POLYGON_TYPES):
+        nucleus = geometry  # a cell without a nucleus: its outline is the nucleus
+    polygon = _nucleus_outline(nucleus, parsed)
+    centre = wnet.get("centre")
+    if centre is not None:
+        x, y = _number_pair(centre, "wnet centre")
     else:
-        raise ValueError(f"geometry type {kind!r} is neither a point nor a polygon")
+        from shapely.geometry import Polygon
+
+        c = Polygon(polygon).centroid
+        x, y = (float(c.x), float(c.y)) if not c.is_empty else tuple(polygon.mean(axis=0))
+    parsed.append(x, y, wnet.get("id"), source, score, cls, polygon, extra)
 
 
 class _Bounded(io.RawIOBase):
@@ -449,32 +468,43 @@ def _load_whole(path: Path) -> Any:
 def add_parsed(store: NucleusStore, parsed: ParsedNuclei) -> np.ndarray:
     """Add parsed nuclei to ``store`` in one step, keeping their ids when they are new,
     unique and above the store's own (a round trip into an empty store is exact)."""
+    return merge_parsed(store, parsed)[0]
+
+
+def merge_parsed(store: NucleusStore, parsed: ParsedNuclei) -> tuple[np.ndarray, np.ndarray]:
+    """Add parsed nuclei; those whose QuPath id is already in the store replace the nucleus
+    that carries it (re-importing a file updates, never doubles). Returns (added, replaced)."""
     if len(parsed) == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    known = store.id_of_uuid() if store.extras else {}
+    replaced = sorted({known[e["uuid"]] for e in parsed.extras if e and e.get("uuid") in known})
+    if replaced:
+        store.remove(replaced)
     order = np.arange(len(parsed))
     ids = parsed.ids
-    keep_ids = all(i is not None for i in ids) and len(set(ids)) == len(ids) and min(ids) >= store._next_id
+    keep_ids = all(i is not None for i in ids) and len(set(ids)) == len(ids) and min(ids) >= store.next_id
     if keep_ids:
         order = np.argsort(np.asarray(ids))
     store.class_colors.update({k: v for k, v in parsed.class_colors.items() if k not in store.class_colors})
     pick = lambda seq: [seq[i] for i in order]  # noqa: E731
-    return store.add_many(
+    added = store.add_many(
         pick(parsed.xs), pick(parsed.ys), scores=pick(parsed.scores), ids=pick(ids) if keep_ids else None,
-        polygons=pick(parsed.polygons), sources=pick(parsed.sources), classes=pick(parsed.classes),
+        polygons=pick(parsed.polygons), sources=pick(parsed.sources), classes=pick(parsed.classes), extras=pick(parsed.extras),
     )
+    return added, np.asarray(replaced, np.int64)
 
 
 def import_geojson(store: NucleusStore, path: str | Path) -> np.ndarray:
-    """Read ``path`` and add its nuclei; on any error the store is untouched."""
-    return add_parsed(store, read_geojson(path))
+    """Read ``path`` and add its nuclei (merging by QuPath id); on any error the store is untouched."""
+    return merge_parsed(store, read_geojson(path))[0]
 
 
 def read_region_outline(path: str | Path) -> np.ndarray:
-    """The outline (N, 2) of the largest polygon in a GeoJSON file — a region drawn in QuPath
-    and exported, to run detection inside it; errors name the file."""
+    """The outline (N, 2) of the largest area annotation in a GeoJSON file — a region drawn in
+    QuPath and exported, to run detection inside it (else the largest polygon of any kind);
+    errors name the file."""
     parsed = read_geojson(path)
-    polygons = [p for p in parsed.polygons if p is not None]
-    if not polygons:
+    outlines = [ext for region in parsed.regions for ext, _ in region.parts] or [p for p in parsed.polygons if p is not None]
+    if not outlines:
         raise GeoJSONError("holds no Polygon to use as a region", path)
-    return max(polygons, key=_polygon_area)
-
+    return max(outlines, key=_polygon_area)

@@ -33,7 +33,8 @@ def write_snapshot(store: NucleusStore, path: str | Path) -> None:
     polys = [np.asarray(store.polygons[int(i)], np.float64).reshape(-1, 2) for i in poly_ids]
     offsets = np.cumsum([0] + [len(p) for p in polys]).astype(np.int64)
     meta = {"format": FORMAT, "sources": store.sources.names, "classes": store.classes.names,
-            "class_colors": {k: list(v) for k, v in store.class_colors.items()}}
+            "class_colors": {k: list(v) for k, v in store.class_colors.items()}, "namespace": store.namespace,
+            "extras": {str(i): e for i, e in store.extras.items() if i in alive}}
     tmp = path.with_name(path.name + ".writing")
     with open(tmp, "wb") as fh:
         np.savez(
@@ -89,6 +90,9 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
                                                  for c in colors.values())):
             raise SnapshotError("class colours are not RGB triples")
         _check(arrays, len(meta["sources"]), len(meta["classes"]))
+        extras = meta.get("extras", {})
+        if not (isinstance(extras, dict) and all(isinstance(e, dict) for e in extras.values())):
+            raise SnapshotError("per-nucleus extras are not objects")
         sources, classes = np.array(meta["sources"], object), np.array(meta["classes"], object)
         offsets, poly_xy = arrays["poly_offsets"], arrays["poly_xy"]
         outlines = {int(i): poly_xy[offsets[k] : offsets[k + 1]] for k, i in enumerate(arrays["poly_ids"])}
@@ -99,6 +103,8 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
     except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError, RecursionError) as exc:
         raise SnapshotError(f"{Path(path).name} is not a readable snapshot ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
     store.class_colors.update({k: tuple(v) for k, v in meta.get("class_colors", {}).items()})
+    if isinstance(meta.get("namespace"), str) and not store.namespace:
+        store.namespace = meta["namespace"]
     keep_ids = len(ids) == 0 or int(ids[0]) >= store.next_id
     return store.add_many(arrays["x"], arrays["y"], scores=arrays["score"], ids=ids if keep_ids else None, sources=row_sources, classes=row_classes,
-                          polygons=[outlines.get(int(i)) for i in ids])
+                          polygons=[outlines.get(int(i)) for i in ids], extras=[extras.get(str(int(i))) for i in ids])

@@ -75,6 +75,10 @@ class NucleusStore:
         self._alive = np.zeros(0, bool)
         self._n = 0  # rows in use (arrays grow geometrically)
         self.polygons: dict[int, np.ndarray] = {}
+        # what other tools said about a nucleus and we keep for them: its QuPath id ("uuid")
+        # and measurements other than the score ("measurements"); sparse, like the outlines
+        self.extras: dict[int, dict] = {}
+        self.namespace = ""  # the slide's identity: exported ids are unique per slide and stable
         self.sources = _Codes()
         self.classes = _Codes()
         self.class_colors: dict[str, tuple[int, int, int]] = {}
@@ -100,6 +104,8 @@ class NucleusStore:
             setattr(twin, name, getattr(self, name)[: self._n].copy())
         twin._n = self._n
         twin.polygons = dict(self.polygons)  # outlines are replaced, never edited in place
+        twin.extras = dict(self.extras)
+        twin.namespace = self.namespace
         twin.sources, twin.classes = copy.deepcopy(self.sources), copy.deepcopy(self.classes)
         twin.class_colors = dict(self.class_colors)
         twin._next_id = self._next_id
@@ -147,6 +153,7 @@ class NucleusStore:
         polygons: list[np.ndarray | None] | None = None,
         sources: list[str] | None = None,
         classes: list[str] | None = None,
+        extras: list[dict | None] | None = None,
     ) -> np.ndarray:
         """Add nuclei in one step; returns their ids. Given ``ids`` must be new and above
         every id in the store (imports keep their ids that way)."""
@@ -175,6 +182,10 @@ class NucleusStore:
             for i, poly in zip(new_ids, polygons):
                 if poly is not None:
                     self.polygons[int(i)] = np.asarray(poly, np.float64)
+        if extras is not None:
+            for i, extra in zip(new_ids, extras):
+                if extra:
+                    self.extras[int(i)] = extra
         self._unindexed.update(range(self._n, self._n + n))
         self._n += n
         if n:
@@ -223,6 +234,7 @@ class NucleusStore:
         ids = self.ids()
         self._alive[: self._n] = False
         self.polygons.clear()
+        self.extras.clear()
         self._notify("remove", ids)
 
     # -- reading ---------------------------------------------------------------------------
@@ -262,6 +274,10 @@ class NucleusStore:
         rows = np.flatnonzero(self._alive[: self._n]) if ids is None else self._rows_of(ids)
         return {"id": self._ids[rows], "x": self._x[rows], "y": self._y[rows], "score": self._score[rows],
                 "source": self._source[rows], "cls": self._cls[rows]}
+
+    def id_of_uuid(self) -> dict[str, int]:
+        """QuPath id → nucleus id, for nuclei alive that came with one."""
+        return {e["uuid"]: i for i, e in self.extras.items() if "uuid" in e and i in self}
 
     def source_of(self, ids: np.ndarray) -> np.ndarray:
         return np.array(self.sources.names, dtype=object)[self._source[self._rows_of(ids)]] if len(ids) else np.array([], object)

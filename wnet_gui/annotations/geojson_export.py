@@ -1,0 +1,114 @@
+"""GeoJSON for QuPath (0.4+; 0.2/0.3 read it too), in level-0 pixel coordinates.
+
+What QuPath shows depends on the shape chosen:
+
+- ``points_as="detections"``: one Point detection per nucleus (fast to draw for whole slides);
+  ``points_as="annotations"``: one Points annotation per class (and per source with
+  ``split_sources``), which QuPath's Counting dialog lists.
+- ``masks_as="cells"``: a nucleus with a NuClick mask becomes a cell whose
+  ``nucleusGeometry`` is the mask (QuPath measures it as a nucleus); ``masks_as="detections"``:
+  a polygon detection.
+
+QuPath keeps ids, classifications, names and measurements when it saves; it drops any other
+property. So the score is a measurement (``score``), the source (model name or "manual") the
+object's ``name``, and ids are UUIDs fixed by the slide and the nucleus (stable across
+exports, unique across slides). Our exact fields also ride in ``properties.wnet`` for a
+lossless round trip through our own files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .qupath import class_color, object_id
+from .store import NucleusStore
+
+POINTS_AS = ("detections", "annotations")
+MASKS_AS = ("cells", "detections")
+
+
+def _round(v: float) -> float:
+    return round(float(v), 2)
+
+
+def _ring(polygon: np.ndarray) -> list[list[float]]:
+    ring = [[_round(x), _round(y)] for x, y in polygon]
+    if ring[0] != ring[-1]:
+        ring.append(ring[0])
+    return ring
+
+
+def _measurements(score: float, extra: dict | None) -> dict[str, Any] | None:
+    m = {k: v for k, v in ((extra or {}).get("measurements") or {}).items()}
+    if not math.isnan(score):
+        m["score"] = round(score, 4)
+    m = {k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}
+    return m or None
+
+
+def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_as: str = "cells", split_sources: bool = False) -> dict[str, Any]:
+    """A FeatureCollection of the store in the chosen shapes (see the module's doc)."""
+    if points_as not in POINTS_AS:
+        raise ValueError(f"points_as must be one of {POINTS_AS}, not {points_as!r}")
+    if masks_as not in MASKS_AS:
+        raise ValueError(f"masks_as must be one of {MASKS_AS}, not {masks_as!r}")
+    colors = store.class_colors
+    features: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str], list] = {}
+    for n in store:
+        extra = store.extras.get(n.id)
+        if n.polygon is None and points_as == "annotations":
+            groups.setdefault((n.cls, n.source if split_sources else ""), []).append(n)
+            continue
+        fid = (extra or {}).get("uuid") or object_id(store.namespace, f"nucleus/{n.id}")
+        properties: dict[str, Any] = {"objectType": "detection", "name": n.source,
+                                      "classification": {"name": n.cls, "color": list(class_color(n.cls, colors))}}
+        feature: dict[str, Any] = {"type": "Feature", "id": fid}
+        if n.polygon is not None:
+            outline = {"type": "Polygon", "coordinates": [_ring(n.polygon)]}
+            feature["geometry"] = outline
+            if masks_as == "cells":
+                properties["objectType"] = "cell"
+                feature["nucleusGeometry"] = outline
+        else:
+            feature["geometry"] = {"type": "Point", "coordinates": [_round(n.x), _round(n.y)]}
+        measurements = _measurements(n.score, extra)
+        if measurements:
+            properties["measurements"] = measurements
+        properties["wnet"] = {"id": n.id, "source": n.source, "centre": [_round(n.x), _round(n.y)]}
+        feature["properties"] = properties
+        features.append(feature)
+    for (cls, source), members in groups.items():
+        coords = [[_round(n.x), _round(n.y)] for n in members]
+        geometry = {"type": "Point", "coordinates": coords[0]} if len(coords) == 1 else {"type": "MultiPoint", "coordinates": coords}
+        wnet: dict[str, Any] = {"ids": [n.id for n in members], "sources": [n.source for n in members]}
+        if any(not math.isnan(n.score) for n in members):
+            wnet["scores"] = [None if math.isnan(n.score) else round(n.score, 4) for n in members]
+        features.append({
+            "type": "Feature",
+            "id": object_id(store.namespace, f"points/{cls}/{source}"),
+            "geometry": geometry,
+            "properties": {"objectType": "annotation", "name": f"{cls} ({source})" if source else cls,
+                           "classification": {"name": cls, "color": list(class_color(cls, colors))}, "wnet": wnet},
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def write_geojson(store: NucleusStore, path: str | Path, points_as: str = "detections", masks_as: str = "cells", split_sources: bool = False) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    path = Path(path)
+    doc = store_to_geojson(store, points_as, masks_as, split_sources)
+    text = json.dumps(doc, separators=(",", ":"))
+    tmp = path.with_name(path.name + ".tmp")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(tmp, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+    os.replace(tmp, path)

@@ -1,0 +1,140 @@
+"""QuPath's conventions, as its reader and writer (qupath-core v0.2.3 … after v0.7.0) apply
+them: object types, classifications (and their legacy forms), class colours, object ids,
+and the Counting tool's points file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+# 0.2 wrote the type only as the feature's "id"
+LEGACY_TYPES = {"PathCellObject": "cell", "PathDetectionObject": "detection", "PathAnnotationObject": "annotation",
+                "PathTileObject": "tile", "PathTMACoreObject": "tmacore", "PathRootObject": "root"}
+NOT_NUCLEI = {"tile", "tmacore", "tma_core", "root"}
+# distinct, readable on H&E (no pinks or purples); a class without a colour of its own gets one
+PALETTE = ((230, 25, 25), (0, 130, 200), (60, 180, 75), (255, 165, 0), (0, 200, 200), (255, 225, 25),
+           (128, 128, 0), (170, 110, 40), (0, 0, 128), (128, 0, 0), (0, 128, 128), (250, 190, 160))
+NUCLEUS_COLOR = (255, 64, 64)
+
+
+def object_type(feature: dict, properties: dict) -> str:
+    """'annotation', 'detection', 'cell', 'tile', … as QuPath decides it."""
+    for key in ("objectType", "object_type", "type"):
+        value = properties.get(key)
+        if isinstance(value, str) and value:
+            return value.lower()
+    legacy = feature.get("id")
+    if isinstance(legacy, str) and legacy in LEGACY_TYPES:
+        return LEGACY_TYPES[legacy]
+    return "annotation"
+
+
+def rgb_of_packed(value: int) -> tuple[int, int, int]:
+    """QuPath 0.2/0.3 ``colorRGB``: a signed 32-bit ARGB int."""
+    value &= 0xFFFFFFFF
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
+
+
+def packed_of_rgb(rgb: tuple[int, int, int]) -> int:
+    """The signed ARGB int QuPath writes for a colour (Counting files, 0.2 GeoJSON)."""
+    value = 0xFF000000 | (int(rgb[0]) << 16) | (int(rgb[1]) << 8) | int(rgb[2])
+    return value - (1 << 32)
+
+
+def _color(d: dict) -> tuple[int, int, int] | None:
+    c = d.get("color")
+    if isinstance(c, list) and len(c) in (3, 4) and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in c):
+        return int(c[0]), int(c[1]), int(c[2])
+    packed = d.get("colorRGB")
+    if isinstance(packed, int) and not isinstance(packed, bool) and -(1 << 31) <= packed < (1 << 32):
+        return rgb_of_packed(packed)
+    return None
+
+
+def classification(properties: dict) -> tuple[str | None, tuple[int, int, int] | None]:
+    """The class name ('Tumor: Positive' for multi-part classes) and its colour, if any.
+
+    Accepts a bare string, ``{name, color}``, ``{names: [...], color}`` and 0.2's
+    ``{name, colorRGB, parentClass: {...}}``."""
+    cls = properties.get("classification")
+    if isinstance(cls, str):
+        return (cls or None), None
+    if not isinstance(cls, dict):
+        return None, None
+    names = cls.get("names")
+    if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+        return ": ".join(names), _color(cls)
+    parts, node, depth = [], cls, 0
+    while isinstance(node, dict) and isinstance(node.get("name"), str) and depth < 16:
+        parts.insert(0, node["name"])
+        node, depth = node.get("parentClass"), depth + 1
+    return (": ".join(parts) or None), _color(cls)
+
+
+def class_color(cls: str, known: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The class's own colour, else a palette colour fixed by its name (the same in every
+    export, and different for different classes as far as the palette goes)."""
+    if cls in known:
+        return known[cls]
+    if cls == "Nucleus":
+        return NUCLEUS_COLOR
+    return PALETTE[zlib.crc32(cls.encode()) % len(PALETTE)]
+
+
+def valid_uuid(value: Any) -> str | None:
+    if not isinstance(value, str) or len(value) != 36:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+_NAMESPACE = uuid.UUID("6f0c5b1e-8d1a-4f39-9a53-3c0b2b6d1e77")
+
+
+def object_id(namespace: str, key: str) -> str:
+    """A UUID fixed by the slide (``namespace``) and the object (``key``): the same nucleus
+    gets the same id in every export, and nucleus 1 of two slides never collides."""
+    h = bytearray(hashlib.sha1(_NAMESPACE.bytes + f"{namespace}\x00{key}".encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def slide_namespace(path: str | Path) -> str:
+    """A slide's identity for ids: its file name and size (the same on every machine it is
+    copied to, different for different slides)."""
+    path = Path(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return f"{path.name}:{size}"
+
+
+def write_counting_tsv(store, path: str | Path, split_sources: bool = False) -> None:
+    """The file QuPath's Counting dialog loads ('Load points'): tab-separated x, y, class,
+    name, colour; each (class, name, colour) becomes one Points annotation."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        writer.writerow(["x", "y", "class", "name", "color"])
+        for n in store:
+            name = f"{n.cls} ({n.source})" if split_sources else n.cls
+            color = packed_of_rgb(class_color(n.cls, store.class_colors))
+            writer.writerow([f"{n.x:.2f}", f"{n.y:.2f}", _cell(n.cls), _cell(name), color])
+    os.replace(tmp, path)
+
+
+def _cell(text: str) -> str:
+    """No tab or line break inside a field (QuPath splits on them)."""
+    return " ".join(text.split())
