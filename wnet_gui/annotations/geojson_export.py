@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .qupath import class_color, object_id
+from .qupath import assign_colors, class_color, object_id
 from .store import NucleusStore
 
 POINTS_AS = ("detections", "annotations")
@@ -59,7 +59,7 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
         raise ValueError(f"points_as must be one of {POINTS_AS}, not {points_as!r}")
     if masks_as not in MASKS_AS:
         raise ValueError(f"masks_as must be one of {MASKS_AS}, not {masks_as!r}")
-    colors = store.class_colors
+    colors = assign_colors(store.classes.names, store.class_colors)
     features: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list] = {}
     for n in store:

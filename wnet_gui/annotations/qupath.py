@@ -77,14 +77,31 @@ def classification(properties: dict) -> tuple[str | None, tuple[int, int, int] |
     return (": ".join(parts) or None), _color(cls)
 
 
+# QuPath's own default classes keep their familiar colours
+QUPATH_DEFAULTS = {"Tumor": (200, 0, 0), "Stroma": (150, 200, 150), "Immune cells": (160, 90, 160), "Necrosis": (50, 50, 50),
+                   "Other": (255, 200, 0), "Region*": (0, 0, 180), "Ignore*": (180, 180, 180), "Positive": (200, 50, 50),
+                   "Negative": (112, 112, 225), "Nucleus": NUCLEUS_COLOR}
+
+
 def class_color(cls: str, known: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
-    """The class's own colour, else a palette colour fixed by its name (the same in every
-    export, and different for different classes as far as the palette goes)."""
+    """The class's own colour (``known``, as ``assign_colors`` fills it), else QuPath's
+    default for its name, else the palette's first colour no known class uses."""
     if cls in known:
         return known[cls]
-    if cls == "Nucleus":
-        return NUCLEUS_COLOR
-    return PALETTE[zlib.crc32(cls.encode()) % len(PALETTE)]
+    if cls in QUPATH_DEFAULTS:
+        return QUPATH_DEFAULTS[cls]
+    used = set(known.values()) | set(QUPATH_DEFAULTS.values())
+    free = [c for c in PALETTE if c not in used]
+    return free[0] if free else PALETTE[zlib.crc32(cls.encode()) % len(PALETTE)]
+
+
+def assign_colors(classes, known: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
+    """Give every class in ``classes`` a colour, distinct from the others' as long as the
+    palette lasts; records them in ``known`` (so every export of a slide agrees)."""
+    for cls in classes:
+        if cls not in known:
+            known[cls] = class_color(cls, known)
+    return known
 
 
 def valid_uuid(value: Any) -> str | None:
@@ -128,6 +145,7 @@ def write_counting_tsv(store, path: str | Path, split_sources: bool = False) -> 
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(["x", "y", "class", "name", "color"])
+        assign_colors(store.classes.names, store.class_colors)
         for n in store:
             name = f"{n.cls} ({n.source})" if split_sources else n.cls
             color = packed_of_rgb(class_color(n.cls, store.class_colors))

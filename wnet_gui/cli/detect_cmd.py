@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     region = parse_region(args.roi) if args.roi else None
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
-    suffix = ".csv" if args.format == "csv" else ".geojson"
+    suffix = {"csv": ".csv", "tsv": ".tsv"}.get(args.format, ".geojson")
     if not many and output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; give --overwrite to replace it")
     outputs = [output / name for name in output_names(slides, suffix)] if many else [output]
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
         start = time.monotonic()
         try:
-            run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress)
+            run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress, points_as=args.points_as)
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:  # one bad slide never stops a folder: say which and why, go on

@@ -48,7 +48,10 @@ def _add_detect(sub) -> None:
     p.add_argument("--roi", help="x,y,w,h in level-0 pixels, or a GeoJSON file whose largest polygon outlines the region (default: whole slide)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--format", choices=["geojson", "csv"], default="geojson")
+    p.add_argument("--format", choices=["geojson", "csv", "tsv"], default="geojson",
+                   help="geojson (QuPath), csv (spreadsheets) or tsv (QuPath's Counting > Load points)")
+    p.add_argument("--points-as", choices=["detections", "annotations"], default="detections",
+                   help="GeoJSON: a Point detection per nucleus (default, for whole slides) or one Points annotation per class (QuPath's Counting dialog)")
     p.add_argument("--threshold", type=THRESHOLD, help="peak threshold from 0 to 1 (default: the model card's)")
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
     p.add_argument("--threads", type=THREADS, help="torch threads (default: all cores)")
@@ -64,6 +67,10 @@ def _add_segment(sub) -> None:
     p.add_argument("--points", required=True, help="GeoJSON with the points (e.g. from wnet detect)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--model", default="nuclick", help="NuClick card name or path")
+    p.add_argument("--masks-as", choices=["cells", "detections"], default="cells",
+                   help="cells whose nucleusGeometry is the mask (default; QuPath measures them as nuclei) or polygon detections")
+    p.add_argument("--points-as", choices=["detections", "annotations"], default="detections",
+                   help="points that got no mask: Point detections, or one Points annotation per class")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=BATCH, default=16)

@@ -13,7 +13,10 @@ from ..slides import open_slide
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..annotations.qupath import slide_namespace
+
     store = NucleusStore()
+    store.namespace = slide_namespace(args.slide)
     import_geojson(store, args.points)
     slide = open_slide(args.slide, mpp=args.mpp)
     if slide.mpp is None:  # before any progress bar: the error is the whole output
@@ -26,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
             store.set_polygons({int(i): p for i, p in zip(batch.ids, batch.polygons)})
             found += sum(p is not None for p in batch.polygons)
             bar.update(len(batch.ids))
-    write_geojson(store, args.output)
+    write_geojson(store, args.output, points_as=args.points_as, masks_as=args.masks_as)
     print(f"{found} of {len(ids)} points got a mask → {args.output}")
     return 0

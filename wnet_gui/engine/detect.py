@@ -285,8 +285,10 @@ def detect_slide(
     out_format: str = "geojson",
     cancel: threading.Event | None = None,
     on_tile: Callable[[TileResult], None] | None = None,
+    points_as: str = "detections",
 ) -> DetectionRun:
-    """One slide → one results file (GeoJSON detections or CSV x, y, score).
+    """One slide → one results file: GeoJSON (points as detections, or as QuPath Points
+    annotations per class), CSV (x, y, score) or QuPath's Counting TSV.
 
     A plain function of its arguments: no GUI, no global state, safe to run in a worker
     process. The file is written atomically, and only when the run was not cancelled."""
@@ -304,16 +306,21 @@ def detect_slide(
         slide.close()
     if run.cancelled:
         return run
+    from ..annotations.qupath import slide_namespace, write_counting_tsv
+
     store = NucleusStore()
+    store.namespace = slide_namespace(slide_path)  # ids unique to this slide, stable across runs
     store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_format == "csv":
         write_csv(store, out_path)
+    elif out_format == "tsv":
+        write_counting_tsv(store, out_path)
     elif out_format == "geojson":
-        write_geojson(store, out_path)
+        write_geojson(store, out_path, points_as=points_as)
     else:
-        raise ValueError(f"unknown output format {out_format!r} (geojson or csv)")
+        raise ValueError(f"unknown output format {out_format!r} (geojson, csv or tsv)")
     return run
 
 

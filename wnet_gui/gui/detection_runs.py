@@ -59,7 +59,10 @@ class DetectionRuns(QObject):
         """The panel's choice: the drawn region (rectangle or outline), the view, or None
         for the whole slide."""
         view, slide = self.window.view, self.window.slide
-        mode = self.window.panel.region_combo.currentData()
+        mode = str(self.window.panel.region_combo.currentData())
+        if mode.startswith("region:"):  # imported from QuPath
+            outline = self.window.regions.outline(mode)
+            return PolygonRegion.from_array([(p.x(), p.y()) for p in outline])
         if mode == "roi" and isinstance(view.roi, QPolygonF):
             return PolygonRegion.from_array([(p.x(), p.y()) for p in view.roi])
         if mode == "roi" and view.roi is not None:

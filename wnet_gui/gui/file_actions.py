@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..annotations import write_geojson
 from ..annotations.csv_io import write_csv
-from .commands import ImportCommand
+from .commands import DetectionRunCommand
 from .workers import ImportWorker
 
 
@@ -27,6 +27,7 @@ class FileActions(QObject):
         self.window = window
         self.runs = window.runs
         self.last_import_ok = False
+        self.last_summary = ""
         self._exportDone.connect(self._on_export_done)
 
     # -- where dialogs open ---------------------------------------------------------------
@@ -85,7 +86,7 @@ class FileActions(QObject):
     def _on_imported(self, token, parsed) -> None:
         if not self.runs.current(token):
             return
-        from ..annotations.geojson import add_parsed
+        from ..annotations import merge_parsed
 
         window = self.window
         path = self.runs.state["path"]
@@ -97,9 +98,11 @@ class FileActions(QObject):
             window.statusBar().showMessage(f"Import of {path.name} cancelled", 5000)
             self.importFinished.emit(False)
             return
-        ids = add_parsed(window.store, parsed)
-        window.undo.push(ImportCommand(window.store, ids, f"Import {len(ids)} nuclei"))
-        window.statusBar().showMessage(f"Imported {len(ids):,} nuclei from {path.name}", 5000)
+        added, replaced = merge_parsed(window.store, parsed)
+        window.undo.push(DetectionRunCommand(window.store, replaced, added, f"Import {len(added)} nuclei from {path.name}"))
+        window.regions.add(parsed.regions, path.name)
+        self.last_summary = f"{path.name}: {parsed.summary()}" + (f"; {len(replaced):,} already here were updated" if len(replaced) else "")
+        window.statusBar().showMessage(f"Imported {self.last_summary}", 10000)
         self.last_import_ok = True
         self.importFinished.emit(True)
 
@@ -121,13 +124,39 @@ class FileActions(QObject):
         return answer == QMessageBox.StandardButton.Yes
 
     # -- export ---------------------------------------------------------------------------
-    def export_dialog(self, object_type: str = "detection") -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export GeoJSON", self.suggested("geojson", ".geojson"), "GeoJSON (*.geojson)")
+    def export_dialog(self, ask: bool = True) -> None:
+        """Choose the shapes (remembered), then the file."""
+        settings = self.window.settings
+        choices = {"points_as": settings.value("export/points_as", "detections"), "masks_as": settings.value("export/masks_as", "cells"),
+                   "split_sources": False}
+        if ask and not os.environ.get("WNET_NO_PROMPT"):
+            from .export_dialog import ExportChoices
+
+            dialog = ExportChoices(self.window, choices["points_as"], choices["masks_as"])
+            if not dialog.exec():
+                return
+            choices = dialog.choices()
+            settings.setValue("export/points_as", choices["points_as"])
+            settings.setValue("export/masks_as", choices["masks_as"])
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export GeoJSON for QuPath", self.suggested("geojson", ".geojson"), "GeoJSON (*.geojson)")
         if path:
             self.remember("geojson", path)
-            self.export_geojson(path, object_type, background=True)
+            self.export_geojson(path, background=True, **choices)
 
-    def export_geojson(self, path, object_type: str = "detection", background: bool = False) -> bool:
+    def export_tsv_dialog(self) -> None:
+        """QuPath's Counting dialog → Load points reads this (x, y, class, name, colour)."""
+        from ..annotations.qupath import write_counting_tsv
+
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export points for QuPath's Counting tool", self.suggested("tsv", ".tsv"), "Tab-separated (*.tsv *.txt)")
+        if path:
+            self.remember("tsv", path)
+            try:
+                write_counting_tsv(self.window.store, path)
+            except OSError as exc:
+                self.window.error("Export failed", f"Cannot write {path}: {exc}")
+
+    def export_geojson(self, path, points_as: str = "detections", masks_as: str = "cells", background: bool = False,
+                       split_sources: bool = False) -> bool:
         """Write a copy of the annotations as GeoJSON. With ``background`` the copy (taken
         here in milliseconds) is serialised on a thread — 100,000 nuclei take seconds — and
         ``exportFinished`` reports the outcome; otherwise it returns whether it worked."""
@@ -135,7 +164,7 @@ class FileActions(QObject):
 
         def write() -> str:
             try:
-                write_geojson(snapshot, path, object_type=object_type)
+                write_geojson(snapshot, path, points_as=points_as, masks_as=masks_as, split_sources=split_sources)
                 return ""
             except OSError as exc:
                 return f"Cannot write {path}: {exc}"

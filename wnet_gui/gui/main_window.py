@@ -31,6 +31,7 @@ from .model_picker import ModelPicker
 from .mouse_bindings import Tool
 from .overview import OverviewMap
 from .panel import SidePanel
+from .region_list import RegionList
 from .runs import RunSlot
 from .view import SlideView
 
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self.masks = MaskRuns(self)
         self.files = FileActions(self)
         self.models = ModelPicker(self)
+        self.regions = RegionList(self)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.detection.finished.connect(self.detectionFinished)
         self.masks.finished.connect(self.masksFinished)
@@ -152,8 +154,8 @@ class MainWindow(QMainWindow):
     def import_geojson(self, path, wait: bool = False) -> bool:
         return self.files.import_geojson(path, wait)
 
-    def export_geojson(self, path, object_type: str = "detection", background: bool = False) -> bool:
-        return self.files.export_geojson(path, object_type, background)
+    def export_geojson(self, path, points_as: str = "detections", masks_as: str = "cells", background: bool = False) -> bool:
+        return self.files.export_geojson(path, points_as, masks_as, background)
 
     def reload_models(self, current: str | None = None) -> None:
         self.models.reload(current)
@@ -201,6 +203,10 @@ class MainWindow(QMainWindow):
         self.undo.clear()
         self.store.clear()
         self.store.polygons.clear()
+        self.regions.clear()
+        from ..annotations.qupath import slide_namespace
+
+        self.store.namespace = slide_namespace(path)  # exported ids: unique to this slide, stable
         # the app's own files (the bundled sample) never get autosaves written beside them
         resources = resource_path("")
         bundled = resources is not None and resources.resolve() in path.resolve().parents
