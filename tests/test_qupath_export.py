@@ -98,3 +98,18 @@ def test_cli_points_as_annotations_and_tsv(tmp_path, sample_tiff):
     tsv = tmp_path / "p.tsv"
     assert main(["detect", str(sample_tiff), "--device", "cpu", "--format", "tsv", "-o", str(tsv)]) == 0
     assert len(tsv.read_text().splitlines()) == n + 1
+
+
+def test_reimporting_our_own_export_updates_instead_of_doubling(tmp_path):
+    from wnet_gui.annotations import merge_parsed
+
+    store = typed_store()
+    path = tmp_path / "ours.geojson"
+    write_geojson(store, path)
+    edited = json.loads(path.read_text())
+    for f in edited["features"]:  # as if edited in QuPath: our block gone, a class changed
+        del f["properties"]["wnet"]
+        f["properties"]["classification"]["name"] = "Edited"
+    path.write_text(json.dumps(edited))
+    added, replaced = merge_parsed(store, read_geojson(path))
+    assert len(store) == 5 and len(replaced) == 5 and {n.cls for n in store} == {"Edited"}

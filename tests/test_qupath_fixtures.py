@@ -17,15 +17,15 @@ if not FIXTURES.is_dir():
 
 WRITTEN = sorted((FIXTURES / "written-by-qupath").glob("*.geojson"))
 LANDMARKS = "named single points (landmarks such as calibration points)"
-PUBLIC = {  # file: (nuclei, regions, skipped)
-    "CosciaLab__Cellpose_integration_test_geojson_2023_02_02__CD163_CD31_CDH1.geojson": (217, 1, {LANDMARKS: 3}),
-    "CosciaLab__demo_Qupath_project_Single_cells.geojson": (121, 7, {LANDMARKS: 3}),
-    "CosciaLab__demo_Qupath_project_TD_01_verysmall_mIF.geojson": (0, 6, {LANDMARKS: 3}),
-    "CosciaLab__inputs_that_dont_work_MultiPolygon.geojson": (0, 151, {LANDMARKS: 3}),
-    "CosciaLab__test_geojson_files_2023_02_02__CD163_CD31_CDH1.geojson": (0, 53, {LANDMARKS: 3}),
-    "CosciaLab__test_geojson_files_objects.geojson": (0, 2, {}),
-    "ohsu__2020_08_13__8670_48411.geojson": (0, 268, {}),
-    "openDVP__tests_test_data_io_QuPath_Annotations_wo_calibs.geojson": (0, 43, {LANDMARKS: 8}),
+PUBLIC = {  # file: (nuclei by class, regions, the commonest region class and its count, skipped)
+    "CosciaLab__Cellpose_integration_test_geojson_2023_02_02__CD163_CD31_CDH1.geojson": ({"Nucleus": 217}, 1, (None, 1), {LANDMARKS: 3}),
+    "CosciaLab__demo_Qupath_project_Single_cells.geojson": ({"single_cells_demo": 121}, 7, ("circles", 4), {LANDMARKS: 3}),
+    "CosciaLab__demo_Qupath_project_TD_01_verysmall_mIF.geojson": ({}, 6, ("class_1", 3), {LANDMARKS: 3}),
+    "CosciaLab__inputs_that_dont_work_MultiPolygon.geojson": ({}, 151, ("C18", 45), {LANDMARKS: 3}),
+    "CosciaLab__test_geojson_files_2023_02_02__CD163_CD31_CDH1.geojson": ({}, 53, ("Macrophages2", 13), {LANDMARKS: 3}),
+    "CosciaLab__test_geojson_files_objects.geojson": ({}, 2, ("Tumor", 1), {}),
+    "ohsu__2020_08_13__8670_48411.geojson": ({}, 268, ("gleason 3", 182), {}),
+    "openDVP__tests_test_data_io_QuPath_Annotations_wo_calibs.geojson": ({}, 43, ("Primary_Tumor_Refill_1", 1), {LANDMARKS: 8}),
 }
 
 
@@ -60,9 +60,12 @@ def test_files_written_by_qupath(path):
 
 @pytest.mark.parametrize("name", sorted(PUBLIC), ids=lambda n: n.split("__")[0] + "/" + n.split("__")[-1][:30])
 def test_public_qupath_exports(name):
-    nuclei, regions, skipped = PUBLIC[name]
+    from collections import Counter
+
+    classes, regions, (region_class, region_count), skipped = PUBLIC[name]
     parsed = read_geojson(FIXTURES / "public" / name)
-    assert (len(parsed), len(parsed.regions), dict(parsed.skipped)) == (nuclei, regions, skipped)
+    assert (dict(Counter(parsed.classes)), len(parsed.regions), dict(parsed.skipped)) == (classes, regions, skipped)
+    assert Counter(r.cls for r in parsed.regions)[region_class] == region_count
     assert all(r.area() > 0 for r in parsed.regions)
 
 

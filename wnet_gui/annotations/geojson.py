@@ -476,8 +476,12 @@ def merge_parsed(store: NucleusStore, parsed: ParsedNuclei) -> tuple[np.ndarray,
     that carries it (re-importing a file updates, never doubles). Returns (added, replaced)."""
     if len(parsed) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    known = store.id_of_uuid() if store.extras else {}
-    replaced = sorted({known[e["uuid"]] for e in parsed.extras if e and e.get("uuid") in known})
+    wanted = {e["uuid"] for e in parsed.extras if e and e.get("uuid")}
+    known = store.id_of_uuid() if wanted else {}
+    if wanted and len(known) < len(store):  # our own exports: ids derived from the slide and the nucleus
+        ours = {qupath.object_id(store.namespace, f"nucleus/{i}"): int(i) for i in store.ids() if int(i) not in store.extras}
+        known.update({u: i for u, i in ours.items() if u in wanted})
+    replaced = sorted({known[u] for u in wanted if u in known})
     if replaced:
         store.remove(replaced)
     order = np.arange(len(parsed))
