@@ -288,8 +288,9 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
     cls = cls or "Nucleus"
     measurements = _measurements_of(properties)
     score = measurements.pop("score", wnet.get("score"))
+    by_hand = measurements.pop("Class set by hand", 0) == 1
     uid = qupath.valid_uuid(feature.get("id"))
-    extra = {k: v for k, v in (("uuid", uid), ("measurements", measurements)) if v} or None
+    extra = {k: v for k, v in (("uuid", uid), ("measurements", measurements), ("class_by_hand", by_hand)) if v} or None
     if kind in _POINT_TYPES:
         coords = geometry.get("coordinates")
         points = [_number_pair(coords, "Point")] if kind == "Point" else [_number_pair(p, "MultiPoint member") for p in (coords if isinstance(coords, list) else [None])]

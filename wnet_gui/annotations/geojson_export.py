@@ -31,6 +31,7 @@ from .qupath import assign_colors, class_color, object_id
 from .store import NucleusStore
 
 POINTS_AS = ("detections", "annotations")
+HAND_SET = "Class set by hand"
 MASKS_AS = ("cells", "detections")
 
 
@@ -49,6 +50,8 @@ def _measurements(score: float, extra: dict | None) -> dict[str, Any] | None:
     m = {k: v for k, v in ((extra or {}).get("measurements") or {}).items()}
     if not math.isnan(score):
         m["score"] = round(score, 4)
+    if (extra or {}).get("class_by_hand"):
+        m[HAND_SET] = 1  # QuPath keeps measurements: the pathologist's class stays told apart
     m = {k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}
     return m or None
 

@@ -79,6 +79,7 @@ class NucleusStore:
         # and measurements other than the score ("measurements"); sparse, like the outlines
         self.extras: dict[int, dict] = {}
         self.namespace = ""  # the slide's identity: exported ids are unique per slide and stable
+        self.class_list: list[str] = []  # the user's classes for this slide, in their order (autosaved)
         self.sources = _Codes()
         self.classes = _Codes()
         self.class_colors: dict[str, tuple[int, int, int]] = {}
@@ -106,6 +107,7 @@ class NucleusStore:
         twin.polygons = dict(self.polygons)  # outlines are replaced, never edited in place
         twin.extras = dict(self.extras)
         twin.namespace = self.namespace
+        twin.class_list = list(self.class_list)
         twin.sources, twin.classes = copy.deepcopy(self.sources), copy.deepcopy(self.classes)
         twin.class_colors = dict(self.class_colors)
         twin._next_id = self._next_id
@@ -229,6 +231,16 @@ class NucleusStore:
             else:
                 self.polygons[int(i)] = np.asarray(poly, np.float64)
         self._notify("polygon", ids)
+
+    def set_classes(self, classes: dict[int, str]) -> None:
+        """Give nuclei new classes (id → class name) in one step."""
+        ids = np.array(list(classes), np.int64)
+        rows = self._rows_of(ids)
+        self._cls[rows] = [self.classes.code(c) for c in classes.values()]
+        self._notify("class", ids)
+
+    def classes_of(self, ids: np.ndarray) -> list[str]:
+        return [self.classes.names[c] for c in self._cls[self._rows_of(ids)]]
 
     def clear(self) -> None:
         ids = self.ids()

@@ -206,7 +206,7 @@ def iter_detections(
             for (tile, _), density in zip(batch, densities):
                 centres, scores = _tile_centres(predictor, tile, density, options.threshold)
                 if outline is not None and len(centres):
-                    inside = outline.contains(centres[:, 0], centres[:, 1])
+                    inside = outline.contains(centres[:, 0] + 0.5, centres[:, 1] + 0.5)  # pixel centres; outlines are drawn on pixel edges
                     centres, scores = centres[inside], scores[inside]
                 done += 1
                 yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start)

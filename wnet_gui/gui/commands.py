@@ -14,15 +14,15 @@ from ..annotations import MANUAL, NucleusStore
 
 
 class AddPointsCommand(QUndoCommand):
-    def __init__(self, store: NucleusStore, xs, ys, source: str = MANUAL, text: str = "Add point"):
+    def __init__(self, store: NucleusStore, xs, ys, source: str = MANUAL, text: str = "Add point", cls: str = "Nucleus"):
         super().__init__(text)
         self.store = store
-        self.xs, self.ys, self.source = np.asarray(xs, float), np.asarray(ys, float), source
+        self.xs, self.ys, self.source, self.cls = np.asarray(xs, float), np.asarray(ys, float), source, cls
         self.ids: np.ndarray | None = None
 
     def redo(self) -> None:
         if self.ids is None:
-            self.ids = self.store.add_many(self.xs, self.ys, source=self.source)
+            self.ids = self.store.add_many(self.xs, self.ys, source=self.source, cls=self.cls)
         else:
             self.store.restore(self.ids)
 
@@ -114,3 +114,35 @@ class SetMasksCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.store.set_polygons(self._alive(self.before))
+
+
+class SetClassCommand(QUndoCommand):
+    """Set the class of nuclei by hand (one undo step); the hand-set mark is kept so that a
+    model's class and a pathologist's can be told apart, and undone with it."""
+
+    def __init__(self, store: NucleusStore, ids, cls: str):
+        ids = [int(i) for i in ids]
+        super().__init__(f"Set {len(ids)} nuclei to {cls}")
+        self.store, self.cls = store, cls
+        self.before = dict(zip(ids, store.classes_of(np.asarray(ids, np.int64)))) if ids else {}
+        self.by_hand_before = {i: bool((store.extras.get(i) or {}).get("class_by_hand")) for i in ids}
+
+    def _mark(self, marks: dict[int, bool]) -> None:
+        for i, hand in marks.items():
+            extra = dict(self.store.extras.get(i) or {})
+            if hand:
+                extra["class_by_hand"] = True
+            else:
+                extra.pop("class_by_hand", None)
+            if extra:
+                self.store.extras[i] = extra
+            else:
+                self.store.extras.pop(i, None)
+
+    def redo(self) -> None:
+        self._mark({i: True for i in self.before})
+        self.store.set_classes({i: self.cls for i in self.before})
+
+    def undo(self) -> None:
+        self._mark(self.by_hand_before)
+        self.store.set_classes(self.before)

@@ -101,7 +101,7 @@ class DetectionRuns(QObject):
         store = window.store
         w, h = window.slide.dimensions
         if isinstance(region, PolygonRegion):
-            in_region = store.query_polygon(np.array(region.vertices))
+            in_region = store.query_polygon(np.array(region.vertices) - 0.5)  # outline on pixel edges → pixel-centre coordinates
         else:
             r = region or Rect(0, 0, w, h)
             in_region = store.query_rect(r.x, r.y, r.x1, r.y1)
@@ -123,7 +123,7 @@ class DetectionRuns(QObject):
         gone = np.array([i for i in ids.tolist() if i in state["candidates"]], np.int64)
         if state["outline"] is not None and len(gone):
             xy = store.coordinates(gone)
-            gone = gone[state["outline"].contains(xy[:, 0], xy[:, 1])]
+            gone = gone[state["outline"].contains(xy[:, 0] + 0.5, xy[:, 1] + 0.5)]
         if len(gone):
             store.remove(gone)
             state["candidates"].difference_update(gone.tolist())

@@ -31,6 +31,7 @@ from .model_picker import ModelPicker
 from .mouse_bindings import Tool
 from .overview import OverviewMap
 from .panel import SidePanel
+from .classes import ClassTools
 from .region_list import RegionList
 from .runs import RunSlot
 from .view import SlideView
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
         self.models = ModelPicker(self)
         self.regions = RegionList(self)
+        self.classes = ClassTools(self)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.detection.finished.connect(self.detectionFinished)
         self.masks.finished.connect(self.masksFinished)
@@ -211,6 +213,7 @@ class MainWindow(QMainWindow):
         resources = resource_path("")
         bundled = resources is not None and resources.resolve() in path.resolve().parents
         report = self.autosave_status.attach(path, self.store, beside=not bundled)
+        self.classes.sync_from_store()
         self.exported_revision = self.store.revision
         self.view.set_slide(slide)
         self.setWindowTitle(f"{path.name}{' (read-only: open in another window)' if self.autosaver.read_only else ''} — W-Net Annotator")
@@ -346,9 +349,19 @@ class MainWindow(QMainWindow):
         panel.mask_label.setText(f"{alive_masks:,}")
         panel.selected_label.setText(f"{len(self.view.selection):,}")
         panel.region_label.setText(self.region_count_text())
+        self.classes.update_counts()
         if self.slide is not None:
             mag = self.view.scale
             self.zoom_label.setText(f"zoom {mag * 100:.0f} %" + (f" ({mag * 40 * 0.25 / self.slide.mpp:.1f}×)" if self.slide.mpp else ""))
+
+    def region_ids(self) -> np.ndarray | None:
+        """The nuclei inside the drawn (or chosen) region, or None without one."""
+        roi = self.view.roi
+        if self.slide is None or roi is None:
+            return None
+        if isinstance(roi, QPolygonF):
+            return self.store.query_polygon(np.array([(p.x(), p.y()) for p in roi]))
+        return self.store.query_rect(roi.left(), roi.top(), roi.right(), roi.bottom())
 
     def region_count_text(self) -> str:
         """'312 nuclei, 2,480 /mm² in 0.126 mm²' for the drawn region, or '—'."""

@@ -11,7 +11,7 @@ from .mouse_bindings import Tool
 TOOLS = ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.SELECT, "Select points", "S"),
          (Tool.DELETE, "Delete points", "D"), (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R"),
          (Tool.MEASURE, "Measure", "L"))
-MOUSE = (("Wheel", "Zoom about the cursor"), ("Drag (Pan tool)", "Pan"), ("Shift + drag (Select, Delete, Draw region)", "Lasso / outline"),
+MOUSE = (("1 … 9", "Class of the selected points (one undo step), or the class new points get"), ("Wheel", "Zoom about the cursor"), ("Drag (Pan tool)", "Pan"), ("Shift + drag (Select, Delete, Draw region)", "Lasso / outline"),
          ("Ctrl + click (Select)", "Add to or remove from the selection"))
 
 
@@ -57,12 +57,13 @@ def build_menus(window) -> None:
 
     view_menu = menu.addMenu("&View")
     view_menu.addAction(a("&Fit slide", window.view.fit, "F"))
-    view_menu.addAction(a("&1:1 pixels", window.view.one_to_one, "1"))
+    view_menu.addAction(a("&1:1 pixels", window.view.one_to_one, "Ctrl+1"))  # 1–9 set classes
     view_menu.addAction(a("Zoom &in", lambda: window.view.scale_by(1.5), QKeySequence.StandardKey.ZoomIn))
     view_menu.addAction(a("Zoom &out", lambda: window.view.scale_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut))
     view_menu.addSeparator()
     view_menu.addAction(a("&Brightness && contrast…", lambda: image_dialog(window).show(), "Shift+C"))
     view_menu.addAction(window.overview_dock.toggleViewAction())
+    view_menu.addAction(window.classes.dock.toggleViewAction())
 
     tools_menu = menu.addMenu("&Tools")
     toolbar = window.addToolBar("Tools")

@@ -65,7 +65,8 @@ class ToolController:
         p = self._scene(event)
         x, y = p.x() - 0.5, p.y() - 0.5  # scene → pixel-centre coordinates
         if self.tool == Tool.ADD:
-            self.view.undo.push(AddPointsCommand(self.view.store, [x], [y]))
+            cls = self.view.active_class() if self.view.active_class else "Nucleus"
+            self.view.undo.push(AddPointsCommand(self.view.store, [x], [y], cls=cls))
         elif self.tool == Tool.MOVE:
             self.moving_id = self.view.store.nearest(x, y, self._hit_radius())
             self._drag_now = p

@@ -44,6 +44,7 @@ class SlideView(QGraphicsView):
         self._thumb_rect = QRectF()
         self.roi: QRectF | QPolygonF | None = None
         self.visible_count = 0
+        self.active_class = None  # callable → the class new points get (set by the class tools)
         self._table = None  # display lookup table (brightness/contrast/gamma), None = as scanned
         self._adjusted: dict = {}  # tile key → adjusted image, for the current table
         self.setScene(QGraphicsScene(self))
