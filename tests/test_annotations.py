@@ -134,10 +134,16 @@ def test_truncated_gzip(tmp_path):
 
 
 def test_import_into_non_empty_store_gets_fresh_ids(tmp_path):
+    """Another slide's nuclei join with fresh ids; the same file again merges instead (issue 16)."""
     store = make_store()
+    store.namespace = "a.svs:1"
     write_geojson(store, tmp_path / "a.geojson")
-    ids = import_geojson(store, tmp_path / "a.geojson")
-    assert len(store) == 10 and ids.min() > 5
+    other = make_store()
+    other.namespace = "b.svs:1"
+    ids = import_geojson(other, tmp_path / "a.geojson")
+    assert len(other) == 10 and ids.min() > 5
+    import_geojson(store, tmp_path / "a.geojson")
+    assert len(store) == 5
 
 
 # ------------------------------------------------------------------------- store

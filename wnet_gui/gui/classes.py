@@ -37,7 +37,8 @@ class ClassTools(QObject):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.itemChanged.connect(self._shown_changed)
         self.by_class = QCheckBox("Colour points and masks by class")
-        self.by_class.setChecked(True)
+        self.by_class.setToolTip("Off: model and manual points in their own colours (Display). On as soon as nuclei have classes.")
+        self.by_class.setChecked(False)
         self.by_class.toggled.connect(self.apply_style)
         buttons = QHBoxLayout()
         for text, slot, tip in (("Add…", self.add_dialog, "A new class"), ("Rename…", self.rename_dialog, "Rename the active class"),
@@ -97,7 +98,13 @@ class ClassTools(QObject):
         for name in list(store.class_list) + sorted(present):
             if name not in self.names:
                 self.names.append(name)
+        self.show_classes_if_typed(present)
         self.refresh()
+
+    def show_classes_if_typed(self, present: set[str]) -> None:
+        """Typed nuclei are shown in their class colours (untyped ones by source, as before)."""
+        if present - {"Nucleus"} and not self.by_class.isChecked():
+            self.by_class.setChecked(True)
 
     def save(self) -> None:
         colors = assign_colors(self.names, self.window.store.class_colors)
@@ -181,6 +188,7 @@ class ClassTools(QObject):
         ids = self.window.view.selection.ids()
         if len(ids):
             self.window.undo.push(SetClassCommand(self.window.store, ids, name))
+            self.show_classes_if_typed({name})
 
     def set_class_in_region(self, name: str) -> None:
         ids = self.window.region_ids()
@@ -188,6 +196,7 @@ class ClassTools(QObject):
             self.window.statusBar().showMessage("Draw a region first (R)", 4000)
         elif len(ids):
             self.window.undo.push(SetClassCommand(self.window.store, ids, name))
+            self.show_classes_if_typed({name})
 
     def add(self, name: str, color: tuple[int, int, int] | None = None) -> None:
         name = " ".join(name.split())

@@ -101,6 +101,7 @@ class FileActions(QObject):
         added, replaced = merge_parsed(window.store, parsed)
         window.undo.push(DetectionRunCommand(window.store, replaced, added, f"Import {len(added)} nuclei from {path.name}"))
         window.regions.add(parsed.regions, path.name)
+        window.classes.sync_from_store()
         self.last_summary = f"{path.name}: {parsed.summary()}" + (f"; {len(replaced):,} already here were updated" if len(replaced) else "")
         window.statusBar().showMessage(f"Imported {self.last_summary}", 10000)
         self.last_import_ok = True
