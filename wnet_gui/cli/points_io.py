@@ -10,6 +10,31 @@ import numpy as np
 from ..annotations.geojson import read_geojson
 
 
+def read_typed(path: str | Path) -> tuple[np.ndarray, list]:
+    """(N, 2) x, y and a type per centre (None where the file gives none): GeoJSON classes
+    ("Nucleus" = untyped), CSV's class column, CRCHisto's type .mat files beside
+    ``imgN_detection.mat``, CoNSeP's ``_inst.png`` + ``_type.png``."""
+    from ..datasets.typed_truth import read_consep, read_crchisto
+
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith((".geojson", ".json", ".geojson.gz")):
+        parsed = read_geojson(path)
+        xy = np.stack([parsed.xs, parsed.ys], axis=1) if len(parsed) else np.zeros((0, 2))
+        return xy, [None if c == "Nucleus" else c for c in parsed.classes]
+    if name.endswith("_detection.mat"):
+        return read_crchisto(path)
+    if name.endswith("_inst.png"):
+        return read_consep(path)
+    if name.endswith(".csv"):
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        xy = np.array([[float(r["x"]), float(r["y"])] for r in rows]).reshape(-1, 2)
+        return xy, [r.get("class") or None for r in rows]
+    xy = read_centres(path)
+    return xy, [None] * len(xy)
+
+
 def read_centres(path: str | Path) -> np.ndarray:
     """(N, 2) x, y from GeoJSON, Aperio XML (outline centroids), CRCHisto .mat or CSV."""
     path = Path(path)

@@ -171,6 +171,7 @@ class ClassTools(QObject):
             for col, value in ((3, total.get(name, 0)), (4, view.get(name, 0)), (5, None if region is None else region.get(name, 0))):
                 self.table.setItem(row, col, QTableWidgetItem("—" if value is None else f"{value:,}"))
         self.table.blockSignals(False)
+        self.table.resizeColumnsToContents()  # counts grow: never "16…"
 
     # -- editing ------------------------------------------------------------------------------
     def number_key(self, k: int) -> None:
