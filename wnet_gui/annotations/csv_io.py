@@ -1,4 +1,5 @@
-"""CSV export of centres: one row per nucleus (id, x, y, score, source, class), safe to open in a spreadsheet."""
+"""CSV export of centres: one row per nucleus (id, x, y, score, source, class, its colour, and
+whether the class was set by hand), safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+from .qupath import assign_colors
 from .store import NucleusStore
 
 
@@ -25,8 +27,11 @@ def write_csv(store: NucleusStore, path: str | Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "x", "y", "score", "source", "class"])
+        writer.writerow(["id", "x", "y", "score", "source", "class", "color", "class_by_hand"])
+        colors = assign_colors(store.classes.names, store.class_colors)
         for n in store:
+            r, g, b = colors[n.cls]
             writer.writerow([n.id, f"{n.x:.2f}", f"{n.y:.2f}", "" if math.isnan(n.score) else f"{n.score:.4f}",
-                             spreadsheet_safe(n.source), spreadsheet_safe(n.cls)])
+                             spreadsheet_safe(n.source), spreadsheet_safe(n.cls), f"#{r:02x}{g:02x}{b:02x}",
+                             int(bool((store.extras.get(n.id) or {}).get("class_by_hand")))])
     os.replace(tmp, path)
