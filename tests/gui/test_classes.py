@@ -104,3 +104,20 @@ def test_hidden_classes_are_not_drawn(qtbot, window, sample_copy):
     window.classes.table.item(row, 2).setCheckState(Qt.CheckState.Unchecked)
     qtbot.wait(20)
     assert window.view.style.hidden_classes and shown() != before
+
+
+def test_a_hand_set_class_is_shown_with_a_ring(qtbot, window, sample_copy):
+    window.open_slide(sample_copy)
+    ids = window.store.add_many([200.0, 300.0], [200.0, 300.0], source="fast", classes=["Epithelial", "Epithelial"])
+    window.classes.by_class.setChecked(True)
+    window.view.one_to_one()
+    window.view.centerOn(250, 250)
+    qtbot.wait(20)
+    ring_at = lambda x, y: window.view.grab().toImage().pixelColor(window.view.mapFromScene(QPointF(x + 0.5 + window.view.style.size / 2 + 2.5, y + 0.5)))  # noqa: E731
+    before, other_before = ring_at(200, 200), ring_at(300, 300)
+    window.view.selection.set(ids[:1])
+    window.classes.number_key(2)  # the same class, now by hand
+    window.view.selection.clear()
+    qtbot.wait(20)
+    assert ring_at(200, 200).lightness() > before.lightness() + 40  # a white ring
+    assert ring_at(300, 300) == other_before  # the model's one has none

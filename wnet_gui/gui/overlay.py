@@ -64,6 +64,8 @@ def draw_nuclei(painter: QPainter, store: NucleusStore, rect: QRectF, scale: flo
         groups = colour_groups(cols, store, style)
         if len(ids) <= VECTOR_LIMIT:
             _draw_vector(painter, cols["x"], cols["y"], groups, style)
+            if store.extras and style.by_class:
+                _draw_hand_set(painter, store, cols, style)
         else:
             _draw_raster(painter, cols["x"], cols["y"], groups, rect, scale, style)
     return len(ids)
@@ -123,6 +125,25 @@ def _draw_vector(painter: QPainter, xs, ys, groups, style: PointStyle) -> None:
         half = sprite.width() / 2
         for x, y in zip((u[mask] - half).round().astype(int).tolist(), (v[mask] - half).round().astype(int).tolist()):
             painter.drawPixmap(x, y, sprite)
+    painter.restore()
+
+
+def _draw_hand_set(painter: QPainter, store: NucleusStore, cols: dict, style: PointStyle) -> None:
+    """A white ring around points whose class a pathologist set: told apart from a model's."""
+    hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in cols["id"]], bool)
+    if not hand.any():
+        return
+    t = painter.transform()
+    u = (cols["x"][hand] + 0.5) * t.m11() + t.m31()
+    v = (cols["y"][hand] + 0.5) * t.m22() + t.m32()
+    painter.save()
+    painter.resetTransform()
+    pen = QPen(QColor(255, 255, 255, 230), 1.5)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    radius = style.size / 2 + 2.5
+    for x, y in zip(u.tolist(), v.tolist()):
+        painter.drawEllipse(QPointF(x, y), radius, radius)
     painter.restore()
 
 
