@@ -95,3 +95,21 @@ def test_wnet_evaluate_prints_type_metrics(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "A                     1      1      1  0.500  0.500  0.500" in out
     assert "type accuracy 0.667" in out and "over 3 matched typed nuclei" in out
+
+
+def test_consep_benchmark_reports_recall_by_truth_type(crchisto_root):
+    from pathlib import Path
+
+    from wnet_gui.cli.benchmark_cmd import evaluate_card
+    from wnet_gui.datasets import consep
+    from wnet_gui.models.zoo import resolve_card
+
+    root = Path(crchisto_root).parent / "consep"
+    if not (root / "test").is_dir():
+        pytest.skip("CoNSeP absent")
+    tiles = consep.load_split("test", root)
+    assert len(tiles) == 14 and sum(len(t.centres) for t in tiles) == 8777
+    result = evaluate_card(resolve_card("fast"), tiles[:2], device="cpu", dataset="consep")
+    assert set(result) == {"r=12px@40x", "recall_by_type"}
+    assert set(result["recall_by_type"]) <= {"Epithelial", "Inflammatory", "Stromal", "Other"}
+    assert 0 < result["r=12px@40x"]["recall"] <= 1

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import time
 
 import numpy as np
 import torch
 
-from ..detection.metrics import count_matches, pooled
+from ..detection.metrics import count_matches, match_points, pooled
 from ..engine.detect import DetectOptions, run_detection
 from ..engine.tiling import Rect, fitted_tile_size, plan_tiles
 from ..engine.device import select_device
@@ -21,6 +22,7 @@ from ..slides import ArraySlide
 RADII = {
     "monuseg": (("r=5px@40x", 5.0, "px40"), ("r=3um", 3.0, "um")),
     "crchisto": (("r=6px@20x", 6.0, "px"),),
+    "consep": (("r=12px@40x", 12.0, "px40"),),  # HoVer-Net's convention
 }
 
 
@@ -34,12 +36,21 @@ def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", p
     predictor = DensityPredictor.from_card(card, select_device(device), precision)
     radii = RADII[dataset]
     counts = {label: [] for label, _, _ in radii}
+    found, total = Counter(), Counter()  # typed truth: detection recall per type
     options = DetectOptions(skip_background=False, device=device)
     for tile in tiles:
         run = run_detection(ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
         for label, value, unit in radii:
             counts[label].append(count_matches(run.centres, tile.centres, _radius_px(value, unit, tile.mpp)))
-    return {label: pooled(c).as_dict() for label, c in counts.items()}
+        if tile.types is not None:
+            label, value, unit = radii[0]
+            _, ti = match_points(run.centres, tile.centres, _radius_px(value, unit, tile.mpp))
+            total.update(t for t in tile.types if t)
+            found.update(tile.types[i] for i in ti.tolist() if tile.types[i])
+    result = {label: pooled(c).as_dict() for label, c in counts.items()}
+    if total:
+        result["recall_by_type"] = {t: found[t] / total[t] for t in sorted(total)}
+    return result
 
 
 def _load_tiles(dataset: str, split: str):
@@ -47,6 +58,10 @@ def _load_tiles(dataset: str, split: str):
         from ..datasets import monuseg
 
         return monuseg.load_split(split)
+    if dataset == "consep":
+        from ..datasets import consep
+
+        return consep.load_split(split)
     from ..datasets import crchisto
 
     return crchisto.load_split(split)
@@ -62,6 +77,9 @@ def accuracy(args: argparse.Namespace) -> int:
         start = time.monotonic()
         result = evaluate_card(card, tiles, args.device, args.dataset, args.precision)
         for label, m in result.items():
+            if label == "recall_by_type":
+                print("  detection recall by truth type: " + ", ".join(f"{t} {r:.3f}" for t, r in m.items()))
+                continue
             print(f"{card.title[:28]:28s} {label:>10s} {m['tp']:6d} {m['fp']:6d} {m['fn']:6d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}")
         print(f"  ({time.monotonic() - start:.0f} s, {args.precision} precision)")
         if args.update_card:

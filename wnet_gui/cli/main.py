@@ -120,7 +120,7 @@ def _add_train(sub) -> None:
 def _add_benchmarks(sub) -> None:
     p = sub.add_parser("benchmark-accuracy", help="P/R/F1 of models on the MoNuSeg (or CRCHisto) test split")
     p.add_argument("models", nargs="*", default=["fast", "accurate"], help="model names or card paths")
-    p.add_argument("--dataset", choices=["monuseg", "crchisto"], default="monuseg")
+    p.add_argument("--dataset", choices=["monuseg", "crchisto", "consep"], default="monuseg")
     p.add_argument("--split", default="test")
     p.add_argument("--update-card", action="store_true", help="write the measured numbers into the cards")
     p.add_argument("--device", default="auto")

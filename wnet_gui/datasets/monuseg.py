@@ -29,6 +29,7 @@ class NucleiTile:
     mpp: float
     instances: np.ndarray | None = None  # int32 (H, W), 0 = background, k = nucleus k
     polygons: list[np.ndarray] | None = None  # level-0 outlines, (M, 2) x, y
+    types: list[str | None] | None = None  # a type per centre (None: untyped), when the dataset has them
 
 
 def monuseg_dir() -> Path:

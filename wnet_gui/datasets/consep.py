@@ -1,0 +1,28 @@
+"""CoNSeP (Graham et al. 2019): 1000×1000 40× colorectal tiles with instance and type maps;
+centres are the instances' centroids, types in the four-type scheme of ``typed_truth``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import shared_data_dir
+from .monuseg import NucleiTile, read_rgb
+from .typed_truth import read_consep
+
+CONSEP_MPP = 0.25  # the paper: 40×, about 0.25 µm/px
+
+
+def consep_dir() -> Path:
+    return shared_data_dir() / "consep"
+
+
+def load_split(split: str, root: Path | None = None) -> list[NucleiTile]:
+    root = root or consep_dir()
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown CoNSeP split {split!r} (train, test)")
+    tiles = []
+    for inst in sorted((root / split).glob("*_inst.png"), key=lambda p: int(p.stem.split("_")[1])):
+        xy, types = read_consep(inst)
+        image = read_rgb(inst.with_name(inst.name.replace("_inst.png", ".jpg")))
+        tiles.append(NucleiTile(inst.name.replace("_inst.png", ""), image, xy, CONSEP_MPP, types=types))
+    return tiles
