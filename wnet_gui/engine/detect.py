@@ -87,6 +87,7 @@ class TileResult:
     total: int
     skipped: int  # tiles never read: background, or outside a region outline
     elapsed: float
+    types: list[str] | None = None  # a type per centre, for a typing model
 
     @property
     def eta(self) -> float:
@@ -105,6 +106,7 @@ class DetectionRun:
     tiles_total: int = 0
     tiles_done: int = 0
     tiles_skipped: int = 0
+    types: list[str] | None = None  # a type per centre, for a typing model
     cancelled: bool = False
     seconds: float = 0.0
     area_px: float = 0.0  # level-0 pixels of tissue processed
@@ -202,14 +204,15 @@ def iter_detections(
                 batch.append(item)
             if not batch or cancel.is_set():
                 continue
-            densities, batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size)
-            for (tile, _), density in zip(batch, densities):
-                centres, scores = _tile_centres(predictor, tile, density, options.threshold)
+            (densities, type_maps), batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size)
+            for k, ((tile, _), density) in enumerate(zip(batch, densities)):
+                centres, scores, types = _tile_centres(predictor, tile, density, options.threshold, None if type_maps is None else type_maps[k])
                 if outline is not None and len(centres):
                     inside = outline.contains(centres[:, 0] + 0.5, centres[:, 1] + 0.5)  # pixel centres; outlines are drawn on pixel edges
                     centres, scores = centres[inside], scores[inside]
+                    types = None if types is None else [t for t, keep in zip(types, inside) if keep]
                 done += 1
-                yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start)
+                yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start, types)
                 if cancel.is_set():
                     break
         if failure is not None and not cancel.is_set():
@@ -223,13 +226,16 @@ def iter_detections(
                 reader.join(timeout=0.05)
 
 
-def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size: int) -> tuple[np.ndarray, int]:
+def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray | None], int]:
     """Predict, halving the batch whenever the accelerator runs out of memory (a laptop GPU
     shared with the display, a large tile size); returns the densities and the batch size
     that fits, which the run keeps using."""
     while True:
         try:
-            return np.concatenate([predictor.predict_batch(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]), batch_size
+            if not predictor.types:  # the common case: density only
+                return (np.concatenate([predictor.predict_batch(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]), None), batch_size
+            parts = [predictor.predict_batch_typed(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]
+            return (np.concatenate([d for d, _ in parts]), np.concatenate([t for _, t in parts])), batch_size
         except torch.OutOfMemoryError:
             if batch_size == 1:
                 raise
@@ -238,14 +244,16 @@ def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size
                 torch.cuda.empty_cache()
 
 
-def _tile_centres(predictor: DensityPredictor, tile: Tile, density: np.ndarray, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _tile_centres(predictor: DensityPredictor, tile: Tile, density: np.ndarray, threshold: float | None,
+                  type_map: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     uv, scores = predictor.centres(density, threshold)
     if len(uv) == 0:
-        return np.zeros((0, 2)), scores
+        return np.zeros((0, 2)), scores, ([] if type_map is not None else None)
+    types = predictor.types_at(type_map, uv)
     x, y = tile.to_level0(uv[:, 0], uv[:, 1])
     core = tile.core
     keep = (x >= core.x) & (x < core.x1) & (y >= core.y) & (y < core.y1)
-    return np.stack([x[keep], y[keep]], axis=1), scores[keep]
+    return np.stack([x[keep], y[keep]], axis=1), scores[keep], (None if types is None else [t for t, k in zip(types, keep) if k])
 
 
 def run_detection(
@@ -259,11 +267,13 @@ def run_detection(
 ) -> DetectionRun:
     """Collect ``iter_detections`` into one result, calling ``on_tile`` as tiles finish."""
     run = DetectionRun()
-    parts, part_scores = [], []
+    parts, part_scores, part_types = [], [], []
     start = time.monotonic()
     for result in iter_detections(slide, card, region, options, cancel, predictor):
         parts.append(result.centres)
         part_scores.append(result.scores)
+        if result.types is not None:
+            part_types += result.types
         run.tiles_total, run.tiles_done, run.tiles_skipped = result.total, result.done, result.skipped
         run.area_px += result.tile.core.w * result.tile.core.h
         if on_tile:
@@ -273,6 +283,8 @@ def run_detection(
     if parts:
         run.centres = np.concatenate(parts)
         run.scores = np.concatenate(part_scores)
+    if (predictor.types if predictor is not None else card.architecture.types):
+        run.types = part_types
     return run
 
 
@@ -310,7 +322,7 @@ def detect_slide(
 
     store = NucleusStore()
     store.namespace = slide_namespace(slide_path)  # ids unique to this slide, stable across runs
-    store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores)
+    store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores, classes=run.types)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_format == "csv":

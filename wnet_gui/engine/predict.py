@@ -42,16 +42,41 @@ class DensityPredictor:
         x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device).permute(0, 3, 1, 2)
         return x.float().mul_(self._scale).add_(self._shift)
 
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The nucleus types the model predicts (empty: it only detects)."""
+        return tuple(self.card.architecture.types)
+
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Density (N, 1, H, W) of a normalised batch, in this predictor's precision."""
+    def forward_all(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x.contiguous(memory_format=self.memory_format)
         with autocast(self.device, self.precision):
-            return self.model(x)["density"]
+            return self.model(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Density (N, 1, H, W) of a normalised batch, in this predictor's precision."""
+        return self.forward_all(x)["density"]
 
     def predict_batch(self, tiles: np.ndarray) -> np.ndarray:
         """Density maps (N, H, W) float32 in [0, 1] for a batch of equal-size tiles."""
         return self.forward(self.to_tensor(tiles))[:, 0].float().cpu().numpy()
+
+    def predict_batch_typed(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Density maps and, for a typing model, type indices per pixel (N, H, W) int8."""
+        out = self.forward_all(self.to_tensor(tiles))
+        density = out["density"][:, 0].float().cpu().numpy()
+        if "type_logits" not in out:
+            return density, None
+        return density, out["type_logits"].float().argmax(dim=1).to(torch.int8).cpu().numpy()
+
+    def types_at(self, type_map: np.ndarray | None, uv: np.ndarray) -> list[str] | None:
+        """The type at each centre (u, v) of a tile's type map (None without types)."""
+        if type_map is None or not self.types:
+            return None
+        h, w = type_map.shape
+        u = np.clip(np.round(uv[:, 0]).astype(int), 0, w - 1)
+        v = np.clip(np.round(uv[:, 1]).astype(int), 0, h - 1)
+        return [self.types[int(k)] for k in type_map[v, u]]
 
     def min_distance_px(self) -> int:
         return max(1, int(round(self.card.peaks.min_distance_um / self.card.mpp)))

@@ -129,13 +129,13 @@ class DetectionRuns(QObject):
             state["candidates"].difference_update(gone.tolist())
             state["replaced"].append(gone)
 
-    def _on_tile(self, token, tile, centres, scores, done, total, skipped, eta) -> None:
+    def _on_tile(self, token, tile, centres, scores, done, total, skipped, eta, types=None) -> None:
         if not self.runs.current(token):
             return
         state = self.runs.state
         self._replace_in(tile.core)
         if len(centres):
-            ids = self.window.store.add_many(centres[:, 0], centres[:, 1], source=state["card"].name, scores=scores)
+            ids = self.window.store.add_many(centres[:, 0], centres[:, 1], source=state["card"].name, scores=scores, classes=types)
             state["added"].append(ids)
         panel = self.window.panel
         eta_text = format_eta(eta)
@@ -156,6 +156,8 @@ class DetectionRuns(QObject):
             return
         state = self.runs.state
         n = self._conclude(f"Auto-detect ({state['card'].title}): {sum(len(a) for a in state['added'])} nuclei")
+        if state["card"].architecture.types:  # a typing model: its types join the class list
+            self.window.classes.sync_from_store()
         self.runs.finish()
         self.runs.new_token()  # nothing more from this run
         seconds = time.monotonic() - state["start"]

@@ -19,7 +19,7 @@ from ..slides import Slide
 
 
 class DetectionWorker(QObject):
-    tileDone = Signal(object, object, object, object, int, int, int, float)  # token, tile, centres, scores, done, total, skipped, eta
+    tileDone = Signal(object, object, object, object, int, int, int, float, object)  # token, tile, centres, scores, done, total, skipped, eta, types
     finished = Signal(object, bool)  # token, cancelled
     failed = Signal(object, str)  # token, message
 
@@ -33,7 +33,7 @@ class DetectionWorker(QObject):
     def run(self) -> None:
         try:
             for result in iter_detections(self.slide, self.card, self.region, self.options, self.cancel_event, self.predictor):
-                self.tileDone.emit(self.token, result.tile, result.centres, result.scores, result.done, result.total, result.skipped, result.eta)
+                self.tileDone.emit(self.token, result.tile, result.centres, result.scores, result.done, result.total, result.skipped, result.eta, result.types)
             self.finished.emit(self.token, self.cancel_event.is_set())
         except Exception as exc:  # reported to the user; the points so far stay
             traceback.print_exc()

@@ -38,6 +38,7 @@ class ArchitectureSpec:
     kind: str = "wnet"
     stage1: StageSpec = field(default_factory=StageSpec)
     stage2: StageSpec = field(default_factory=lambda: StageSpec("resnet18", (64, 32, 16), 3))
+    types: tuple[str, ...] = ()  # nucleus types a W-Net also predicts (a type map beside stage 1's mask)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ArchitectureSpec":
@@ -45,12 +46,17 @@ class ArchitectureSpec:
             kind=d.get("kind", "wnet"),
             stage1=StageSpec.from_dict(d.get("stage1", {})),
             stage2=StageSpec.from_dict(d["stage2"]) if "stage2" in d else StageSpec("resnet18", (64, 32, 16), 3),
+            types=tuple(d.get("types", ())),
         )
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.kind == "unet":
             d.pop("stage2")
+        if not self.types:
+            d.pop("types")
+        else:
+            d["types"] = list(self.types)
         return d
 
 
@@ -67,7 +73,7 @@ class BasicUNet(nn.Module):
     Purely local (no global pooling, no squeeze-excitation), so a pixel's output depends
     only on its receptive field: tiles agree at seams. Output is logits."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, ...]):
+    def __init__(self, in_channels: int, widths: tuple[int, ...], classes: int = 1):
         super().__init__()
         self.down = nn.ModuleList()
         cin = in_channels
@@ -79,7 +85,7 @@ class BasicUNet(nn.Module):
         for w_hi, w_lo in zip(widths[-2::-1], widths[:0:-1]):
             self.up.append(nn.ConvTranspose2d(w_lo, w_hi, 2, stride=2))
             self.merge.append(_conv_block(2 * w_hi, w_hi))
-        self.head = nn.Conv2d(widths[0], 1, 1)
+        self.head = nn.Conv2d(widths[0], classes, 1)
         self.factor = 2 ** (len(widths) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,11 +102,11 @@ class BasicUNet(nn.Module):
         return self.head(x)[..., :h, :w]
 
 
-def build_encoder_decoder(spec: StageSpec, in_channels: int) -> nn.Module:
+def build_encoder_decoder(spec: StageSpec, in_channels: int, classes: int = 1) -> nn.Module:
     """An smp U-Net for the named encoder, or our ``BasicUNet`` for encoder 'basic'
     (then ``decoder_channels`` are the level widths, finest first)."""
     if spec.encoder == "basic":
-        return BasicUNet(in_channels, tuple(spec.decoder_channels))
+        return BasicUNet(in_channels, tuple(spec.decoder_channels), classes)
     if len(spec.decoder_channels) != spec.encoder_depth:
         raise ValueError(f"{spec.encoder}: {len(spec.decoder_channels)} decoder channels for depth {spec.encoder_depth}")
     return smp.Unet(
@@ -109,7 +115,7 @@ def build_encoder_decoder(spec: StageSpec, in_channels: int) -> nn.Module:
         encoder_depth=spec.encoder_depth,
         decoder_channels=tuple(spec.decoder_channels),
         in_channels=in_channels,
-        classes=1,
+        classes=classes,
     )
 
 
@@ -125,24 +131,32 @@ class DensityUNet(nn.Module):
 
 
 class WNet(nn.Module):
-    """Two stages: RGB → nucleus mask (logits + probability) → centre density map."""
+    """Two stages: RGB → nucleus mask (logits + probability) → centre density map.
 
-    def __init__(self, stage1: StageSpec, stage2: StageSpec):
+    With ``n_types`` > 0 stage 1 also outputs a type map (one logit per type and pixel,
+    HoVer-Net's idea), read at each detected centre; the density path is unchanged."""
+
+    def __init__(self, stage1: StageSpec, stage2: StageSpec, n_types: int = 0):
         super().__init__()
-        self.stage1 = build_encoder_decoder(stage1, in_channels=3)
+        self.n_types = n_types
+        self.stage1 = build_encoder_decoder(stage1, in_channels=3, classes=1 + n_types)
         self.stage2 = build_encoder_decoder(stage2, in_channels=1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        mask_logits = self.stage1(x)
+        out1 = self.stage1(x)
+        mask_logits = out1[:, :1]
         mask = torch.sigmoid(mask_logits)
-        return {"mask_logits": mask_logits, "mask": mask, "density": torch.sigmoid(self.stage2(mask))}
+        result = {"mask_logits": mask_logits, "mask": mask, "density": torch.sigmoid(self.stage2(mask))}
+        if self.n_types:
+            result["type_logits"] = out1[:, 1:]
+        return result
 
 
 def build_model(spec: ArchitectureSpec) -> nn.Module:
     if spec.kind == "unet":
         return DensityUNet(spec.stage1)
     if spec.kind == "wnet":
-        return WNet(spec.stage1, spec.stage2)
+        return WNet(spec.stage1, spec.stage2, len(spec.types))
     raise ValueError(f"unknown architecture kind {spec.kind!r} (unet or wnet)")
 
 

@@ -91,10 +91,14 @@ def stage(d: Any, field: str) -> None:
 
 def architecture(d: Any) -> None:
     require(isinstance(d, dict), "'architecture' must be an object")
-    unknown = set(d) - {"kind", "stage1", "stage2"}
+    unknown = set(d) - {"kind", "stage1", "stage2", "types"}
     require(not unknown, f"'architecture' has unknown keys {sorted(unknown)}")
     kind = d.get("kind", "wnet")
     require(kind in KINDS, f"'architecture.kind' must be one of {KINDS}, not {str(kind)[:40]!r}")
+    types = d.get("types", [])
+    require(isinstance(types, list) and len(types) <= 16 and all(isinstance(t, str) and 0 < len(t) <= 60 for t in types)
+            and len(set(types)) == len(types), "'architecture.types' must list at most 16 distinct type names")
+    require(not types or kind == "wnet", "'architecture.types' needs kind 'wnet'")
     stage(d.get("stage1", {}), "architecture.stage1")
     if "stage2" in d:
         stage(d["stage2"], "architecture.stage2")
