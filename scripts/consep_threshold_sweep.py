@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("models", nargs="+")
     ap.add_argument("--split", default="test")
     ap.add_argument("--radius", type=float, default=12.0)
+    ap.add_argument("--mpp", type=float, default=0.25, help="the scale the tiles are declared at (CoNSeP: about 0.25)")
     args = ap.parse_args()
     root = shared_data_dir() / "consep" / args.split
     tiles = sorted(root.glob("*_inst.png"))
@@ -35,11 +36,11 @@ def main() -> None:
         card = resolve_card(name)
         runs, truths = [], []
         for inst in tiles:
-            slide = open_slide(inst.with_name(inst.name.replace("_inst.png", ".jpg")), mpp=0.25)
+            slide = open_slide(inst.with_name(inst.name.replace("_inst.png", ".jpg")), mpp=args.mpp)
             run = run_detection(slide, card, options=DetectOptions(skip_background=False, threshold=min(THRESHOLDS)))
             runs.append(run)
             truths.append(read_consep(inst))
-        print(f"\n{name} (card threshold {card.peaks.threshold}) on CoNSeP {args.split}, {len(tiles)} tiles, r = {args.radius:g} px")
+        print(f"\n{name} (card threshold {card.peaks.threshold}) on CoNSeP {args.split} declared at {args.mpp:g} µm/px, {len(tiles)} tiles, r = {args.radius:g} px")
         for thr in THRESHOLDS:
             c = pooled([count_matches(r.centres[r.scores > thr], t[0], args.radius) for r, t in zip(runs, truths)])
             print(f"  threshold {thr:<6g} P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}")
