@@ -22,18 +22,24 @@ def crchisto_dir() -> Path:
     return shared_data_dir() / "crchisto"
 
 
-def load_image(bmp: str | Path) -> NucleiTile:
+def load_image(bmp: str | Path, typed: bool = False) -> NucleiTile:
+    """An image and its centres; with ``typed`` also each centre's type (None: untyped)."""
     from scipy.io import loadmat
 
     bmp = Path(bmp)
+    if typed:
+        from .typed_truth import read_crchisto
+
+        centres, types = read_crchisto(bmp.with_name(bmp.stem + "_detection.mat"))
+        return NucleiTile(bmp.stem, read_rgb(bmp), centres, CRCHISTO_MPP, types=types)
     mat = loadmat(str(bmp.with_name(bmp.stem + "_detection.mat")))
     centres = np.asarray(mat["detection"], dtype=np.float64).reshape(-1, 2) - 1.0
     return NucleiTile(bmp.stem, read_rgb(bmp), centres, CRCHISTO_MPP)
 
 
-def load_split(split: str, root: Path | None = None) -> list[NucleiTile]:
+def load_split(split: str, root: Path | None = None, typed: bool = False) -> list[NucleiTile]:
     root = root or crchisto_dir()
     if split not in ("train", "validation", "test"):
         raise ValueError(f"unknown CRCHisto split {split!r} (train, validation, test)")
     paths = sorted((root / split).glob("*.bmp"), key=lambda p: int(p.stem[3:]))
-    return [load_image(p) for p in paths]
+    return [load_image(p, typed) for p in paths]

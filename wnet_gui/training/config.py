@@ -26,6 +26,8 @@ class TrainConfig:
     density_radius_um: float = 2.5
     density_alpha: float = 3.0
     loss_alpha: float = 1.0  # weight of the density L1 term (eq. 5)
+    type_weight: float = 1.0  # weight of the type cross-entropy (typing models: architecture.types)
+    type_radius_um: float = 3.0  # typed disk around each typed centre that the type loss sees
     crop: int = 256
     scale_jitter: float = 0.0  # crops resampled by up to ±this fraction (0.15: 0.87–1.15×)
     batch: int = 8

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from ..datasets.monuseg import NucleiTile
-from ..detection.targets import density_map, dot_mask
+from ..detection.targets import density_map, dot_mask, type_target
 from .augment import brightness_contrast, hed_jitter, random_crop, random_dihedral, random_scaled_crop
 
 
@@ -22,6 +22,7 @@ class PreparedTile:
     mask: np.ndarray | None  # float32 (H, W) stage-1 target, None when the data has none
     density: np.ndarray  # float32 (H, W)
     dataset: str = ""  # where the tile comes from; each dataset gets an equal share of crops
+    types: np.ndarray | None = None  # int8 (H, W) type target, −1 = ignore (typing models only)
 
 
 def rescale_tile(tile: NucleiTile, mpp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -42,7 +43,10 @@ def rescale_tile(tile: NucleiTile, mpp: float) -> tuple[np.ndarray, np.ndarray, 
     return image, centres, mask
 
 
-def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, alpha: float, dataset: str = "") -> PreparedTile:
+def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, alpha: float, dataset: str = "",
+                 types: tuple[str, ...] = (), type_radius_um: float = 3.0) -> PreparedTile:
+    """Image and targets at the model's ``mpp``; with ``types`` also a type target map from
+    the tile's typed centres (a tile without types gets one that ignores everything)."""
     image, centres, mask = rescale_tile(tile, mpp)
     shape = image.shape[:2]
     if stage1_target == "dots":
@@ -50,7 +54,11 @@ def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, 
     elif stage1_target != "nucleus":
         raise ValueError(f"stage1_target must be 'nucleus' or 'dots', not {stage1_target!r}")
     density = density_map(shape, centres, d=d_um / mpp, alpha=alpha)
-    return PreparedTile(tile.name, image, centres, mask, density, dataset)
+    type_map = None
+    if types:
+        index = np.array([types.index(t) if t in types else -1 for t in (tile.types or [None] * len(centres))], np.int64)
+        type_map = type_target(shape, centres, index, type_radius_um / mpp)
+    return PreparedTile(tile.name, image, centres, mask, density, dataset, type_map)
 
 
 class CropSampler:
@@ -79,21 +87,33 @@ class CropSampler:
             areas[members] *= shares.get(name, 1.0) / areas[members].sum()
         self.weights = areas / areas.sum()
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    def sample(self, with_types: bool = False) -> tuple:
         tile = self.tiles[int(self.rng.choice(len(self.tiles), p=self.weights))]
         has_mask = tile.mask is not None
         mask = tile.mask if has_mask else np.zeros(tile.density.shape, np.float32)
+        arrays = [tile.image, mask, tile.density]
+        if with_types:
+            arrays.append(tile.types if tile.types is not None else np.full(tile.density.shape, -1, np.int8))
         if self.scale_jitter > 0:
-            image, mask, density = random_scaled_crop([tile.image, mask, tile.density], self.crop, self.rng, self.scale_jitter)
+            if with_types:
+                raise ValueError("scale_jitter does not resample type targets yet: use 0 for a typing model")
+            arrays = random_scaled_crop(arrays, self.crop, self.rng, self.scale_jitter)
         else:
-            image, mask, density = random_crop([tile.image, mask, tile.density], self.crop, self.rng)
-        image, mask, density = random_dihedral([image, mask, density], self.rng)
+            arrays = random_crop(arrays, self.crop, self.rng)
+        arrays = random_dihedral(arrays, self.rng)
+        image = arrays[0]
         if self.stain_jitter:
             image = hed_jitter(image, self.rng)
             image = brightness_contrast(image, self.rng)
-        return image, mask, density, has_mask
+        return (image, arrays[1], arrays[2], has_mask) + ((arrays[3],) if with_types else ())
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         samples = [self.sample() for _ in range(size)]
         images, masks, densities, has_mask = zip(*samples)
         return np.stack(images), np.stack(masks), np.stack(densities), np.array(has_mask)
+
+    def batch_typed(self, size: int) -> tuple[np.ndarray, ...]:
+        """``batch`` plus the type targets (N, H, W) int8, −1 = ignore."""
+        samples = [self.sample(with_types=True) for _ in range(size)]
+        images, masks, densities, has_mask, types = zip(*samples)
+        return np.stack(images), np.stack(masks), np.stack(densities), np.array(has_mask), np.stack(types)

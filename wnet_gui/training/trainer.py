@@ -37,6 +37,8 @@ DATASET_NOTES = {
                 "licence": "Weights derived from MoNuSeg (CC BY-NC-SA 4.0): non-commercial, share-alike, attribute Kumar et al. 2017/2019."},
     "crchisto": {"data": "CRCHisto train split (70 images; its 10 validation images join validation), 20x, centres only",
                  "licence": "Also derived from CRCHisto, released for research purposes only: cite Sirinukunwattana et al., IEEE TMI 2016."},
+    "consep": {"data": "CoNSeP train tiles (23 fit / 4 validation), 40x, instance masks, centroids and types",
+               "licence": "Also derived from CoNSeP (research use): cite Graham et al., Medical Image Analysis 2019."},
 }
 def joint_scheme(cfg: TrainConfig) -> str:
     """How a joint run combined its datasets, for the model card."""
@@ -71,16 +73,23 @@ def load_training_tiles(cfg: TrainConfig, split: str) -> list[PreparedTile]:
         elif name == "crchisto":
             from ..datasets import crchisto
 
-            found = crchisto.load_split({"fit": "train", "val": "validation"}[split])
+            found = crchisto.load_split({"fit": "train", "val": "validation"}[split], typed=bool(cfg.architecture.get("types")))
+        elif name == "consep":
+            from ..datasets import consep
+
+            train = consep.load_split("train")  # the paper's test split stays for the final numbers
+            found = [t for t in train if t.name not in consep.VALIDATION] if split == "fit" else [t for t in train if t.name in consep.VALIDATION]
         else:
-            raise ValueError(f"unknown dataset {name!r} (monuseg, crchisto)")
+            raise ValueError(f"unknown dataset {name!r} (monuseg, crchisto, consep)")
         if not found:
             raise FileNotFoundError(
                 f"no {name} images for the {split!r} split under {shared_data_dir() / name}; "
                 "set WNET_DATA to the folder that holds monuseg/ and crchisto/"
             )
         tiles += [(name, t) for t in found]
-    return [prepare_tile(t, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha, name) for name, t in tiles]
+    types = tuple(cfg.architecture.get("types", ()))
+    return [prepare_tile(t, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha, name, types, cfg.type_radius_um)
+            for name, t in tiles]
 
 
 def card_from_config(cfg: TrainConfig, threshold: float | None = None) -> ModelCard:
@@ -98,11 +107,15 @@ def card_from_config(cfg: TrainConfig, threshold: float | None = None) -> ModelC
     )
 
 
-def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: torch.Tensor, has_mask: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Eq. (5): BCE on the stage-1 mask (samples that have one) + α·L1 on the density map."""
+def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: torch.Tensor, has_mask: torch.Tensor, alpha: float,
+                   types: torch.Tensor | None = None, type_weight: float = 1.0) -> torch.Tensor:
+    """Eq. (5): BCE on the stage-1 mask (samples that have one) + α·L1 on the density map;
+    for a typing model + cross-entropy of the type map on typed pixels (−1 ignored)."""
     loss = alpha * F.l1_loss(out["density"].float(), density)
     if "mask_logits" in out and bool(has_mask.any()):
         loss = loss + F.binary_cross_entropy_with_logits(out["mask_logits"][has_mask].float(), mask[has_mask])
+    if types is not None and "type_logits" in out and bool((types >= 0).any()):
+        loss = loss + type_weight * F.cross_entropy(out["type_logits"].float(), types.long(), ignore_index=-1)
     return loss
 
 
@@ -176,6 +189,7 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         self.device = select_device(cfg.device)
         self.model = build_model(ArchitectureSpec.from_dict(cfg.architecture)).to(self.device)
+        self.types = tuple(cfg.architecture.get("types", ()))
         self.precision = "bf16" if cfg.amp == "bf16" else "fp32"
         self.memory_format = memory_format(self.precision)  # the layout inference uses too
         self.model.to(memory_format=self.memory_format)
@@ -268,13 +282,18 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.name, mininterval=10)
         while self.step < cfg.steps:
             self.model.train()
-            images, masks, densities, has_mask = self.sampler.batch(cfg.batch)
+            types_t = None
+            if self.types:
+                images, masks, densities, has_mask, type_maps = self.sampler.batch_typed(cfg.batch)
+                types_t = torch.from_numpy(type_maps).to(self.device)
+            else:
+                images, masks, densities, has_mask = self.sampler.batch(cfg.batch)
             x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
             mask_t = torch.from_numpy(masks)[:, None].to(self.device)
             dens_t = torch.from_numpy(densities)[:, None].to(self.device)
             with autocast(self.device, self.precision):
                 out = self.model(x)
-            loss = detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha)
+            loss = detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha, types_t, cfg.type_weight)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
