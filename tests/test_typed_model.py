@@ -146,3 +146,21 @@ def test_a_tiny_typed_wnet_learns_types(tmp_path, sample_tiff, sample_truth):
     before = type_loss()
     trainer.run([prepared], [prepared])
     assert type_loss() < 0.6 * before
+
+
+def test_benchmark_reports_type_metrics_for_a_typing_model(tmp_path, sample_tiff, monkeypatch):
+    from wnet_gui.cli.benchmark_cmd import evaluate_card
+    from wnet_gui.datasets.monuseg import NucleiTile
+
+    card = ModelCard.load(typed_card(tmp_path).path)
+    monkeypatch.setattr(DensityPredictor, "predict_batch_typed", lambda self, tiles: synthetic_maps(tiles))
+    image = load_rgb(sample_tiff)[0][:256, :256]
+    # truth where the synthetic blobs are (every 64 model px = 128 px at 0.25 µm/px), typed by side
+    xy = np.array([[x, y] for y in range(64, 256, 128) for x in range(64, 256, 128)], float)
+    types = ["Epithelial" if x < 128 else "Inflammatory" for x, _ in xy]
+    tile = NucleiTile("t", image, xy, 0.25, types=types)
+    result = evaluate_card(card, [tile], device="cpu", dataset="consep")
+    t = result["types"]
+    assert result["r=12px@40x"]["tp"] == 4
+    assert t["type_accuracy"] == 0.5  # left ones right (Epithelial), right ones wrong (Stromal vs Inflammatory)
+    assert t["per_type"]["Epithelial"]["f1"] == 1.0 and t["per_type"]["Inflammatory"]["recall"] == 0.0

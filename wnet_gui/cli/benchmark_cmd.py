@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..detection.metrics import count_matches, match_points, pooled
+from ..detection.typed_metrics import typed_tally
 from ..engine.detect import DetectOptions, run_detection
 from ..engine.tiling import Rect, fitted_tile_size, plan_tiles
 from ..engine.device import select_device
@@ -37,6 +38,7 @@ def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", p
     radii = RADII[dataset]
     counts = {label: [] for label, _, _ in radii}
     found, total = Counter(), Counter()  # typed truth: detection recall per type
+    tallies = []  # a typing model on typed truth: the type metrics
     options = DetectOptions(skip_background=False, device=device)
     for tile in tiles:
         run = run_detection(ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
@@ -44,16 +46,22 @@ def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", p
             counts[label].append(count_matches(run.centres, tile.centres, _radius_px(value, unit, tile.mpp)))
         if tile.types is not None:
             label, value, unit = radii[0]
-            _, ti = match_points(run.centres, tile.centres, _radius_px(value, unit, tile.mpp))
+            radius = _radius_px(value, unit, tile.mpp)
+            _, ti = match_points(run.centres, tile.centres, radius)
             total.update(t for t in tile.types if t)
             found.update(tile.types[i] for i in ti.tolist() if tile.types[i])
+            if run.types is not None:
+                tallies.append(typed_tally(run.centres, run.types, tile.centres, tile.types, radius))
     result = {label: pooled(c).as_dict() for label, c in counts.items()}
     if total:
         result["recall_by_type"] = {t: found[t] / total[t] for t in sorted(total)}
+    if tallies:
+        report = sum(tallies[1:], tallies[0]).report()
+        result["types"] = {k: report[k] for k in ("type_accuracy", "weighted_f1", "mean_fc", "fc", "per_type")}
     return result
 
 
-def _load_tiles(dataset: str, split: str):
+def _load_tiles(dataset: str, split: str, typed: bool = False):
     if dataset == "monuseg":
         from ..datasets import monuseg
 
@@ -64,11 +72,12 @@ def _load_tiles(dataset: str, split: str):
         return consep.load_split(split)
     from ..datasets import crchisto
 
-    return crchisto.load_split(split)
+    return crchisto.load_split(split, typed=typed)
 
 
 def accuracy(args: argparse.Namespace) -> int:
-    tiles = _load_tiles(args.dataset, args.split)
+    typed = any(resolve_card(name).architecture.types for name in args.models)
+    tiles = _load_tiles(args.dataset, args.split, typed)
     n_truth = sum(len(t.centres) for t in tiles)
     print(f"{args.dataset} {args.split}: {len(tiles)} images, {n_truth} nuclei; pooled counts, one-to-one matching")
     print(f"{'model':28s} {'radius':>10s} {'TP':>6s} {'FP':>6s} {'FN':>6s} {'P':>6s} {'R':>6s} {'F1':>6s}")
@@ -79,6 +88,12 @@ def accuracy(args: argparse.Namespace) -> int:
         for label, m in result.items():
             if label == "recall_by_type":
                 print("  detection recall by truth type: " + ", ".join(f"{t} {r:.3f}" for t, r in m.items()))
+                continue
+            if label == "types":
+                print(f"  types over matched typed nuclei: accuracy {m['type_accuracy']:.3f}, weighted F1 {m['weighted_f1']:.3f}; "
+                      f"mean F_c {m['mean_fc']:.3f} (" + ", ".join(f"{t} {v:.3f}" for t, v in m["fc"].items()) + ")")
+                for t, k in m["per_type"].items():
+                    print(f"    {t:14s} P {k['precision']:.3f} R {k['recall']:.3f} F1 {k['f1']:.3f}")
                 continue
             print(f"{card.title[:28]:28s} {label:>10s} {m['tp']:6d} {m['fp']:6d} {m['fn']:6d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}")
         print(f"  ({time.monotonic() - start:.0f} s, {args.precision} precision)")
