@@ -164,3 +164,19 @@ def test_benchmark_reports_type_metrics_for_a_typing_model(tmp_path, sample_tiff
     assert result["r=12px@40x"]["tp"] == 4
     assert t["type_accuracy"] == 0.5  # left ones right (Epithelial), right ones wrong (Stromal vs Inflammatory)
     assert t["per_type"]["Epithelial"]["f1"] == 1.0 and t["per_type"]["Inflammatory"]["recall"] == 0.0
+
+
+def test_widened_head_keeps_the_detectors_mask_channel(tmp_path):
+    from wnet_gui.training.trainer import widen_heads
+
+    torch.manual_seed(0)
+    detector = build_model(ArchitectureSpec.from_dict(TINY))
+    typed = build_model(ArchitectureSpec.from_dict({**TINY, "types": TYPES}))
+    filled = widen_heads(typed, detector.state_dict())
+    assert filled == ["stage1.head.weight", "stage1.head.bias"]
+    assert torch.equal(typed.stage1.head.weight[:1], detector.stage1.head.weight)
+    typed.stage1.load_state_dict({k: v for k, v in detector.stage1.state_dict().items() if not k.startswith("head")}, strict=False)
+    typed.stage2.load_state_dict(detector.stage2.state_dict())
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(typed(x)["density"], detector(x)["density"], atol=1e-6)  # detection intact from step 0

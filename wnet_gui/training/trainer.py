@@ -178,6 +178,21 @@ def select_parts(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor
     return chosen
 
 
+def widen_heads(model: torch.nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
+    """A typing model started from a detector: each output layer that grew from 1 channel
+    (the mask) to 1 + K (mask and types) gets the detector's weights in its first channel,
+    so the mask, and the density that stage 2 reads from it, work from step 0 while the type
+    channels learn. Returns the tensors so filled."""
+    filled = []
+    with torch.no_grad():
+        for key, tensor in model.state_dict().items():
+            old = source.get(key)
+            if old is not None and old.dim() == tensor.dim() >= 1 and old.shape[0] == 1 and tensor.shape[0] > 1 and old.shape[1:] == tensor.shape[1:]:
+                tensor[:1].copy_(old.to(tensor.dtype))
+                filled.append(key)
+    return filled
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path):
         self.cfg = cfg
@@ -258,11 +273,15 @@ class Trainer:
             n = load_lite_into_encoder(stage1_encoder(self.model), cfg.pretrained_lite)
             self.log({"event": "pretrained", "variant": cfg.pretrained_lite, "tensors": n})
         if cfg.init_weights:
-            state = initial_weights(cfg.init_weights)
-            if cfg.init_parts:
-                state = select_parts(state, self.model.state_dict(), cfg.init_parts)
+            source = initial_weights(cfg.init_weights)
+            state = select_parts(source, self.model.state_dict(), cfg.init_parts) if cfg.init_parts else source
             self.model.load_state_dict(state, strict=not cfg.init_parts)
             self.log({"event": "init_weights", "from": cfg.init_weights, "parts": cfg.init_parts, "tensors": len(state)})
+            if self.types:
+                widened = widen_heads(self.model, source)
+                self.log({"event": "widened_heads", "tensors": widened})
+
+
 
     # -- loop ---------------------------------------------------------------------------
     def run(self, fit_tiles: list[PreparedTile], val_tiles: list[PreparedTile], resume: bool = True) -> dict:
