@@ -71,7 +71,7 @@ class ParsedRegion:
         return self.name or self.cls or "Region"
 
     def area(self) -> float:
-        return sum(_polygon_area(ext) - sum(_polygon_area(h) for h in holes) for ext, holes in self.parts)
+        return sum(polygon_area(ext) - sum(polygon_area(h) for h in holes) for ext, holes in self.parts)
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _parse_ring(ring: Any) -> np.ndarray:
     return pts
 
 
-def _polygon_area(pts: np.ndarray) -> float:
+def polygon_area(pts: np.ndarray) -> float:
     x, y = pts[:, 0], pts[:, 1]
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
@@ -168,7 +168,7 @@ def _nucleus_outline(geometry: dict, parsed: ParsedNuclei) -> np.ndarray:
     parts = _polygon_parts(geometry)
     if len(parts) > 1:
         parsed.notes["multi-part nucleus outlines (largest part kept)"] += 1
-    exterior, holes = max(parts, key=lambda p: _polygon_area(p[0]))
+    exterior, holes = max(parts, key=lambda p: polygon_area(p[0]))
     if holes:
         parsed.notes["nucleus outlines with holes (filled)"] += 1
     return exterior
@@ -512,4 +512,4 @@ def read_region_outline(path: str | Path) -> np.ndarray:
     outlines = [ext for region in parsed.regions for ext, _ in region.parts] or [p for p in parsed.polygons if p is not None]
     if not outlines:
         raise GeoJSONError("holds no Polygon to use as a region", path)
-    return max(outlines, key=_polygon_area)
+    return max(outlines, key=polygon_area)

@@ -148,11 +148,15 @@ class FileActions(QObject):
         """QuPath's Counting dialog → Load points reads this (x, y, class, name, colour)."""
         from ..annotations.qupath import write_counting_tsv
 
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export points for QuPath's Counting tool", self.suggested("tsv", ".tsv"), "Tab-separated (*.tsv *.txt)")
+        self._export_file("tsv", "Export points for QuPath's Counting tool", ".tsv", "Tab-separated (*.tsv *.txt)", write_counting_tsv)
+
+    def _export_file(self, kind: str, title: str, suffix: str, pattern: str, writer) -> None:
+        """Ask where (starting in the last folder for ``kind``), then ``writer(store, path)``."""
+        path, _ = QFileDialog.getSaveFileName(self.window, title, self.suggested(kind, suffix), pattern)
         if path:
-            self.remember("tsv", path)
+            self.remember(kind, path)
             try:
-                write_counting_tsv(self.window.store, path)
+                writer(self.window.store, path)
             except OSError as exc:
                 self.window.error("Export failed", f"Cannot write {path}: {exc}")
 
@@ -188,10 +192,4 @@ class FileActions(QObject):
         self.exportFinished.emit(path, error)
 
     def export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export CSV", self.suggested("csv", ".csv"), "CSV (*.csv)")
-        if path:
-            self.remember("csv", path)
-            try:
-                write_csv(self.window.store, path)
-            except OSError as exc:
-                self.window.error("Export failed", f"Cannot write {path}: {exc}")
+        self._export_file("csv", "Export CSV", ".csv", "CSV (*.csv)", write_csv)

@@ -365,16 +365,15 @@ class MainWindow(QMainWindow):
 
     def region_count_text(self) -> str:
         """'312 nuclei, 2,480 /mm² in 0.126 mm²' for the drawn region, or '—'."""
-        roi = self.view.roi
-        if self.slide is None or roi is None:
+        ids = self.region_ids()
+        if ids is None:
             return "— (draw one with R)"
+        n, roi = len(ids), self.view.roi
         if isinstance(roi, QPolygonF):
-            xy = np.array([(p.x(), p.y()) for p in roi])
-            n = len(self.store.query_polygon(xy))
-            x, y = xy[:, 0], xy[:, 1]
-            area_px = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+            from ..annotations.geojson import polygon_area
+
+            area_px = polygon_area(np.array([(p.x(), p.y()) for p in roi]))
         else:
-            n = len(self.store.query_rect(roi.left(), roi.top(), roi.right(), roi.bottom()))
             area_px = roi.width() * roi.height()
         if not self.slide.mpp or area_px <= 0:
             return f"{n:,} nuclei"
