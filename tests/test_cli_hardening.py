@@ -69,19 +69,21 @@ def test_folder_run_survives_a_bad_slide_a_missing_scale_and_duplicate_stems(tmp
     out = tmp_path / "out"
     inputs = [str(slides / "x.tif"), str(slides / "x.png"), str(slides / "a" / "slide.tif"), str(slides / "b" / "slide.tif"),
               str(slides / "opencv_fails.tif")]
-    assert main(["detect", *inputs, "-o", str(out), "--device", "cpu"]) == 1
+    # in this process (--scheduler none), where the monkeypatched failure reaches; test_cohort runs the same on a cluster
+    assert main(["detect", *inputs, "-o", str(out), "--device", "cpu", "--scheduler", "none"]) == 1
     captured = capsys.readouterr()
     assert "x.png does not state its microns per pixel" in captured.err
     assert "opencv_fails.tif" in captured.err and "2 of 5 slides failed" in captured.err
-    written = sorted(p.name for p in out.iterdir())
+    written = sorted(p.name for p in out.glob("*.geojson"))
     assert written == ["a__slide.tif.geojson", "b__slide.tif.geojson", "x.tif.geojson"]
+    assert sorted(p.name for p in out.iterdir() if p.suffix != ".geojson") == ["cohort-manifest.json", "summary.csv"]  # no temporary files left
     for name in written:
         store = NucleusStore()
         import_geojson(store, out / name)
         assert len(store) > 50
     # a re-run skips what is done and reports the same failures
-    assert main(["detect", *inputs, "-o", str(out), "--device", "cpu"]) == 1
-    assert capsys.readouterr().out.count("already done") == 3
+    assert main(["detect", *inputs, "-o", str(out), "--device", "cpu", "--scheduler", "none"]) == 1
+    assert sum(line.endswith("), skipped") for line in capsys.readouterr().out.splitlines()) == 3
 
 
 def test_single_output_is_not_overwritten_without_asking(tmp_path, sample_tiff, capsys):

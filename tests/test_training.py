@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from wnet_gui.annotations import read_geojson
@@ -228,3 +229,23 @@ def test_scaled_crops_resize_nuclei_and_keep_targets_aligned():
     assert len(areas) > 20
     ratio = np.sqrt(np.array(areas) / (np.pi * radius**2))  # the radius' scale factor
     assert ratio.min() < 0.85 and ratio.max() > 1.15 and 0.65 < ratio.min() and ratio.max() < 1.4
+
+
+def test_lab_appearance_changes_only_the_image_and_is_reproducible():
+    from wnet_gui.training.augment import appearance, gaussian_defocus, jpeg_roundtrip
+    from wnet_gui.training.config import TrainConfig
+
+    from helpers import sample_mosaic
+
+    image = np.ascontiguousarray(sample_mosaic()[:256, :256])
+    a = appearance(image, np.random.default_rng(3), "lab")
+    b = appearance(image, np.random.default_rng(3), "lab")
+    assert a.shape == image.shape and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert np.abs(a.astype(int) - image).mean() > 2  # it does change the look
+    blurred = gaussian_defocus(image, np.random.default_rng(0), max_sigma=1.5)
+    sharpness = lambda im: np.abs(np.diff(im.astype(float), axis=1)).mean()  # noqa: E731
+    assert sharpness(blurred) < 0.8 * sharpness(image)
+    jpeg = jpeg_roundtrip(image, np.random.default_rng(0), quality=(30, 30))
+    assert jpeg.shape == image.shape and 0 < np.abs(jpeg.astype(int) - image).mean() < 10
+    with pytest.raises(ValueError, match="appearance"):
+        TrainConfig(name="x", architecture={}, appearance="strong")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
+from .atomic_file import replacing
 from .qupath import assign_colors
 from .store import NucleusStore
 
@@ -24,8 +24,7 @@ def spreadsheet_safe(text: str) -> str:
 
 def write_csv(store: NucleusStore, path: str | Path) -> None:
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "x", "y", "score", "source", "class", "color", "class_by_hand"])
         colors = assign_colors(store.classes.names, store.class_colors)
@@ -34,4 +33,3 @@ def write_csv(store: NucleusStore, path: str | Path) -> None:
             writer.writerow([n.id, f"{n.x:.2f}", f"{n.y:.2f}", "" if math.isnan(n.score) else f"{n.score:.4f}",
                              spreadsheet_safe(n.source), spreadsheet_safe(n.cls), f"#{r:02x}{g:02x}{b:02x}",
                              int(bool((store.extras.get(n.id) or {}).get("class_by_hand")))])
-    os.replace(tmp, path)

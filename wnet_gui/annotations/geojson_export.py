@@ -21,12 +21,12 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic_file import replacing
 from .qupath import assign_colors, class_color, object_id
 from .store import NucleusStore
 
@@ -109,9 +109,7 @@ def write_geojson(store: NucleusStore, path: str | Path, points_as: str = "detec
     path = Path(path)
     doc = store_to_geojson(store, points_as, masks_as, split_sources)
     text = json.dumps(doc, separators=(",", ":"))
-    tmp = path.with_name(path.name + ".tmp")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(tmp, "wt", encoding="utf-8") as fh:
+    with replacing(path) as tmp, opener(tmp, "wt", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
-    os.replace(tmp, path)

@@ -13,6 +13,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from .atomic_file import replacing
+
 # 0.2 wrote the type only as the feature's "id"
 LEGACY_TYPES = {"PathCellObject": "cell", "PathDetectionObject": "detection", "PathAnnotationObject": "annotation",
                 "PathTileObject": "tile", "PathTMACoreObject": "tmacore", "PathRootObject": "root"}
@@ -141,8 +143,7 @@ def write_counting_tsv(store, path: str | Path, split_sources: bool = False) -> 
     """The file QuPath's Counting dialog loads ('Load points'): tab-separated x, y, class,
     name, colour; each (class, name, colour) becomes one Points annotation."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(["x", "y", "class", "name", "color"])
         assign_colors(store.classes.names, store.class_colors)
@@ -150,7 +151,6 @@ def write_counting_tsv(store, path: str | Path, split_sources: bool = False) -> 
             name = f"{n.cls} ({n.source})" if split_sources else n.cls
             color = packed_of_rgb(class_color(n.cls, store.class_colors))
             writer.writerow([f"{n.x:.2f}", f"{n.y:.2f}", _cell(n.cls), _cell(name), color])
-    os.replace(tmp, path)
 
 
 def _cell(text: str) -> str:

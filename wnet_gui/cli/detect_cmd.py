@@ -1,9 +1,11 @@
-"""``wnet detect``: one slide to one file, or many slides to a folder (resumable)."""
+"""``wnet detect``: one slide to one file, or many slides (files, folders, globs, manifests)
+to a folder — on a local Dask cluster by default, a running scheduler, a Slurm/PBS queue, or
+as a plain loop in this process (``--scheduler none``). Resumable either way."""
 
 from __future__ import annotations
 
 import argparse
-import glob
+import math
 import sys
 import time
 from pathlib import Path
@@ -11,28 +13,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine.detect import DetectOptions, detect_slide
+from ..engine.slide_inputs import expand_inputs, output_names  # noqa: F401 - output_names: part of this module's API
 from ..engine.tiling import PolygonRegion, Rect
 from ..models.zoo import resolve_card
-from ..slides import SLIDE_SUFFIXES, SlideError
-
-
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files, folders (their slide files) and globs, in a stable order, without repeats."""
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in SLIDE_SUFFIXES and p.is_file())
-        elif any(ch in item for ch in "*?["):
-            found += sorted(Path(p) for p in glob.glob(item))
-        else:
-            found.append(path)
-    seen, unique = set(), []
-    for p in found:
-        if p.resolve() not in seen:
-            seen.add(p.resolve())
-            unique.append(p)
-    return unique
+from ..slides import SlideError
 
 
 def parse_region(text: str) -> Rect | PolygonRegion:
@@ -45,28 +29,9 @@ def parse_region(text: str) -> Rect | PolygonRegion:
     return Rect.parse(text)
 
 
-def output_names(slides: list[Path], suffix: str) -> list[str]:
-    """One distinct output file name per input: the stem, or where two inputs share it
-    (``x.tif`` and ``x.png``; ``a/slide.tif`` and ``b/slide.tif``) the full file name, then
-    as many parent folders as it takes to tell them apart."""
-    stems = [p.stem for p in slides]
-    names = list(stems)
-    clashing = {n for n in stems if stems.count(n) > 1}
-    resolved = [p.resolve() for p in slides]
-    for i, p in enumerate(slides):
-        if names[i] not in clashing:
-            continue
-        parts = resolved[i].parts
-        for depth in range(1, len(parts) + 1):
-            candidate = "__".join(parts[-depth:]).lstrip("/\\")
-            others = ["__".join(q.parts[-depth:]).lstrip("/\\") for j, q in enumerate(resolved) if j != i and stems[j] == stems[i]]
-            if candidate not in others:
-                names[i] = candidate
-                break
-    return [f"{n}{suffix}" for n in names]
-
-
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "cluster", None) and args.dry_run:
+        return _print_job_script(args)
     slides = expand_inputs(args.inputs)
     if not slides:
         raise FileNotFoundError(f"no slides match {' '.join(args.inputs)}")
@@ -78,42 +43,111 @@ def run(args: argparse.Namespace) -> int:
     region = parse_region(args.roi) if args.roi else None
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
-    suffix = {"csv": ".csv", "tsv": ".tsv"}.get(args.format, ".geojson")
-    if not many and output.exists() and not args.overwrite:
+    if many:
+        return _run_many(args, slides, card, options, region, output)
+    slide = slides[0]
+    if slide.mpp is not None:
+        options = DetectOptions(**{**options.__dict__, "mpp": slide.mpp})
+    if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; give --overwrite to replace it")
-    outputs = [output / name for name in output_names(slides, suffix)] if many else [output]
-    failures = 0
-    for slide_path, out in zip(slides, outputs):
-        if many and out.exists() and not args.overwrite:
-            print(f"{slide_path.name}: already done ({out}), skipped")
-            continue
-        bars: list[tqdm] = []  # made at the first tile, so an error is not preceded by an empty bar
+    return _run_one(slide.path, card, output, region, options, args)
 
-        def progress(result, bars=bars, name=slide_path.name):
-            if not bars:  # tissue tiles only: skipped background would make the rate (and ETA) a lie
-                bars.append(tqdm(desc=name, unit="tile", leave=True, total=result.total - result.skipped))
-            bars[0].update(result.done - result.skipped - bars[0].n)
 
-        start = time.monotonic()
-        try:
-            run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress, points_as=args.points_as)
-        except (KeyboardInterrupt, MemoryError):
-            raise
-        except Exception as exc:  # one bad slide never stops a folder: say which and why, go on
-            for bar in bars:
-                bar.close()
-            message = str(exc) if isinstance(exc, (SlideError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
-            print(f"error: {slide_path}: {message}" if slide_path.name not in message else f"error: {message}", file=sys.stderr)
-            failures += 1
-            if not many:
-                return 2
-            continue
+def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, args) -> int:
+    bars: list[tqdm] = []  # made at the first tile, so an error is not preceded by an empty bar
+
+    def progress(result):
+        if not bars:  # tissue tiles only: skipped background would make the rate (and ETA) a lie
+            bars.append(tqdm(desc=slide_path.name, unit="tile", leave=True, total=result.total - result.skipped))
+        bars[0].update(result.done - result.skipped - bars[0].n)
+
+    start = time.monotonic()
+    try:
+        run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress, points_as=args.points_as)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, (SlideError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+        print(f"error: {slide_path}: {message}" if slide_path.name not in message else f"error: {message}", file=sys.stderr)
+        return 2
+    finally:
         for bar in bars:
             bar.close()
-        mpx = run_.area_px / 1e6
-        print(f"{slide_path.name}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
-              f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {out}")
-    if failures:
-        print(f"{failures} of {len(slides)} slides failed; the others were written", file=sys.stderr)
+    mpx = run_.area_px / 1e6
+    print(f"{slide_path.name}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
+          f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {out}")
+    return 0
+
+
+def _client_for(args):
+    """(client, what it is) for ``--scheduler``/``--cluster``; (None, …) for a local cluster or the plain loop."""
+    from ..engine import cluster
+
+    if args.cluster:
+        jobs = cluster.job_queue_cluster(args.cluster, queue=args.queue, cores=args.cores, memory=args.memory,
+                                         walltime=args.walltime, account=args.account)
+        jobs.scale(jobs=args.jobs)
+        from distributed import Client
+
+        return Client(jobs), jobs, f"{args.cluster} jobs ({args.jobs} × {args.cores} cores)"
+    if args.scheduler and args.scheduler.startswith(("tcp://", "tls://", "ucx://")):
+        return cluster.connect(args.scheduler), None, f"the cluster at {args.scheduler}"
+    return None, None, ""
+
+
+def _run_many(args, slides, card, options, region, output: Path) -> int:
+    from ..engine.cohort import run_cohort
+
+    inline = args.scheduler == "none"
+    client, jobs, where = _client_for(args)
+    if not where:
+        where = "this process, one slide after another" if inline else "a local cluster"
+    print(f"{len(slides)} slides → {output}/ on {where}", file=sys.stderr)
+    bar = tqdm(total=len(slides), unit="slide", desc="slides")
+
+    def progress(state, outcome):
+        if outcome is not None:
+            if outcome.status == "skipped":
+                tqdm.write(f"{Path(outcome.slide).name}: already done ({outcome.output}), skipped")
+            elif outcome.status == "failed":
+                tqdm.write(f"error: {outcome.slide}: {outcome.error}", file=sys.stderr)
+            elif outcome.status == "done":
+                tqdm.write(f"{Path(outcome.slide).name}: {outcome.nuclei} nuclei in {outcome.seconds:.1f} s "
+                           f"({outcome.mpx_per_s:.1f} Mpx/s on {outcome.worker}) → {outcome.output}")
+            bar.update(state.done + state.skipped + state.failed - bar.n)
+        eta = "?" if math.isnan(state.eta) else time.strftime("%H:%M:%S", time.gmtime(state.eta))
+        bar.set_postfix_str(f"running {state.running}, failed {state.failed}, {state.tiles_per_s:.1f} tiles/s, ETA {eta}", refresh=True)
+
+    try:
+        summary = run_cohort(slides, output, card, options, client, region=region, out_format=args.format, points_as=args.points_as,
+                             overwrite=args.overwrite, inline=inline, workers=args.workers, threads_per_worker=args.threads_per_worker,
+                             progress=progress)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"interrupted: finished slides are kept (and skipped next time); see {output / 'summary.csv'}", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
+        if jobs is not None:
+            jobs.close()
+    print(summary.table())
+    print(f"{summary.count('done')} done, {summary.count('skipped')} skipped, {summary.failed} failed in {summary.seconds:.1f} s; "
+          f"summary: {output / 'summary.csv'}")
+    if summary.failed:
+        print(f"{summary.failed} of {len(slides)} slides failed; the others were written", file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_job_script(args) -> int:
+    from ..engine.cluster import job_queue_cluster
+
+    jobs = job_queue_cluster(args.cluster, queue=args.queue, cores=args.cores, memory=args.memory, walltime=args.walltime, account=args.account)
+    try:
+        print(jobs.job_script())
+    finally:
+        jobs.close()
+    print(f"# {args.jobs} such jobs would be submitted", file=sys.stderr)
     return 0

@@ -37,13 +37,14 @@ MPP = _bounded(float, 0.05, 10.0, "microns per pixel (0.25 at 40×, 0.5 at 20×)
 THREADS = _bounded(int, 1, 1024, "threads")
 THRESHOLD = _bounded(float, 0.0, 1.0, "the peak threshold")
 BATCH = _bounded(int, 1, 1024, "the batch size")
+WORKERS = _bounded(int, 1, 1024, "a count")
 RADIUS = _bounded(float, 1e-3, 1e4, "the matching radius")
 
 
 def _add_detect(sub) -> None:
     p = sub.add_parser("detect", help="detect nucleus centres in slides or tiles")
-    p.add_argument("inputs", nargs="+", help="slide files, folders or globs")
-    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several)")
+    p.add_argument("inputs", nargs="+", help="slide files, folders, globs, or a manifest CSV (a 'path' column, optional 'mpp')")
+    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several; with summary.csv)")
     p.add_argument("--model", default="fast", help=f"{', '.join(BUNDLED)}, or a model card path (default: fast)")
     p.add_argument("--roi", help="x,y,w,h in level-0 pixels, or a GeoJSON file whose largest polygon outlines the region (default: whole slide)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
@@ -58,6 +59,19 @@ def _add_detect(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast where the hardware has it natively (default)")
+    many = p.add_argument_group("many slides (Dask)", "where the slides of a folder or manifest run; a rerun skips finished ones")
+    many.add_argument("--scheduler", default="local",
+                      help="local (default: a local cluster sized to this machine), none (a plain loop in this process), or tcp://host:8786 (a running cluster)")
+    many.add_argument("--workers", type=WORKERS, help="local cluster: worker processes (default: one per 4 cores)")
+    many.add_argument("--threads-per-worker", type=WORKERS, help="local cluster: slides at once per worker (default 1)")
+    many.add_argument("--cluster", choices=["slurm", "pbs"], help="submit workers as batch jobs (dask-jobqueue)")
+    many.add_argument("--queue", help="batch queue / partition")
+    many.add_argument("--account", help="batch account / project")
+    many.add_argument("--cores", type=WORKERS, default=4, help="cores per job (default 4)")
+    many.add_argument("--memory", default="16GB", help="memory per job (default 16GB)")
+    many.add_argument("--walltime", default="02:00:00", help="time limit per job (default 02:00:00)")
+    many.add_argument("--jobs", type=WORKERS, default=4, help="jobs to submit (default 4)")
+    many.add_argument("--dry-run", action="store_true", help="with --cluster: print the job script and exit")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.detect_cmd", fromlist=["run"]).run(a))
 
 

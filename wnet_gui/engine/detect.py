@@ -298,6 +298,7 @@ def detect_slide(
     cancel: threading.Event | None = None,
     on_tile: Callable[[TileResult], None] | None = None,
     points_as: str = "detections",
+    predictor: DensityPredictor | None = None,
 ) -> DetectionRun:
     """One slide → one results file: GeoJSON (points as detections, or as QuPath Points
     annotations per class), CSV (x, y, score) or QuPath's Counting TSV.
@@ -313,7 +314,7 @@ def detect_slide(
     options = options or DetectOptions()
     slide = open_slide(slide_path, mpp=options.mpp)
     try:
-        run = run_detection(slide, card, region, options, cancel, on_tile)
+        run = run_detection(slide, card, region, options, cancel, on_tile, predictor)
     finally:
         slide.close()
     if run.cancelled:

@@ -1,4 +1,5 @@
-"""Augmentations that keep image and targets aligned: crops, scale, flips, 90° turns, H&E jitter."""
+"""Augmentations that keep image and targets aligned: crops, scale, flips, 90° turns, H&E jitter,
+and the "new lab" appearance changes (defocus, stain strength, hue, JPEG) that only touch the image."""
 
 from __future__ import annotations
 
@@ -62,3 +63,49 @@ def brightness_contrast(image: np.ndarray, rng: np.random.Generator, amount: flo
     shift = rng.uniform(-amount, amount) * 255
     mean = image.mean()
     return np.clip((image - mean) * gain + mean + shift, 0, 255).astype(np.uint8)
+
+
+# Appearance levels: "light" is what the bundled models were trained with; "lab" adds what a
+# new lab changes (CoNSeP's missed nuclei sit in defocused, pale, JPEG-compressed areas —
+# BENCHMARKS.md, issue 17 part 3). HoVer-Net trains with blur and colour jitter for the same reason.
+APPEARANCE_LEVELS = ("light", "lab")
+
+
+def gaussian_defocus(image: np.ndarray, rng: np.random.Generator, max_sigma: float = 1.5) -> np.ndarray:
+    """Out-of-focus areas: a Gaussian blur of 0.3–``max_sigma`` px (whole-slide scanners focus per strip)."""
+    sigma = float(rng.uniform(0.3, max_sigma))
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
+
+
+def hue_saturation(image: np.ndarray, rng: np.random.Generator, hue: float = 8.0, saturation: float = 0.25) -> np.ndarray:
+    """Shift hue by up to ±``hue`` degrees and scale saturation by ±``saturation`` (stain batches, scanners)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-hue, hue) / 2.0) % 180.0  # OpenCV hue is degrees / 2
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(1 - saturation, 1 + saturation), 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+def jpeg_roundtrip(image: np.ndarray, rng: np.random.Generator, quality: tuple[int, int] = (35, 90)) -> np.ndarray:
+    """Re-encode as JPEG at a random quality: the blocking and chroma loss of compressed slides."""
+    q = int(rng.integers(quality[0], quality[1] + 1))
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, q])
+    if not ok:
+        return image
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def appearance(image: np.ndarray, rng: np.random.Generator, level: str = "light") -> np.ndarray:
+    """The image-only augmentations of a level (targets are unchanged by any of them)."""
+    if level == "light":
+        return brightness_contrast(hed_jitter(image, rng), rng)
+    if level != "lab":
+        raise ValueError(f"appearance level must be one of {APPEARANCE_LEVELS}, not {level!r}")
+    image = hed_jitter(image, rng, sigma=0.15, bias=0.025)
+    if rng.random() < 0.5:
+        image = hue_saturation(image, rng)
+    image = brightness_contrast(image, rng, amount=0.15)
+    if rng.random() < 0.35:
+        image = gaussian_defocus(image, rng)
+    if rng.random() < 0.35:
+        image = jpeg_roundtrip(image, rng)
+    return image

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .augment import APPEARANCE_LEVELS
+
 AMP_MODES = ("none", "bf16")
 SELECTIONS = ("pooled", "macro")  # validation score: pooled F1, or the mean of each dataset's F1
 
@@ -30,6 +32,7 @@ class TrainConfig:
     type_radius_um: float = 3.0  # typed disk around each typed centre that the type loss sees
     crop: int = 256
     scale_jitter: float = 0.0  # crops resampled by up to ±this fraction (0.15: 0.87–1.15×)
+    appearance: str = "light"  # image augmentation: 'light' (HED ±5 %), 'lab' (+defocus, hue, JPEG, HED ±15 %)
     batch: int = 8
     lr: float = 1e-4
     min_lr: float = 1e-8
@@ -53,6 +56,8 @@ class TrainConfig:
         """Reject a mistyped choice when the file is read, not after the first 100 steps."""
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be one of {AMP_MODES}, not {self.amp!r}")
+        if self.appearance not in APPEARANCE_LEVELS:
+            raise ValueError(f"appearance must be one of {APPEARANCE_LEVELS}, not {self.appearance!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
         if not 0.0 <= self.scale_jitter < 0.5:

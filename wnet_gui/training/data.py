@@ -9,7 +9,7 @@ import numpy as np
 
 from ..datasets.monuseg import NucleiTile
 from ..detection.targets import density_map, dot_mask, type_target
-from .augment import brightness_contrast, hed_jitter, random_crop, random_dihedral, random_scaled_crop
+from .augment import appearance, random_crop, random_dihedral, random_scaled_crop
 
 
 @dataclass
@@ -70,11 +70,13 @@ class CropSampler:
     """
 
     def __init__(self, tiles: list[PreparedTile], crop: int, seed: int, stain_jitter: bool = True,
-                 shares: dict[str, float] | None = None, scale_jitter: float = 0.0):
+                 shares: dict[str, float] | None = None, scale_jitter: float = 0.0,
+                 appearance_level: str = "light"):
         self.tiles = tiles
         self.crop = crop
         self.scale_jitter = scale_jitter
         self.stain_jitter = stain_jitter
+        self.appearance_level = appearance_level
         self.rng = np.random.default_rng(seed)
         areas = np.array([t.image.shape[0] * t.image.shape[1] for t in tiles], dtype=np.float64)
         datasets = [t.dataset for t in tiles]
@@ -103,8 +105,7 @@ class CropSampler:
         arrays = random_dihedral(arrays, self.rng)
         image = arrays[0]
         if self.stain_jitter:
-            image = hed_jitter(image, self.rng)
-            image = brightness_contrast(image, self.rng)
+            image = appearance(image, self.rng, self.appearance_level)
         return (image, arrays[1], arrays[2], has_mask) + ((arrays[3],) if with_types else ())
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,77 @@
+"""The books of a cohort run: what was done with which input, model and options.
+
+``OUT/cohort-manifest.json``, written only by the driver (atomically, after each slide), so a
+rerun skips a slide only when its output is there *and* was made from the same file (size,
+mtime), the same weights (sha256) and the same options — a re-scanned slide, a new model or
+another threshold is redone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from .detect import DetectOptions
+
+MANIFEST_NAME = "cohort-manifest.json"
+VERSION = 1
+# options that change what is found (device, threads, batch size and prefetch do not)
+RESULT_OPTIONS = ("skip_background", "threshold", "mpp", "tile_size", "precision")
+
+
+def fingerprint(slide: Path, model_sha256: str, options: DetectOptions, region, out_format: str, points_as: str) -> dict[str, Any]:
+    """What a result depends on; a missing input gets a fingerprint no result can match."""
+    try:
+        st = os.stat(slide)
+        size, mtime = st.st_size, st.st_mtime_ns
+    except OSError:
+        size, mtime = -1, -1
+    opts = {k: getattr(options, k) for k in RESULT_OPTIONS}
+    return {"input": str(Path(slide).resolve()), "size": size, "mtime_ns": mtime, "model_sha256": model_sha256,
+            "options": opts, "region": None if region is None else hashlib.sha256(pickle.dumps(region)).hexdigest(), "format": out_format, "points_as": points_as}
+
+
+class CohortManifest:
+    def __init__(self, path: Path, entries: dict[str, dict[str, Any]] | None = None):
+        self.path = path
+        self.entries = entries or {}
+
+    @classmethod
+    def load(cls, out_dir: Path) -> "CohortManifest":
+        """The folder's manifest; an unreadable one counts as empty (everything is redone)."""
+        path = Path(out_dir) / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entries = data.get("slides", {}) if isinstance(data, dict) else {}
+            return cls(path, {k: v for k, v in entries.items() if isinstance(v, dict)})
+        except (OSError, ValueError):
+            return cls(path)
+
+    def matches(self, name: str, entry: dict[str, Any], output: Path) -> bool:
+        old = self.entries.get(name)
+        if old is None or entry["size"] < 0:
+            return False
+        try:
+            if output.stat().st_size != old.get("output_size"):
+                return False
+        except OSError:
+            return False
+        return all(old.get(k) == v for k, v in entry.items())
+
+    def nuclei(self, name: str) -> int:
+        return int(self.entries.get(name, {}).get("nuclei", 0))
+
+    def record(self, name: str, entry: dict[str, Any], output: Path, nuclei: int) -> None:
+        self.entries[name] = {**entry, "output_size": output.stat().st_size, "nuclei": nuclei}
+
+    def save(self) -> None:
+        from ..annotations.atomic_file import replacing
+
+        with replacing(self.path) as tmp:
+            tmp.write_text(json.dumps({"version": VERSION, "slides": self.entries}, indent=1), encoding="utf-8")
+
+
+__all__ = ["CohortManifest", "MANIFEST_NAME", "fingerprint", "RESULT_OPTIONS"]
