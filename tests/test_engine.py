@@ -206,3 +206,17 @@ def test_an_outlined_region_reads_only_tiles_it_touches_and_keeps_points_inside(
     assert count_matches(inside.centres, expected, 1.0).tp >= len(expected) - 3
     with pytest.raises(ValueError, match="three vertices"):
         PolygonRegion.from_array([(0, 0), (10, 10)])
+
+
+def test_tissue_mask_resolution_follows_the_tile_grid():
+    """Fine enough for 16 mask pixels across every tile, never finer than needed (a 2048-px
+    mask of a 36 Mpx slide read a 3000² level: a sixth of a `fast` run)."""
+    from wnet_gui.engine.detect import tissue_thumbnail_size
+    from wnet_gui.engine.tiling import Rect, plan_tiles
+
+    small = plan_tiles(Rect(0, 0, 6000, 6000), 2.0, 512, 32)
+    assert tissue_thumbnail_size((6000, 6000), small) == 512
+    big = plan_tiles(Rect(0, 0, 4000, 4000), 2.0, 512, 32)  # a region's tiles; the slide is 100,000 px wide
+    core = big[0].core.w
+    assert tissue_thumbnail_size((100_000, 60_000), big) == int(16 * 100_000 / core)
+    assert tissue_thumbnail_size((400_000, 60_000), big) == 2048

@@ -28,7 +28,7 @@ import numpy as np
 
 from .atomic_file import replacing
 from .qupath import assign_colors, class_color, object_id
-from .store import NucleusStore
+from .store import Nucleus, NucleusStore
 
 POINTS_AS = ("detections", "annotations")
 HAND_SET = "Class set by hand"
@@ -65,27 +65,41 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
     colors = assign_colors(store.classes.names, store.class_colors)
     features: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list] = {}
-    for n in store:
-        extra = store.extras.get(n.id)
-        if n.polygon is None and points_as == "annotations":
-            groups.setdefault((n.cls, n.source if split_sources else ""), []).append(n)
+    # column-wise: a whole slide's 10⁵–10⁶ nuclei are exported in one pass over arrays,
+    # with the per-class and per-source parts built once (a detect run's write is ~1 s per 10⁵)
+    cols = store.columns()
+    ids = cols["id"].tolist()
+    xs, ys = np.round(cols["x"].astype(np.float64), 2).tolist(), np.round(cols["y"].astype(np.float64), 2).tolist()
+    raw_scores = cols["score"].astype(np.float64)
+    scores = np.round(raw_scores, 4).tolist()
+    has_score = (~np.isnan(raw_scores)).tolist()
+    sources, classes = store.sources.names, store.classes.names
+    classification = {code: {"name": cls, "color": list(class_color(cls, colors))} for code, cls in enumerate(classes)}
+    for nid, x, y, score, scored, src, cls_code in zip(ids, xs, ys, scores, has_score, cols["source"].tolist(), cols["cls"].tolist(), strict=True):
+        extra = store.extras.get(nid)
+        polygon = store.polygons.get(nid)
+        source, cls = sources[src], classes[cls_code]
+        if polygon is None and points_as == "annotations":
+            groups.setdefault((cls, source if split_sources else ""), []).append(Nucleus(nid, x, y, source, score if scored else math.nan, cls))
             continue
-        fid = (extra or {}).get("uuid") or object_id(store.namespace, f"nucleus/{n.id}")
-        properties: dict[str, Any] = {"objectType": "detection", "name": n.source,
-                                      "classification": {"name": n.cls, "color": list(class_color(n.cls, colors))}}
+        fid = (extra or {}).get("uuid") or object_id(store.namespace, f"nucleus/{nid}")
+        properties: dict[str, Any] = {"objectType": "detection", "name": source, "classification": classification[cls_code]}
         feature: dict[str, Any] = {"type": "Feature", "id": fid}
-        if n.polygon is not None:
-            outline = {"type": "Polygon", "coordinates": [_ring(n.polygon)]}
+        if polygon is not None:
+            outline = {"type": "Polygon", "coordinates": [_ring(polygon)]}
             feature["geometry"] = outline
             if masks_as == "cells":
                 properties["objectType"] = "cell"
                 feature["nucleusGeometry"] = outline
         else:
-            feature["geometry"] = {"type": "Point", "coordinates": [_round(n.x), _round(n.y)]}
-        measurements = _measurements(n.score, extra)
+            feature["geometry"] = {"type": "Point", "coordinates": [x, y]}
+        if extra is None:  # the common case: a model's point, its score the only measurement
+            measurements = {"score": score} if scored else None
+        else:
+            measurements = _measurements(score if scored else math.nan, extra)
         if measurements:
             properties["measurements"] = measurements
-        properties["wnet"] = {"id": n.id, "source": n.source, "centre": [_round(n.x), _round(n.y)]}
+        properties["wnet"] = {"id": nid, "source": source, "centre": [x, y]}
         feature["properties"] = properties
         features.append(feature)
     for (cls, source), members in groups.items():

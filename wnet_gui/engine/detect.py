@@ -119,6 +119,19 @@ def slide_mpp(slide: Slide, options: DetectOptions) -> float:
     return float(mpp)
 
 
+TISSUE_PX_PER_TILE = 16  # tissue-mask pixels across a tile's core: enough to tell a tile's share of tissue
+
+
+def tissue_thumbnail_size(dimensions: tuple[int, int], tiles: list[Tile]) -> int:
+    """Longer side of the thumbnail the tissue mask is made from: fine enough for
+    ``TISSUE_PX_PER_TILE`` pixels per tile across the slide, 512 to 2048. A finer mask only
+    costs: on a 36 Mpx slide a 2048-px mask read a 3000² level in 0.9 s, a sixth of the run."""
+    if not tiles:
+        return 512
+    core = max(tiles[0].core.w, tiles[0].core.h)
+    return int(min(2048, max(512, TISSUE_PX_PER_TILE * max(dimensions) / max(core, 1))))
+
+
 def _batch_size(device: torch.device, options: DetectOptions) -> int:
     if options.batch_size:
         return options.batch_size
@@ -180,7 +193,7 @@ def iter_detections(
     total = len(tiles)
     todo = tiles if outline is None else [t for t in tiles if outline.overlaps(t.core)]
     if options.skip_background:
-        tissue = TissueMask(slide)
+        tissue = TissueMask(slide, max_size=tissue_thumbnail_size(slide.dimensions, tiles))
         todo = [t for t in todo if tissue.has_tissue(t.core.x, t.core.y, t.core.w, t.core.h)]
     skipped = total - len(todo)
     start = time.monotonic()
