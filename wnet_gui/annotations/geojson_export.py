@@ -32,6 +32,7 @@ from .store import Nucleus, NucleusStore
 
 POINTS_AS = ("detections", "annotations")
 HAND_SET = "Class set by hand"
+REVIEWED_NAME, REVIEWED_CLASS, REVIEWED_COLOR = "Reviewed region", "Reviewed", (46, 160, 67)
 MASKS_AS = ("cells", "detections")
 
 
@@ -114,6 +115,14 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
             "geometry": geometry,
             "properties": {"objectType": "annotation", "name": f"{cls} ({source})" if source else cls,
                            "classification": {"name": cls, "color": list(class_color(cls, colors))}, "wnet": wnet},
+        })
+    for k, outline in enumerate(store.reviewed):  # QuPath shows them as annotations; `wnet adapt --regions` reads them
+        ring = _ring(outline)
+        features.append({
+            "type": "Feature", "id": object_id(store.namespace, f"reviewed/{k}/{ring[:3]}"),
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"objectType": "annotation", "name": REVIEWED_NAME,
+                           "classification": {"name": REVIEWED_CLASS, "color": list(REVIEWED_COLOR)}, "wnet": {"reviewed": True}},
         })
     return {"type": "FeatureCollection", "features": features}
 

@@ -34,6 +34,7 @@ def write_snapshot(store: NucleusStore, path: str | Path) -> None:
     offsets = np.cumsum([0] + [len(p) for p in polys]).astype(np.int64)
     meta = {"format": FORMAT, "sources": store.sources.names, "classes": store.classes.names,
             "class_colors": {k: list(v) for k, v in store.class_colors.items()}, "namespace": store.namespace, "class_list": store.class_list,
+            "reviewed": [np.round(r, 3).tolist() for r in store.reviewed],
             "extras": {str(i): e for i, e in store.extras.items() if i in alive}}
     tmp = path.with_name(path.name + ".writing")
     with open(tmp, "wb") as fh:
@@ -107,6 +108,11 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
         store.namespace = meta["namespace"]
     if isinstance(meta.get("class_list"), list):
         store.class_list = [c for c in meta["class_list"] if isinstance(c, str)][:100]
+    for outline in meta.get("reviewed", []) if isinstance(meta.get("reviewed"), list) else []:
+        try:
+            store.add_reviewed(outline)
+        except (ValueError, TypeError):
+            continue  # a damaged outline is dropped; the points are what matters
     keep_ids = len(ids) == 0 or int(ids[0]) >= store.next_id
     return store.add_many(arrays["x"], arrays["y"], scores=arrays["score"], ids=ids if keep_ids else None, sources=row_sources, classes=row_classes,
                           polygons=[outlines.get(int(i)) for i in ids], extras=[extras.get(str(int(i))) for i in ids])

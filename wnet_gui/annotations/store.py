@@ -80,6 +80,9 @@ class NucleusStore:
         self.extras: dict[int, dict] = {}
         self.namespace = ""  # the slide's identity: exported ids are unique per slide and stable
         self.class_list: list[str] = []  # the user's classes for this slide, in their order (autosaved)
+        # outlines (level-0, (M, 2)) the user marked reviewed: every nucleus inside has a point
+        # and nothing else has one — the labels a model can be adapted on
+        self.reviewed: list[np.ndarray] = []
         self.sources = _Codes()
         self.classes = _Codes()
         self.class_colors: dict[str, tuple[int, int, int]] = {}
@@ -108,6 +111,7 @@ class NucleusStore:
         twin.extras = dict(self.extras)
         twin.namespace = self.namespace
         twin.class_list = list(self.class_list)
+        twin.reviewed = list(self.reviewed)  # outlines are replaced, never edited in place
         twin.sources, twin.classes = copy.deepcopy(self.sources), copy.deepcopy(self.classes)
         twin.class_colors = dict(self.class_colors)
         twin._next_id = self._next_id
@@ -137,6 +141,43 @@ class NucleusStore:
         if not ok.all():
             raise KeyError(f"no nucleus with id {int(ids[~ok][0])}")
         return rows
+
+    def add_reviewed(self, outline, index: int | None = None) -> int:
+        """Mark an outline reviewed (at ``index``, for undo); returns where it went."""
+        outline = np.asarray(outline, np.float64).reshape(-1, 2)
+        if len(outline) < 3 or not np.isfinite(outline).all():
+            raise ValueError("a reviewed region needs at least 3 finite corners")
+        index = len(self.reviewed) if index is None else index
+        self.reviewed.insert(index, outline)
+        self._notify("reviewed", np.zeros(0, np.int64))
+        return index
+
+    def remove_reviewed(self, index: int) -> np.ndarray:
+        outline = self.reviewed.pop(index)
+        self._notify("reviewed", np.zeros(0, np.int64))
+        return outline
+
+    def inside_reviewed(self, xy: np.ndarray) -> np.ndarray:
+        """Boolean per (x, y): inside any reviewed region (edges count as inside)."""
+        import cv2
+
+        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        inside = np.zeros(len(xy), bool)
+        for outline in self.reviewed:
+            lo, hi = outline.min(axis=0), outline.max(axis=0)
+            near = np.flatnonzero((xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1]) & ~inside)
+            contour = outline.astype(np.float32).reshape(-1, 1, 2)
+            for k in near:
+                if cv2.pointPolygonTest(contour, (float(xy[k, 0]), float(xy[k, 1])), False) >= 0:
+                    inside[k] = True
+        return inside
+
+    def reviewed_ids(self) -> np.ndarray:
+        """Ids of the nuclei inside any reviewed region."""
+        if not self.reviewed or not len(self):
+            return np.zeros(0, np.int64)
+        cols = self.columns()
+        return cols["id"][self.inside_reviewed(np.stack([cols["x"], cols["y"]], axis=1))]
 
     def _notify(self, what: str, ids: np.ndarray) -> None:
         self.revision += 1
@@ -247,6 +288,7 @@ class NucleusStore:
         self._alive[: self._n] = False
         self.polygons.clear()
         self.extras.clear()
+        self.reviewed.clear()
         self._notify("remove", ids)
 
     # -- reading ---------------------------------------------------------------------------

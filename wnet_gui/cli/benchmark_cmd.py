@@ -15,7 +15,7 @@ from ..engine.detect import DetectOptions, run_detection
 from ..engine.tiling import Rect, fitted_tile_size, plan_tiles
 from ..engine.device import select_device
 from ..engine.predict import DensityPredictor
-from ..models.zoo import list_cards, resolve_card
+from ..models.zoo import list_cards, resolve_card, zoo_dir
 from ..slides import ArraySlide
 
 # matching radii per dataset: the paper's 5 px at 40× and the field's 3 µm (MoNuSeg);
@@ -190,7 +190,13 @@ def list_models(args: argparse.Namespace) -> int:
         m = card.metrics.get("monuseg_test", {})
         f1 = m.get("r=3um", {}).get("f1")
         tp = card.throughput.get("mpx40_per_s")
-        print(f"{card.name:12s} {card.title:30s} mpp {card.mpp:<5g} F1@3µm {f1 if f1 is None else round(f1, 3)}  {tp} Mpx/s (40×, CPU)")
+        adapted = card.metrics.get("adaptation_held_back")
+        if adapted and adapted.get("after"):
+            score = f"held-back F1 {adapted['before']['f1']:.3f} → {adapted['after']['f1']:.3f}"
+        else:
+            score = f"F1@3µm {f1 if f1 is None else round(f1, 3)}"
+        where = "" if card.path is None or card.path.parent == zoo_dir() else f"  [{card.path.parent}]"
+        print(f"{card.name:12s} {card.title:30s} mpp {card.mpp:<5g} {score}  {tp} Mpx/s (40×, CPU){where}")
     return 0
 
 

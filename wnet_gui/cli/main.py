@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segment(sub)
     _add_evaluate(sub)
     _add_train(sub)
+    from .adapt_cmd import add_parser as _add_adapt  # numpy only: --help stays fast
+
+    _add_adapt(sub)
     _add_benchmarks(sub)
     return parser
 

@@ -146,3 +146,18 @@ class SetClassCommand(QUndoCommand):
     def undo(self) -> None:
         self._mark(self.by_hand_before)
         self.store.set_classes(self.before)
+
+
+class MarkReviewedCommand(QUndoCommand):
+    """Mark an outline reviewed; undo unmarks it (same place in the list)."""
+
+    def __init__(self, store: NucleusStore, outline, text: str = "Mark region reviewed"):
+        super().__init__(text)
+        self.store, self.outline = store, np.asarray(outline, np.float64).reshape(-1, 2)
+        self.index: int | None = None
+
+    def redo(self) -> None:
+        self.index = self.store.add_reviewed(self.outline, self.index)
+
+    def undo(self) -> None:
+        self.store.remove_reviewed(self.index)

@@ -107,6 +107,8 @@ class DetectionRuns(QObject):
             in_region = store.query_rect(r.x, r.y, r.x1, r.y1)
         # the model's earlier points here are replaced as tiles finish; manual ones stay
         candidates = in_region[store.source_of(in_region) != MANUAL] if len(in_region) else in_region
+        if store.reviewed and len(candidates):  # reviewed regions are the pathologist's word: never replaced
+            candidates = np.setdiff1d(candidates, store.reviewed_ids())
         token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
                                     start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
         options = DetectOptions(device=window.panel.device_combo.currentData(), threads=max(1, (os.cpu_count() or 2) - 1))
@@ -134,6 +136,10 @@ class DetectionRuns(QObject):
             return
         state = self.runs.state
         self._replace_in(tile.core)
+        if len(centres) and self.window.store.reviewed:
+            keep = ~self.window.store.inside_reviewed(centres)
+            centres, scores = centres[keep], scores[keep]
+            types = None if types is None else [t for t, k in zip(types, keep) if k]
         if len(centres):
             ids = self.window.store.add_many(centres[:, 0], centres[:, 1], source=state["card"].name, scores=scores, classes=types)
             state["added"].append(ids)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..annotations import write_geojson
+from ..annotations.geojson_export import REVIEWED_CLASS
 from ..annotations.csv_io import write_csv
 from .commands import DetectionRunCommand
 from .workers import ImportWorker
@@ -100,7 +101,10 @@ class FileActions(QObject):
             return
         added, replaced = merge_parsed(window.store, parsed)
         window.undo.push(DetectionRunCommand(window.store, replaced, added, f"Import {len(added)} nuclei from {path.name}"))
-        window.regions.add(parsed.regions, path.name)
+        reviewed = [r for r in parsed.regions if r.cls == REVIEWED_CLASS]  # our own export's reviewed regions
+        window.regions.add([r for r in parsed.regions if r.cls != REVIEWED_CLASS], path.name)
+        if reviewed:
+            window.review.add_imported([ext for r in reviewed for ext, _ in r.parts])
         window.classes.sync_from_store()
         self.last_summary = f"{path.name}: {parsed.summary()}" + (f"; {len(replaced):,} already here were updated" if len(replaced) else "")
         window.statusBar().showMessage(f"Imported {self.last_summary}", 10000)

@@ -33,6 +33,8 @@ from .overview import OverviewMap
 from .panel import SidePanel
 from .classes import ClassTools
 from .region_list import RegionList
+from .review import ReviewRegions
+from .adaptation import AdaptationTools, review_dock
 from .runs import RunSlot
 from .view import SlideView
 
@@ -110,6 +112,9 @@ class MainWindow(QMainWindow):
         self.models = ModelPicker(self)
         self.regions = RegionList(self)
         self.classes = ClassTools(self)
+        self.review = ReviewRegions(self)
+        self.adaptation = AdaptationTools(self, self.review)
+        self.review_dock = review_dock(self, self.review, self.adaptation)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.detection.finished.connect(self.detectionFinished)
         self.masks.finished.connect(self.masksFinished)
@@ -350,6 +355,7 @@ class MainWindow(QMainWindow):
         panel.selected_label.setText(f"{len(self.view.selection):,}")
         panel.region_label.setText(self.region_count_text())
         self.classes.update_counts()
+        self.adaptation.refresh()
         if self.slide is not None:
             mag = self.view.scale
             self.zoom_label.setText(f"zoom {mag * 100:.0f} %" + (f" ({mag * 40 * 0.25 / self.slide.mpp:.1f}×)" if self.slide.mpp else ""))

@@ -54,6 +54,8 @@ def build_menus(window) -> None:
     edit.addAction(a("Select points in &view", lambda: window.view.selection.set(window.view.ids_in_view())))
     edit.addAction(a("Clear selection", window.view.selection.clear, "Ctrl+Shift+A"))
     edit.addAction(a("&Delete selected points", window.delete_selected, QKeySequence.StandardKey.Delete))
+    edit.addSeparator()
+    edit.addAction(a("Mark drawn region &reviewed", window.review.mark_drawn_region, "Ctrl+Shift+R"))
 
     view_menu = menu.addMenu("&View")
     view_menu.addAction(a("&Fit slide", window.view.fit, "F"))
@@ -64,6 +66,7 @@ def build_menus(window) -> None:
     view_menu.addAction(a("&Brightness && contrast…", lambda: image_dialog(window).show(), "Shift+C"))
     view_menu.addAction(window.overview_dock.toggleViewAction())
     view_menu.addAction(window.classes.dock.toggleViewAction())
+    view_menu.addAction(window.review_dock.toggleViewAction())
 
     tools_menu = menu.addMenu("&Tools")
     toolbar = window.addToolBar("Tools")
@@ -87,6 +90,7 @@ def build_menus(window) -> None:
 
     analysis = menu.addMenu("&Analysis")
     analysis.addAction(window.detect_action)
+    analysis.addAction(a("&Adapt model to reviewed regions…", window.adaptation.start))
     analysis.addAction(a("Draw masks for all points", lambda: window.draw_masks("all"), "Ctrl+M"))
     analysis.addAction(a("Draw masks for points in view", lambda: window.draw_masks("view")))
     analysis.addAction(a("Draw masks for selected points", lambda: window.draw_masks("selected"), "Ctrl+Shift+M"))

@@ -43,6 +43,7 @@ class SlideView(QGraphicsView):
         self._thumb_scaled: QPixmap | None = None
         self._thumb_rect = QRectF()
         self.roi: QRectF | QPolygonF | None = None
+        self.foreground_painters: list = []  # callables(painter) drawn over the nuclei, in scene coordinates
         self.visible_count = 0
         self.active_class = None  # callable → the class new points get (set by the class tools)
         self._table = None  # display lookup table (brightness/contrast/gamma), None = as scanned
@@ -230,6 +231,8 @@ class SlideView(QGraphicsView):
         if len(self.selection):
             draw_selection(painter, self.store, self.selection.ids(), rect, self.style)
         self.tools.draw_preview(painter)
+        for paint in self.foreground_painters:  # features' own overlays (reviewed regions…)
+            paint(painter)
         if self.roi is not None:
             pen = QPen(QColor(255, 140, 0), 2, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)

@@ -102,3 +102,34 @@ def start_in_thread(worker: QObject, parent: QObject) -> QThread:
     thread.finished.connect(worker.deleteLater)
     thread.start()
     return thread
+
+
+class AdaptWorker(QObject):
+    """Fine-tunes a model on the reviewed regions and saves it as a new card (issue 19)."""
+
+    progress = Signal(object, str, float)  # token, stage, fraction
+    finished = Signal(object, object)  # token, the saved ModelCard, or None when cancelled
+    failed = Signal(object, str)
+
+    def __init__(self, token, base: ModelCard, reviewed, settings, out_dir=None):
+        super().__init__()
+        self.token, self.base, self.reviewed, self.settings, self.out_dir = token, base, reviewed, settings, out_dir
+        self.cancel_event = threading.Event()
+        self.result = None
+
+    @Slot()
+    def run(self) -> None:
+        from ..adaptation import adapt, prepare, save_adapted
+
+        try:
+            examples = prepare(self.reviewed, self.base, seed=self.settings.seed)
+            result = adapt(self.base, examples, self.settings, lambda stage, f: self.progress.emit(self.token, stage, f), self.cancel_event)
+            self.result = result
+            if result.cancelled:
+                self.finished.emit(self.token, None)
+                return
+            card = save_adapted(self.base, result, [str(r.slide) for r in self.reviewed], len(examples), self.out_dir)
+            self.finished.emit(self.token, card)
+        except Exception as exc:  # reported; the current model stays selected
+            traceback.print_exc()
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")

@@ -22,17 +22,25 @@ def zoo_dir() -> Path:
     return here.parents[2] / "model_zoo"
 
 
+def user_models_dir() -> Path:
+    """Where models made on this machine (adapted to a user's slides) are kept: beside the
+    autosaves, in the user's data folder — never in the bundled zoo, which stays untouched."""
+    base = os.environ.get("WNET_DATA_HOME") or os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wnet-annotator" / "models"
+
+
 def list_cards(directory: Path | None = None) -> list[ModelCard]:
-    """Every readable card in the zoo, bundled ones first."""
-    directory = directory or zoo_dir()
+    """Every readable card in the zoo (bundled ones first), then the user's own models."""
+    folders = [directory] if directory is not None else [zoo_dir(), user_models_dir()]
     cards = []
-    for path in sorted(directory.glob("*.json")):
-        try:
-            cards.append(ModelCard.load(path))
-        except ModelError:
-            continue
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                cards.append(ModelCard.load(path))
+            except ModelError:
+                continue
     order = {name: i for i, name in enumerate(BUNDLED)}
-    return sorted(cards, key=lambda c: (order.get(c.name, len(order)), c.name))
+    return sorted(cards, key=lambda c: (order.get(c.name, len(order)), c.path is None or zoo_dir() not in c.path.parents, c.name))
 
 
 def resolve_card(name_or_path: str | os.PathLike) -> ModelCard:
@@ -44,5 +52,8 @@ def resolve_card(name_or_path: str | os.PathLike) -> ModelCard:
         return ModelCard.load(path)
     if candidate.exists():  # a bundled name wins over a folder that happens to share it
         return ModelCard.load(candidate)
+    mine = user_models_dir() / f"{text}.json"
+    if mine.exists():
+        return ModelCard.load(mine)
     known = ", ".join(c.name for c in list_cards()) or "none"
     raise ModelError(f"no model called '{text}' (bundled: {known}); give a model card path instead")

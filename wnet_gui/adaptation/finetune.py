@@ -1,0 +1,244 @@
+"""Fine-tune a detection model on reviewed regions, within a time budget, on whatever device.
+
+The loss is the density term of the W-Net loss (L1 to the map made from the corrected
+points) inside the reviewed regions only; stage 1 has no mask target here (points carry
+none) and learns through stage 2. Batch-norm statistics stay frozen: with 4 crops a batch
+they would be noise. The peak threshold is re-chosen on the training part of the regions
+(a new lab often shifts the density's scale more than its shape), and the F1 before and
+after is measured on held-back cells the training never saw.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..detection.metrics import count_matches, pooled
+from ..models.card import ModelCard
+from ..training.augment import appearance, random_dihedral
+from .examples import RegionExample, count_nuclei
+
+TUNE_CHOICES = ("all", "decoders", "stage2")
+MATCH_UM = 3.0  # a detection within 3 µm of a reviewed point is right (the field's radius)
+THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+
+
+@dataclass
+class AdaptSettings:
+    tune: str = "all"  # which weights learn: all, decoders (encoder frozen), or stage2 only
+    seconds: float = 150.0  # training time budget (the before/after measurement comes on top)
+    max_steps: int = 600
+    batch: int = 4
+    crop: int = 256  # model pixels
+    lr: float = 1e-4
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.tune not in TUNE_CHOICES:
+            raise ValueError(f"tune must be one of {', '.join(TUNE_CHOICES)}, not {self.tune!r}")
+        if not (self.seconds > 0 and self.max_steps >= 1 and self.batch >= 1 and self.crop >= 32 and 0 < self.lr < 1):
+            raise ValueError("adaptation needs a positive time budget, at least one step, a batch ≥ 1, crops ≥ 32 px and 0 < lr < 1")
+
+
+@dataclass
+class Score:
+    threshold: float
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
+
+    def as_dict(self) -> dict:
+        return {"threshold": self.threshold, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+                "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+
+
+@dataclass
+class AdaptResult:
+    model: torch.nn.Module | None
+    before: Score
+    after: Score | None
+    threshold: float
+    steps: int = 0
+    seconds: float = 0.0
+    nuclei: int = 0
+    held_back_nuclei: int = 0
+    cancelled: bool = False
+    settings: dict = field(default_factory=dict)
+
+
+class _Crops:
+    """Random augmented crops from the examples, drawn by trainable area."""
+
+    def __init__(self, examples: list[RegionExample], crop: int, rng: np.random.Generator):
+        self.examples = [e for e in examples if e.loss_mask.any()]
+        if not self.examples:
+            raise ValueError("the reviewed regions leave nothing to train on (too small once held-back cells are set aside)")
+        areas = np.array([e.loss_mask.sum() for e in self.examples], float)
+        self.weights = areas / areas.sum()
+        self.crop, self.rng = crop, rng
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        e = self.examples[int(self.rng.choice(len(self.examples), p=self.weights))]
+        h, w = e.density.shape
+        c = self.crop
+        image, density, mask = e.image, e.density, e.loss_mask
+        if h < c or w < c:  # pad: reflected tissue, but no loss on the padding
+            ph, pw = max(0, c - h), max(0, c - w)
+            image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+            density = np.pad(density, ((0, ph), (0, pw)))
+            mask = np.pad(mask, ((0, ph), (0, pw)))
+            h, w = density.shape
+        ys, xs = np.nonzero(mask[: h - c + 1, : w - c + 1]) if mask[: h - c + 1, : w - c + 1].any() else (np.array([0]), np.array([0]))
+        k = int(self.rng.integers(len(ys)))  # a window whose corner lies on trainable ground, then jittered
+        y = int(np.clip(ys[k] - self.rng.integers(0, c // 2 + 1), 0, h - c))
+        x = int(np.clip(xs[k] - self.rng.integers(0, c // 2 + 1), 0, w - c))
+        arrays = [image[y : y + c, x : x + c], density[y : y + c, x : x + c], mask[y : y + c, x : x + c]]
+        image_c, density_c, mask_c = random_dihedral(arrays, self.rng)
+        return appearance(image_c, self.rng, "light"), density_c, mask_c
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        samples = [self.sample() for _ in range(n)]
+        return tuple(np.stack(s) for s in zip(*samples))  # type: ignore[return-value]
+
+
+def _trainable(model: torch.nn.Module, tune: str) -> list[torch.nn.Parameter]:
+    for p in model.parameters():
+        p.requires_grad_(tune == "all")
+    if tune == "decoders":
+        for name, p in model.named_parameters():
+            p.requires_grad_(not name.startswith("stage1.encoder.") and not name.startswith("stage1.net.encoder"))
+    elif tune == "stage2":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("stage2."))
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _freeze_batchnorm(model: torch.nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def measure(predictor, examples: list[RegionExample], where: str, thresholds=THRESHOLDS) -> dict[float, Score]:
+    """Detection counts per threshold inside each example's held-back cells (``where="held_back"``)
+    or the rest of its region (``"train"``); 3 µm one-to-one matching, as everywhere."""
+    from ..engine.detect import DetectOptions, run_detection
+    from ..slides import ArraySlide
+
+    card = predictor.card
+    radius = MATCH_UM / card.mpp
+    options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
+    counts: dict[float, list] = {t: [] for t in thresholds}
+    for e in examples:
+        area = e.held_back if where == "held_back" else (e.region_mask & ~e.held_back)
+        if not area.any():
+            continue
+        run = run_detection(ArraySlide("reviewed", e.image, card.mpp), card, options=options, predictor=predictor)
+        h, w = area.shape
+
+        def inside(xy: np.ndarray) -> np.ndarray:
+            if len(xy) == 0:
+                return np.zeros(0, bool)
+            c = np.clip(np.floor(xy).astype(int), 0, [w - 1, h - 1])
+            return area[c[:, 1], c[:, 0]]
+
+        truth = e.centres[inside(e.centres)]
+        keep = inside(run.centres)
+        found, scores = run.centres[keep], run.scores[keep]
+        for t in thresholds:
+            counts[t].append(count_matches(found[scores > t], truth, radius))
+    return {t: Score(t, *(lambda c: (c.tp, c.fp, c.fn))(pooled(v))) if v else Score(t, 0, 0, 0) for t, v in counts.items()}
+
+
+def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSettings | None = None,
+          progress: Callable[[str, float], None] | None = None, cancel: threading.Event | None = None) -> AdaptResult:
+    """Fine-tune ``card``'s model on the examples; the base card and its files are not touched.
+
+    ``progress(stage, fraction)`` is called as work goes on; with ``cancel`` set the run stops
+    at the next step and returns ``cancelled`` with no model."""
+    from ..engine.device import autocast, memory_format, select_device, select_precision
+    from ..engine.predict import DensityPredictor
+
+    settings = settings or AdaptSettings()
+    cancel = cancel or threading.Event()
+    progress = progress or (lambda stage, fraction: None)
+    device = select_device(settings.device)
+    precision = select_precision(settings.precision, device)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+
+    base = card.load_model(device).eval()
+    progress("measuring the base model", 0.0)
+    before_predictor = DensityPredictor(base, card, device, precision)
+    before = measure(before_predictor, examples, "held_back", (card.peaks.threshold,))[card.peaks.threshold]
+    held_nuclei = before.tp + before.fn
+    result = AdaptResult(None, before, None, card.peaks.threshold, nuclei=count_nuclei(examples), held_back_nuclei=held_nuclei,
+                         settings=settings.__dict__.copy())
+    if cancel.is_set():
+        result.cancelled = True
+        return result
+
+    model = copy.deepcopy(base).to(memory_format=memory_format(precision))
+    params = _trainable(model, settings.tune)
+    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
+    crops = _Crops(examples, settings.crop, rng)
+    train_predictor = DensityPredictor(model, card, device, precision)
+    start = time.monotonic()
+    step = 0
+    while step < settings.max_steps and time.monotonic() - start < settings.seconds:
+        if cancel.is_set():
+            result.cancelled = True
+            return result
+        model.train()
+        _freeze_batchnorm(model)
+        images, densities, masks = crops.batch(settings.batch)
+        x = train_predictor.to_tensor(images).contiguous(memory_format=memory_format(precision))
+        target = torch.from_numpy(densities)[:, None].to(device)
+        weight = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
+        with autocast(device, precision):
+            out = model(x)
+        loss = ((out["density"].float() - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        elapsed = time.monotonic() - start
+        progress(f"learning from the reviewed regions (step {step})", min(0.95, max(step / settings.max_steps, elapsed / settings.seconds)))
+    result.steps, result.seconds = step, time.monotonic() - start
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if cancel.is_set():
+        result.cancelled = True
+        return result
+    progress("choosing the threshold and measuring", 0.96)
+    on_train = measure(train_predictor, examples, "train")
+    threshold = max(on_train.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold))).threshold
+    result.threshold = threshold
+    result.after = measure(train_predictor, examples, "held_back", (threshold,))[threshold]
+    result.model = model.float().to(memory_format=torch.contiguous_format)
+    progress("done", 1.0)
+    return result
+
+
+__all__ = ["AdaptResult", "AdaptSettings", "Score", "TUNE_CHOICES", "adapt", "measure"]

@@ -1,0 +1,147 @@
+"""Adapt the model to this slide: fine-tune the current model on the reviewed regions in a
+worker (progress, cancel), save it as a new card in the user's model folder, select it, show
+the F1 before/after on held-back parts of the regions, and offer to re-run detection on the
+rest of the slide. Going back to the base model is one click; adapted models are listed with
+the others and can be adapted further."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+
+from ..adaptation import AdaptSettings, ReviewedSlide
+from .workers import AdaptWorker
+
+MIN_NUCLEI = 200  # fewer reviewed nuclei teach too little and measure nothing
+
+
+def base_of(card) -> str | None:
+    """The model an adapted card came from (None: not adapted)."""
+    adaptation = (card.training or {}).get("adaptation") if card is not None else None
+    return adaptation.get("base_model") if isinstance(adaptation, dict) else None
+
+
+class AdaptationTools(QObject):
+    def __init__(self, window, review):
+        super().__init__(window)
+        self.window, self.review = window, review
+        self.min_nuclei = MIN_NUCLEI
+        self.settings = AdaptSettings()  # tests shrink the budget
+        self.out_dir = None  # None: the user's model folder
+        self.last_card = None
+        self.adapt_button = QPushButton("Adapt model to reviewed regions…")
+        self.adapt_button.setObjectName("adaptButton")
+        self.adapt_button.clicked.connect(self.start)
+        self.revert_button = QPushButton("Back to the base model")
+        self.revert_button.setObjectName("revertButton")
+        self.revert_button.clicked.connect(self.revert)
+        self.status = QLabel()
+        self.status.setObjectName("adaptStatus")
+        self.status.setWordWrap(True)
+        self.widget = QWidget()
+        layout = QVBoxLayout(self.widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.adapt_button, self.revert_button, self.status):
+            layout.addWidget(w)
+        review.changed.connect(self.refresh)
+        window.panel.model_combo.currentIndexChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        window = self.window
+        n = self.review.nuclei() if window.slide is not None else 0
+        busy = window.runs.busy
+        self.adapt_button.setEnabled(window.slide is not None and n >= self.min_nuclei and not busy)
+        self.adapt_button.setToolTip(f"Fine-tune the current model on the {n:,} reviewed nuclei (needs {self.min_nuclei:,}); "
+                                     f"about {self.settings.seconds / 60:.1f} min on this computer's CPU")
+        card = window.panel.current_card()
+        base = base_of(card)
+        self.revert_button.setVisible(base is not None)
+        self.revert_button.setText(f"Back to the base model ({base})" if base else "Back to the base model")
+
+    def start(self) -> None:
+        window = self.window
+        card = window.panel.current_card()
+        if window.slide is None or card is None or window.runs.busy:
+            return
+        if self.review.nuclei() < self.min_nuclei:
+            window.error("Not enough reviewed nuclei", f"Mark regions reviewed holding at least {self.min_nuclei} nuclei first.")
+            return
+        store = window.store
+        cols = store.columns()
+        import numpy as np
+
+        reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp)]
+        token = window.runs.new_token(kind="adapt", base=card)
+        worker = AdaptWorker(token, card, reviewed, self.settings, self.out_dir)
+        worker.progress.connect(self._on_progress)
+        self.worker = worker
+        window.runs.start(worker, self._on_finished, self._on_failed, f"Adapting {card.title} to the reviewed regions…")
+        window.panel.progress.setMaximum(1000)
+        self.refresh()
+
+    def _on_progress(self, token, stage: str, fraction: float) -> None:
+        if not self.window.runs.current(token):
+            return
+        self.window.panel.progress_label.setText(stage)
+        self.window.panel.progress.setValue(int(1000 * fraction))
+
+    def _on_finished(self, token, card) -> None:
+        window = self.window
+        if not window.runs.current(token):
+            return
+        result = self.worker.result
+        window.runs.finish()
+        window.runs.new_token()
+        if card is None:
+            window.panel.progress_label.setText("Adaptation cancelled; the model is unchanged")
+            self.refresh()
+            return
+        self.last_card = card
+        window.reload_models(card.name)  # listed with the others, and selected
+        b, a = result.before, result.after
+        text = (f"{card.title}: F1 on held-back reviewed nuclei {b.f1:.3f} → {a.f1:.3f} "
+                f"(precision {b.precision:.2f} → {a.precision:.2f}, recall {b.recall:.2f} → {a.recall:.2f}; "
+                f"{result.nuclei:,} nuclei, {result.steps} steps, {result.seconds:.0f} s)")
+        self.status.setText(text)
+        window.panel.progress_label.setText("Adapted model saved and selected")
+        self.refresh()
+        if not os.environ.get("WNET_NO_PROMPT"):
+            answer = QMessageBox.question(window, "Model adapted", text + "\n\nRe-run detection on the rest of the slide with it? "
+                                          "Reviewed regions keep their points.")
+            if answer == QMessageBox.StandardButton.Yes:
+                window.auto_detect()
+
+    def _on_failed(self, token, message: str) -> None:
+        window = self.window
+        if not window.runs.current(token):
+            return
+        window.runs.finish()
+        window.runs.new_token()
+        window.panel.progress_label.setText("")
+        self.refresh()
+        window.error("Adaptation failed", f"{message}\n\nThe current model is unchanged.")
+
+    def revert(self) -> None:
+        base = base_of(self.window.panel.current_card())
+        if base:
+            self.window.reload_models(base)
+            self.refresh()
+
+
+def review_dock(window, review, adaptation) -> QDockWidget:
+    """The "Review & adapt" dock, beside the Classes dock."""
+    widget = QWidget()
+    layout = QVBoxLayout(widget)
+    layout.addWidget(review.widget)
+    layout.addWidget(adaptation.widget)
+    layout.addStretch(1)
+    dock = QDockWidget("Review && adapt", window)
+    dock.setObjectName("reviewDock")
+    dock.setWidget(widget)
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+    window.tabifyDockWidget(window.classes.dock, dock)
+    window.classes.dock.raise_()
+    return dock
