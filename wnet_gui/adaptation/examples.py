@@ -112,7 +112,9 @@ def prepare(reviewed: list[ReviewedSlide], card: ModelCard, seed: int = 0) -> li
                 density = density_map((h, w), centres, d=radius, alpha=card.density_alpha).astype(np.float32)
                 shrink = int(np.ceil(radius))
                 core = cv2.erode(region_mask, np.ones((2 * shrink + 1, 2 * shrink + 1), np.uint8)).astype(bool)
-                cell = max(16, int(round(HOLD_BACK_CELL_UM / card.mpp)))
+                # cells of 64 µm, smaller in a small region so that a fifth of it can still be held back
+                rh, rw = np.ptp(to_model(outline)[:, 1]), np.ptp(to_model(outline)[:, 0])
+                cell = max(16, min(int(round(HOLD_BACK_CELL_UM / card.mpp)), int(min(rh, rw) // 3)))
                 held = _held_back_cells((h, w), cell, rng, region_mask.astype(bool))
                 examples.append(RegionExample(
                     str(item.slide), np.ascontiguousarray(image), centres, density, core & ~held, held & region_mask.astype(bool),

@@ -32,6 +32,12 @@ def parse_region(text: str) -> Rect | PolygonRegion:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "cluster", None) and args.dry_run:
         return _print_job_script(args)
+    from .project_cmd import detect as detect_project, is_project
+
+    if len(args.inputs) == 1 and is_project(args.inputs[0]):
+        return detect_project(args)
+    if not args.output:
+        raise ValueError("give -o/--output (a file for one slide, a folder for several)")
     slides = expand_inputs(args.inputs)
     if not slides:
         raise FileNotFoundError(f"no slides match {' '.join(args.inputs)}")

@@ -44,7 +44,7 @@ RADIUS = _bounded(float, 1e-3, 1e4, "the matching radius")
 def _add_detect(sub) -> None:
     p = sub.add_parser("detect", help="detect nucleus centres in slides or tiles")
     p.add_argument("inputs", nargs="+", help="slide files, folders, globs, or a manifest CSV (a 'path' column, optional 'mpp')")
-    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder (several; with summary.csv)")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (several; with summary.csv); not for a project, whose slides keep their results")
     p.add_argument("--model", default="fast", help=f"{', '.join(BUNDLED)}, or a model card path (default: fast)")
     p.add_argument("--roi", help="x,y,w,h in level-0 pixels, or a GeoJSON file whose largest polygon outlines the region (default: whole slide)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .adapt_cmd import add_parser as _add_adapt  # numpy only: --help stays fast
 
     _add_adapt(sub)
+    from .project_cmd import add_export_parser
+
+    add_export_parser(sub)
     _add_benchmarks(sub)
     return parser
 

@@ -15,7 +15,7 @@ from .. import __version__
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="wnet-gui", description="W-Net Annotator desktop app")
-    p.add_argument("slide", nargs="?", help="slide or image to open ('sample' for the bundled sample)")
+    p.add_argument("slide", nargs="?", help="slide or image to open ('sample' for the bundled sample), or a folder of slides (a project)")
     p.add_argument("--mpp", type=float, help="microns per pixel, overriding the file's")
     p.add_argument("--model", help="model to select (fast, accurate, or a card name)")
     p.add_argument("--region", choices=["view", "roi", "slide"], default=None, help="region Auto-detect works on")
@@ -87,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             QTimer.singleShot(200, finish)
 
     def start() -> None:
-        if args.slide:
+        if args.slide and (os.path.isdir(args.slide) or args.slide.endswith("wnet-project.json")):
+            if not window.project.open_project(args.slide):
+                status["code"] = 2
+                if args.quit:
+                    app.quit()
+                return
+        elif args.slide:
             path = sample_path() if args.slide == "sample" else args.slide
             if not window.open_slide(path, mpp=args.mpp):
                 status["code"] = 2

@@ -33,6 +33,7 @@ from .overview import OverviewMap
 from .panel import SidePanel
 from .classes import ClassTools
 from .region_list import RegionList
+from .project_panel import ProjectPanel
 from .review import ReviewRegions
 from .adaptation import AdaptationTools, review_dock
 from .runs import RunSlot
@@ -62,6 +63,8 @@ class MainWindow(QMainWindow):
     errorShown = Signal(str)
     exportFinished = Signal(str, str)  # path, error ('' when written)
     importFinished = Signal(bool)  # imported
+    slideLeaving = Signal()  # before another slide replaces the current one (its view is still there)
+    slideOpened = Signal(str)  # path of the slide just opened
 
     def __init__(self):
         super().__init__()
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewRegions(self)
         self.adaptation = AdaptationTools(self, self.review)
         self.review_dock = review_dock(self, self.review, self.adaptation)
+        self.project = ProjectPanel(self)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.detection.finished.connect(self.detectionFinished)
         self.masks.finished.connect(self.masksFinished)
@@ -185,13 +189,18 @@ class MainWindow(QMainWindow):
     def open_sample(self) -> None:
         self.open_slide(sample_path())
 
-    def open_slide(self, path: str | os.PathLike, mpp: float | None = None) -> bool:
+    def open_slide(self, path: str | os.PathLike, mpp: float | None = None, ask: bool = True) -> bool:
         """Open a slide. Everything that can fail happens before anything is swapped: a file
         that cannot be opened leaves the current slide, its points and its undo history as
-        they were."""
+        they were. ``ask=False`` (going through a project): no question when the autosave
+        of the current slide succeeded — it is the save."""
         path = Path(path)
-        if not self._confirm_discard():
+        if not ask and self.slide is not None:
+            self.autosave(wait=True)
+            ask = bool(self.autosaver is None or self.autosaver.error or self.autosaver.read_only)
+        if ask and not self._confirm_discard():
             return False
+        self.slideLeaving.emit()
         try:
             slide = open_slide(path, mpp=mpp)
             slide.get_thumbnail(2048)  # the viewer's first need; cached on the slide
@@ -238,6 +247,7 @@ class MainWindow(QMainWindow):
         if self.autosaver.read_only:
             self.error("Slide open in another window", f"{self.autosaver.error}.\n\nEdits here are not autosaved; export them to keep them.")
         self.update_counts()
+        self.slideOpened.emit(str(path))
         return True
 
     def _add_recent(self, path: Path) -> None:
@@ -257,7 +267,9 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
-            if path.name.endswith((".geojson", ".json", ".geojson.gz")):
+            if path.is_dir() or path.name.endswith("wnet-project.json"):
+                self.project.open_project(path)  # a folder of slides is a project
+            elif path.name.endswith((".geojson", ".json", ".geojson.gz")):
                 self.import_geojson(path)
             else:
                 self.open_slide(path)

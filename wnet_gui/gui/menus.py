@@ -31,6 +31,7 @@ def build_menus(window) -> None:
     menu = window.menuBar()
     file_menu = menu.addMenu("&File")
     file_menu.addAction(a("&Open slide…", window.open_dialog, QKeySequence.StandardKey.Open))
+    file_menu.addAction(a("Open &project (a folder of slides)…", window.project.open_dialog, "Ctrl+Shift+O"))
     file_menu.addAction(a("Open &sample", window.open_sample))
     window.recent_menu = file_menu.addMenu("Open &recent")
     window.refresh_recent()
@@ -67,6 +68,7 @@ def build_menus(window) -> None:
     view_menu.addAction(window.overview_dock.toggleViewAction())
     view_menu.addAction(window.classes.dock.toggleViewAction())
     view_menu.addAction(window.review_dock.toggleViewAction())
+    view_menu.addAction(window.project.dock.toggleViewAction())
 
     tools_menu = menu.addMenu("&Tools")
     toolbar = window.addToolBar("Tools")

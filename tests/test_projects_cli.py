@@ -1,0 +1,39 @@
+"""The CLI reads the app's project: `wnet detect PROJECT` fills every new slide's annotations
+(where the app will find them), `wnet export PROJECT -o OUT/` writes GeoJSON per slide and the
+summary; the same functions the app's whole-project actions run."""
+
+import csv
+import json
+import shutil
+
+from wnet_gui.cli.main import main
+from wnet_gui.projects import PROJECT_FILE, Project, load_annotations
+
+
+def test_detect_and_export_a_project(tmp_path, sample_tiff, monkeypatch, capsys):
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    study = tmp_path / "study"
+    study.mkdir()
+    for name, source in (("a.tif", sample_tiff), ("b.tif", sorted(sample_tiff.parent.glob("*.tif"))[1])):
+        shutil.copy(source, study / name)
+    Project.open(study).save()
+    assert main(["detect", str(study), "--device", "cpu"]) == 0
+    assert "2 detected" in capsys.readouterr().out
+    project = Project.open(study)
+    assert [e.state for e in project.slides] == ["detected", "detected"]
+    stores = [load_annotations(study / n) for n in ("a.tif", "b.tif")]
+    assert [len(s) for s in stores] == [e.nuclei for e in project.slides] and min(len(s) for s in stores) > 50
+    # a rerun leaves detected slides alone; --overwrite redoes them without doubling the points
+    assert main(["detect", str(study / PROJECT_FILE), "--device", "cpu", "--overwrite"]) == 0
+    assert len(load_annotations(study / "a.tif")) == len(stores[0])
+    out = tmp_path / "out"
+    assert main(["export", str(study), "-o", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert [(r["slide"], int(r["nuclei"]), int(r["n_Nucleus"])) for r in rows] == [("a.tif", len(stores[0]), len(stores[0])), ("b.tif", len(stores[1]), len(stores[1]))]
+    assert len(json.loads((out / "a.geojson").read_text())["features"]) == len(stores[0])
+    assert [e.state for e in Project.open(study).slides] == ["exported", "exported"]
+
+
+def test_detect_without_output_outside_a_project_is_refused(tmp_path, sample_tiff, capsys):
+    assert main(["detect", str(sample_tiff)]) == 2
+    assert "-o/--output" in capsys.readouterr().err

@@ -1,0 +1,66 @@
+"""``wnet detect PROJECT`` and ``wnet export PROJECT -o OUT/``: the project the app keeps
+(``wnet-project.json`` in a slide folder), worked on headless with the same functions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..projects.project import PROJECT_FILE
+
+
+def is_project(item: str) -> bool:
+    """A project file, or a folder that already has one (a plain folder stays a folder of slides)."""
+    p = Path(item)
+    return (p.is_file() and p.name.endswith(PROJECT_FILE)) or (p.is_dir() and (p / PROJECT_FILE).is_file())
+
+
+def _open(where: str):
+    from ..projects import Project
+
+    project = Project.open(where)
+    missing = [e.path for e in project.slides if project.missing(e)]
+    if missing:
+        print(f"{len(missing)} slide(s) of the project are missing: {', '.join(missing[:5])}{'…' if len(missing) > 5 else ''}", file=sys.stderr)
+    return project
+
+
+def _progress(k: int, n: int, name: str) -> None:
+    if name:
+        print(f"[{k + 1}/{n}] {name}", file=sys.stderr)
+
+
+def detect(args: argparse.Namespace) -> int:
+    from ..engine.detect import DetectOptions
+    from ..models.zoo import resolve_card
+    from ..projects import detect_pending
+
+    project = _open(args.inputs[0])
+    card = resolve_card(args.model)
+    options = DetectOptions(device=args.device, threshold=args.threshold, skip_background=not args.no_tissue_detection,
+                            threads=args.threads, precision=args.precision)
+    failures = detect_pending(project, card, options, _progress, redo=args.overwrite)
+    counts = project.counts()
+    print(f"{project.file}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for path, error in failures:
+        print(f"error: {path}: {error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from ..projects import export_all
+
+    project = _open(args.project)
+    summary = export_all(project, args.output, args.points_as, args.masks_as, _progress)
+    print(f"{len([e for e in project.slides if not project.missing(e)])} slides → {args.output}; summary: {summary}")
+    return 0
+
+
+def add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="a project's annotations: GeoJSON per slide + summary.csv")
+    p.add_argument("project", help="project folder or wnet-project.json")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--points-as", choices=["detections", "annotations"], default="detections")
+    p.add_argument("--masks-as", choices=["cells", "detections"], default="cells")
+    p.set_defaults(func=export)

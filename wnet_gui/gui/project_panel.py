@@ -1,0 +1,460 @@
+"""A study as a list: open a folder (or a project file) and go through its slides with Page
+Down / Page Up, each slide's edits autosaved and its last view restored; see where every slide
+stands (new, detected, being reviewed, reviewed, exported, missing) with its counts per class;
+detect all new slides or export them all in a worker. The bookkeeping is ``projects/`` (Qt-free,
+shared with ``wnet detect PROJECT`` and ``wnet export PROJECT``)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ..projects import STATES, Project, ProjectError, detect_pending, export_all, refresh_entry
+
+COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")
+STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed", "exported": "exported"}
+THUMB = 48
+
+
+class _SortItem(QTableWidgetItem):
+    """Sorts by its number (or text) rather than by the text shown."""
+
+    def __init__(self, text: str, key):
+        super().__init__(text)
+        self.key = key
+
+    def __lt__(self, other):
+        return (self.key, self.text()) < (getattr(other, "key", 0), other.text())
+
+
+class ProjectWorker(QObject):
+    """A whole-project action (detect new slides, export all) off the GUI thread."""
+
+    progress = Signal(object, int, int, str)
+    finished = Signal(object, object)  # token, result (failures or summary path)
+    failed = Signal(object, str)
+
+    def __init__(self, token, work):
+        super().__init__()
+        self.token, self.work = token, work
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.work(lambda k, n, name: self.progress.emit(self.token, k, n, name), self.cancel_event)
+            self.finished.emit(self.token, result)
+        except Exception as exc:
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+
+
+class ProjectPanel(QObject):
+    changed = Signal()
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.project: Project | None = None
+        self.thumbs: dict[str, QIcon] = {}
+        self._thumb_queue: queue.Queue = queue.Queue()
+        self._thumb_thread: threading.Thread | None = None
+        self._thumb_stop = threading.Event()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("projectTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setIconSize(self.table.iconSize().expandedTo(self.table.iconSize().__class__(THUMB, THUMB)))
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.table.setColumnWidth(1, 170)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # study slide names differ at their end
+        self.table.cellDoubleClicked.connect(lambda row, col: self.open_row(row))
+        self.filter = QComboBox()
+        self.filter.setObjectName("projectFilter")
+        self.filter.addItem("All slides", "")
+        for s in STATES:
+            self.filter.addItem(STATE_WORDS[s].capitalize(), s)
+        self.filter.addItem("Missing", "missing")
+        self.filter.currentIndexChanged.connect(self.apply_filter)
+        self.prev_button, self.next_button = QPushButton("◀ Previous"), QPushButton("Next ▶")
+        self.prev_button.setToolTip("Previous slide (Page Up): this one is autosaved first")
+        self.next_button.setToolTip("Next slide (Page Down): this one is autosaved first")
+        self.prev_button.clicked.connect(lambda: self.go(-1))
+        self.next_button.clicked.connect(lambda: self.go(+1))
+        self.reviewed_button = QPushButton("Slide reviewed ✓")
+        self.reviewed_button.setToolTip("Mark this slide as done (its state becomes 'reviewed')")
+        self.reviewed_button.clicked.connect(lambda: self.set_state("reviewed"))
+        self.detect_button = QPushButton("Detect all new slides")
+        self.detect_button.setObjectName("projectDetectButton")
+        self.detect_button.clicked.connect(self.detect_all)
+        self.export_button = QPushButton("Export all…")
+        self.export_button.setObjectName("projectExportButton")
+        self.export_button.clicked.connect(self.export_dialog)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        nav = QHBoxLayout()
+        for b in (self.prev_button, self.next_button, self.reviewed_button):
+            nav.addWidget(b)
+        actions = QHBoxLayout()
+        actions.addWidget(self.detect_button)
+        actions.addWidget(self.export_button)
+        widget = QWidget()
+        layout = QVBoxLayout(widget)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.table)
+        layout.addLayout(nav)
+        layout.addLayout(actions)
+        layout.addWidget(self.summary)
+        self.dock = QDockWidget("Project", window)
+        self.dock.setObjectName("projectDock")
+        self.dock.setWidget(widget)
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        window.splitDockWidget(self.dock, window.classes.dock, Qt.Orientation.Vertical)  # the slide list on top
+        window.tabifyDockWidget(window.classes.dock, window.review_dock)  # classes and review stay tabs below it
+        window.classes.dock.raise_()
+        self.dock.hide()
+        for key, step in ((QKeySequence.StandardKey.MoveToNextPage, +1), (QKeySequence.StandardKey.MoveToPreviousPage, -1)):
+            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut.activated.connect(lambda step=step: self.go(step))
+        self._thumb_timer = QTimer(self, interval=50)
+        self._thumb_timer.timeout.connect(self._take_thumbnails)
+        window.slideLeaving.connect(self.remember_view)
+        window.slideOpened.connect(self.on_slide_opened)
+        window.detectionFinished.connect(lambda cancelled: self.note_current(state_if_new="detected"))
+        window.exportFinished.connect(lambda path, error: not error and self.note_current(state="exported"))
+        window.undo.indexChanged.connect(lambda _i: self.note_edit())
+
+    # -- opening ------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of slides as a project", self.window.files.folder("projects"))
+        if folder:
+            self.window.files.remember("projects", folder)
+            self.open_project(folder)
+
+    def open_project(self, where: str | Path, open_first: bool = True) -> bool:
+        try:
+            project = Project.open(where)
+            project.save()
+        except (ProjectError, OSError) as exc:
+            self.window.error("Cannot open project", str(exc))
+            return False
+        self._stop_thumbnails()
+        self.project = project
+        self.populate()
+        self.dock.show()
+        self.dock.raise_()
+        self.window.resizeDocks([self.dock], [max(440, self.dock.width())], Qt.Orientation.Horizontal)
+        self.window.resizeDocks([self.dock, self.window.classes.dock], [560, 300], Qt.Orientation.Vertical)
+        self._start_thumbnails()
+        if open_first and project.slides:
+            target = project.entry_for(project.absolute(project.slides[0])) if project.current is None else next(
+                (e for e in project.slides if e.path == project.current), project.slides[0])
+            if target is not None and not project.missing(target):
+                self.open_entry(target)
+        return True
+
+    def entries_in_order(self) -> list:
+        """The slides as the table shows them (sorted, filtered)."""
+        out = []
+        for row in range(self.table.rowCount()):
+            if not self.table.isRowHidden(row):
+                out.append(self.table.item(row, 1).data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def go(self, step: int) -> bool:
+        """Next/previous slide in the table's order, skipping missing ones."""
+        if self.project is None or self.window.runs.busy:
+            return False
+        order = [e for e in (self.project.entry_for(p) for p in self.entries_in_order()) if e is not None and not self.project.missing(e)]
+        if not order:
+            return False
+        current = self.project.entry_for(self.window.slide.path) if self.window.slide is not None else None
+        if current not in order:
+            target = order[0] if step > 0 else order[-1]
+        elif 0 <= order.index(current) + step < len(order):
+            target = order[order.index(current) + step]
+        else:
+            self.window.statusBar().showMessage("Last slide of the list" if step > 0 else "First slide of the list", 4000)
+            return False
+        return self.open_entry(target)
+
+    def open_row(self, row: int) -> bool:
+        path = self.table.item(row, 1).data(Qt.ItemDataRole.UserRole)
+        entry = self.project.entry_for(path) if self.project else None
+        if entry is None:
+            return False
+        if self.project.missing(entry):
+            self.window.error("Slide missing", f"{entry.path} is not in {self.project.folder} any more. It stays in the project; "
+                              "put the file back (or move the project folder with it) to open it.")
+            return False
+        return self.open_entry(entry)
+
+    def open_entry(self, entry) -> bool:
+        return self.window.open_slide(self.project.absolute(entry), mpp=entry.mpp, ask=False)
+
+    # -- following the window -------------------------------------------------------------
+    def remember_view(self) -> None:
+        window = self.window
+        if self.project is None or window.slide is None:
+            return
+        entry = self.project.entry_for(window.slide.path)
+        if entry is None:
+            return
+        center = window.view.visible_scene_rect().center()
+        entry.view = {"x": round(center.x(), 1), "y": round(center.y(), 1), "scale": float(window.view.scale)}
+        refresh_entry(self.project, entry, window.store)
+        self._save()
+
+    def on_slide_opened(self, path: str) -> None:
+        if self.project is None:
+            return
+        entry = self.project.entry_for(path)
+        if entry is None:
+            return
+        window = self.window
+        slide = window.slide
+        entry.width, entry.height = slide.dimensions
+        entry.mpp = entry.mpp or slide.mpp
+        self.project.current = entry.path
+        if entry.state == "new" and len(window.store):  # points already there (an earlier run, an import)
+            entry.state = "detected"
+        if entry.view:  # where the pathologist left it
+            view = window.view
+            view.scale_by(entry.view["scale"] / max(view.scale, 1e-12))
+            view.centerOn(QPointF(entry.view["x"], entry.view["y"]))
+        refresh_entry(self.project, entry, window.store)
+        self._save()
+        self.populate()
+
+    def note_current(self, state: str | None = None, state_if_new: str | None = None) -> None:
+        window = self.window
+        if self.project is None or window.slide is None:
+            return
+        entry = self.project.entry_for(window.slide.path)
+        if entry is None:
+            return
+        if state:
+            entry.state = state
+        elif state_if_new and entry.state == "new":
+            entry.state = state_if_new
+        refresh_entry(self.project, entry, window.store)
+        self._save()
+        self.populate()
+
+    def note_edit(self) -> None:
+        """A hand edit (any undoable step but a detection run or an import) on a slide: it is being reviewed."""
+        window = self.window
+        undo = window.undo
+        if self.project is None or window.slide is None or undo.count() == 0 or undo.index() == 0:
+            return
+        from .commands import DetectionRunCommand
+
+        if isinstance(undo.command(undo.index() - 1), DetectionRunCommand):
+            return
+        entry = self.project.entry_for(window.slide.path)
+        if entry is not None and entry.state in ("new", "detected", "exported"):
+            self.note_current(state="reviewing")
+
+    def set_state(self, state: str) -> None:
+        self.note_current(state=state)
+
+    def _save(self) -> None:
+        try:
+            self.project.save()
+        except OSError as exc:
+            self.window.statusBar().showMessage(f"Project not saved: {exc}", 8000)
+
+    # -- the table ----------------------------------------------------------------------
+    def populate(self) -> None:
+        project = self.project
+        table = self.table
+        table.setSortingEnabled(False)
+        table.setRowCount(len(project.slides))
+        current = project.entry_for(self.window.slide.path) if self.window.slide is not None else None
+        for row, e in enumerate(project.slides):
+            missing = project.missing(e)
+            thumb = QTableWidgetItem()
+            if e.path in self.thumbs:
+                thumb.setIcon(self.thumbs[e.path])
+            name = _SortItem(("▶ " if e is current else "") + e.name, e.name.lower())
+            name.setData(Qt.ItemDataRole.UserRole, str(project.absolute(e)))
+            name.setToolTip(str(project.absolute(e)))
+            size = _SortItem(f"{e.width}×{e.height}" if e.width else "", (e.width or 0) * (e.height or 0))
+            mpp = _SortItem(f"{e.mpp:.3f}" if e.mpp else "", e.mpp or 0.0)
+            state = _SortItem("missing" if missing else STATE_WORDS[e.state], -1 if missing else STATES.index(e.state))
+            nuclei = _SortItem(f"{e.nuclei:,}", e.nuclei)
+            classes = QTableWidgetItem(", ".join(f"{c} {n:,}" for c, n in sorted(e.classes.items(), key=lambda kv: -kv[1])))
+            for col, item in enumerate((thumb, name, size, mpp, state, nuclei, classes)):
+                if missing:
+                    item.setForeground(QColor(200, 40, 40))
+                if e is current:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                table.setItem(row, col, item)
+        table.setSortingEnabled(True)
+        counts = project.counts()
+        n_missing = sum(project.missing(e) for e in project.slides)
+        self.summary.setText(f"{project.folder.name}: {len(project.slides)} slides — " + ", ".join(
+            f"{n} {STATE_WORDS[s]}" for s, n in counts.items() if n) + (f", {n_missing} missing" if n_missing else ""))
+        self.apply_filter()
+        self.changed.emit()
+
+    def apply_filter(self) -> None:
+        want = self.filter.currentData()
+        for row in range(self.table.rowCount()):
+            state = self.table.item(row, 4).text() if self.table.item(row, 4) else ""
+            shown = not want or (state == "missing" if want == "missing" else state == STATE_WORDS.get(want))
+            self.table.setRowHidden(row, not shown)
+
+    # -- thumbnails, lazily, off the GUI thread ---------------------------------------------
+    def _start_thumbnails(self) -> None:
+        project = self.project
+        todo = [(e.path, project.absolute(e)) for e in project.slides if e.path not in self.thumbs and not project.missing(e)]
+        if not todo:
+            return
+        self._thumb_stop = threading.Event()
+        stop, out = self._thumb_stop, self._thumb_queue
+
+        def work() -> None:
+            from ..slides import open_slide
+
+            for key, path in todo:
+                if stop.is_set():
+                    return
+                try:
+                    slide = open_slide(path)
+                    try:
+                        out.put((key, slide.get_thumbnail(THUMB * 2), slide.dimensions, slide.mpp))
+                    finally:
+                        slide.close()
+                except Exception:  # an unreadable slide simply has no thumbnail
+                    out.put((key, None, None, None))
+
+        self._thumb_thread = threading.Thread(target=work, daemon=True, name="project-thumbnails")
+        self._thumb_thread.start()
+        self._thumb_timer.start()
+
+    def _take_thumbnails(self) -> None:
+        changed = False
+        while True:
+            try:
+                key, rgb, dims, mpp = self._thumb_queue.get_nowait()
+            except queue.Empty:
+                break
+            entry = next((e for e in self.project.slides if e.path == key), None) if self.project else None
+            if entry is None:
+                continue
+            if dims is not None and entry.width is None:
+                entry.width, entry.height = dims
+                entry.mpp = entry.mpp or mpp
+            if rgb is not None:
+                rgb = np.ascontiguousarray(rgb)
+                image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
+                self.thumbs[key] = QIcon(QPixmap.fromImage(image))
+            changed = True
+        if changed:
+            self.populate()
+        if self._thumb_thread is None or not self._thumb_thread.is_alive():
+            if self._thumb_queue.empty():
+                self._thumb_timer.stop()
+                if changed and self.project is not None:
+                    self._save()
+
+    def _stop_thumbnails(self) -> None:
+        self._thumb_stop.set()
+        self._thumb_timer.stop()
+
+    # -- whole-project actions ----------------------------------------------------------------
+    def _run(self, label: str, work, done) -> None:
+        window = self.window
+        if self.project is None or window.runs.busy:
+            return
+        token = window.runs.new_token(kind="project")
+        worker = ProjectWorker(token, work)
+        worker.progress.connect(self._on_progress)
+
+        def finished(tok, result):
+            if not window.runs.current(tok):
+                return
+            window.runs.finish()
+            window.runs.new_token()
+            self.project = Project.open(self.project.file if self.project.file.exists() else self.project.folder)
+            self.populate()
+            done(result)
+
+        def failed(tok, message):
+            if window.runs.current(tok):
+                window.runs.finish()
+                window.runs.new_token()
+                window.error(label, message)
+
+        window.runs.start(worker, finished, failed, label)
+
+    def _on_progress(self, token, k: int, n: int, name: str) -> None:
+        if not self.window.runs.current(token):
+            return
+        panel = self.window.panel
+        panel.progress.setMaximum(max(1, n))
+        panel.progress.setValue(k)
+        panel.progress_label.setText(f"{k}/{n} slides" + (f": {name}" if name else ""))
+
+    def detect_all(self) -> None:
+        """Detect every new slide with the current model; the open slide is detected in the
+        app itself (its annotations are live here), the others in the worker."""
+        window = self.window
+        card = window.panel.current_card()
+        if card is None or self.project is None:
+            return
+        self.remember_view()
+        project = self.project
+        current = window.slide.path if window.slide is not None else None
+        from ..engine.detect import DetectOptions
+
+        options = DetectOptions(device=window.panel.device_combo.currentData())
+
+        def work(progress, cancel):
+            return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)
+
+        def done(failures):
+            text = f"Detected the new slides with {card.title}"
+            if failures:
+                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+            window.panel.progress_label.setText(text)
+            entry = project.entry_for(current) if current else None
+            if entry is not None and entry.state == "new":
+                window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
+                window.auto_detect()
+
+        self._run("Detecting the project's new slides…", work, done)
+
+    def export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Export all slides to a folder", self.window.files.folder("exports"))
+        if folder:
+            self.export_all(folder)
+
+    def export_all(self, folder: str | Path, points_as: str = "detections", masks_as: str = "cells") -> None:
+        self.window.autosave(wait=True)  # the open slide's latest edits are in its autosave
+        project = self.project
+
+        def work(progress, cancel):
+            return export_all(project, folder, points_as, masks_as, progress, cancel)
+
+        def done(summary):
+            self.window.panel.progress_label.setText(f"Exported {len(project.slides)} slides; summary {Path(summary).name}")
+            self.window.statusBar().showMessage(f"Exported the project to {folder}", 8000)
+
+        self._run("Exporting every slide…", work, done)

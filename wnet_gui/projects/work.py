@@ -1,0 +1,163 @@
+"""What a project does to all its slides, with the same engine as the CLI and the app:
+detect the slides not yet detected (results go where the app keeps a slide's annotations, its
+autosave, so opening the slide shows them), export every slide's annotations, and the summary
+table (counts per class, reviewed area, density). Qt-free: the GUI runs these in a worker, the
+CLI calls them directly."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..annotations import NucleusStore
+from ..annotations.autosave import Autosaver
+from ..annotations.snapshot_io import SnapshotError, read_snapshot
+from .project import Project, SlideEntry
+
+
+def load_annotations(slide: Path) -> NucleusStore:
+    """A slide's newest readable autosave (read only: nothing is moved or locked)."""
+    store = NucleusStore()
+    saver = Autosaver(slide, store, lock=False)
+    for snapshot in saver.snapshots():
+        try:
+            read_snapshot(snapshot, store)
+            return store
+        except SnapshotError:
+            continue
+    return store
+
+
+def save_annotations(slide: Path, store: NucleusStore) -> None:
+    """Write a slide's annotations where the app will find them (its autosave series)."""
+    saver = Autosaver(slide, store)
+    try:
+        if saver.read_only:
+            raise OSError(f"{slide.name} is open in the app; close it there first")
+        if not saver.save(force=True):
+            raise OSError(saver.error or f"{slide.name}: the annotations could not be saved")
+    finally:
+        saver.close()
+
+
+def reviewed_area_mm2(store: NucleusStore, mpp: float | None) -> float:
+    if not mpp or not store.reviewed:
+        return 0.0
+    from ..annotations.geojson import polygon_area
+
+    return sum(polygon_area(o) for o in store.reviewed) * mpp * mpp / 1e6
+
+
+def refresh_entry(project: Project, entry: SlideEntry, store: NucleusStore | None = None) -> SlideEntry:
+    """Counts and reviewed area of a slide from its annotations."""
+    store = store if store is not None else load_annotations(project.absolute(entry))
+    classes = store.classes_of(store.ids()) if len(store) else []
+    counts: dict[str, int] = {}
+    for c in classes:
+        counts[c] = counts.get(c, 0) + 1
+    entry.nuclei, entry.classes = len(store), counts
+    entry.reviewed_mm2 = round(reviewed_area_mm2(store, entry.mpp), 6)
+    return entry
+
+
+def detect_pending(project: Project, card, options=None, progress: Callable[[int, int, str], None] | None = None,
+                   cancel: threading.Event | None = None, redo: bool = False, skip: set[Path] | None = None) -> list[tuple[str, str]]:
+    """Detect every slide still 'new' (or all with ``redo``), merging the model's points into the
+    slide's annotations (hand-placed points kept); returns (slide, error) for those that failed."""
+    from ..engine.detect import DetectOptions, run_detection
+    from ..engine.predict import DensityPredictor
+    from ..engine.device import select_device
+    from ..slides import open_slide
+
+    options = options or DetectOptions()
+    predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
+    skip = {Path(p).resolve() for p in (skip or set())}  # e.g. the slide open in the app, which it detects itself
+    todo = [e for e in project.slides if (redo or e.state == "new") and not project.missing(e) and project.absolute(e).resolve() not in skip]
+    failures = []
+    for k, entry in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            break
+        if progress:
+            progress(k, len(todo), entry.name)
+        path = project.absolute(entry)
+        try:
+            slide = open_slide(path, mpp=entry.mpp)
+            try:
+                entry.width, entry.height = slide.dimensions
+                entry.mpp = entry.mpp or slide.mpp
+                run = run_detection(slide, card, options=options, cancel=cancel, predictor=predictor)
+            finally:
+                slide.close()
+            if run.cancelled:
+                break
+            store = load_annotations(path)
+            if not store.namespace:
+                from ..annotations.qupath import slide_namespace
+
+                store.namespace = slide_namespace(path)
+            old = store.ids()
+            stale = old[store.source_of(old) == card.name] if len(old) else old  # this model's earlier points are replaced
+            if len(stale):
+                store.remove(stale)
+            keep = ~store.inside_reviewed(run.centres) if store.reviewed and len(run.centres) else np.ones(len(run.centres), bool)
+            types = None if run.types is None else [t for t, k in zip(run.types, keep) if k]
+            store.add_many(run.centres[keep, 0], run.centres[keep, 1], source=card.name, scores=run.scores[keep], classes=types)
+            save_annotations(path, store)
+            refresh_entry(project, entry, store)
+            project.update(path, state="detected" if entry.state == "new" else entry.state)
+        except Exception as exc:  # one slide never stops the project
+            failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
+        project.save()
+    if progress:
+        progress(len(todo), len(todo), "")
+    return failures
+
+
+SUMMARY_FIELDS = ("slide", "state", "nuclei", "reviewed_mm2", "reviewed_nuclei", "density_per_mm2")
+
+
+def export_all(project: Project, out_dir: str | Path, points_as: str = "detections", masks_as: str = "cells",
+               progress: Callable[[int, int, str], None] | None = None, cancel: threading.Event | None = None) -> Path:
+    """Every slide's annotations as GeoJSON (one file per slide) plus ``summary.csv``: counts
+    per class, reviewed area and the density of nuclei inside it per mm². Returns the CSV."""
+    from ..annotations import write_geojson
+    from ..annotations.atomic_file import replacing
+    from ..engine.slide_inputs import output_names
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    present = [e for e in project.slides if not project.missing(e)]
+    names = output_names([project.absolute(e) for e in present], ".geojson")
+    rows, classes = [], set()
+    for k, (entry, name) in enumerate(zip(present, names)):
+        if cancel is not None and cancel.is_set():
+            break
+        if progress:
+            progress(k, len(present), entry.name)
+        store = load_annotations(project.absolute(entry))
+        write_geojson(store, out_dir / name, points_as=points_as, masks_as=masks_as)
+        refresh_entry(project, entry, store)
+        reviewed = int(len(store.reviewed_ids()))
+        row = {"slide": entry.path, "state": "exported", "nuclei": entry.nuclei, "reviewed_mm2": f"{entry.reviewed_mm2:.4f}",
+               "reviewed_nuclei": reviewed, "density_per_mm2": f"{reviewed / entry.reviewed_mm2:.1f}" if entry.reviewed_mm2 > 0 else ""}
+        row.update({f"n_{c}": n for c, n in entry.classes.items()})
+        classes.update(entry.classes)
+        rows.append(row)
+        project.update(project.absolute(entry), state="exported")
+    project.save()
+    summary = out_dir / "summary.csv"
+    fields = list(SUMMARY_FIELDS) + [f"n_{c}" for c in sorted(classes)]
+    with replacing(summary) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, restval=0)
+        writer.writeheader()
+        writer.writerows(rows)
+    if progress:
+        progress(len(present), len(present), "")
+    return summary
+
+
+__all__ = ["detect_pending", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
