@@ -94,3 +94,13 @@ def test_wnet_adapt_cli(tmp_path, sample_tiff, sample_truth, monkeypatch, capsys
     assert main(["models"]) == 0 and cards[0].stem in capsys.readouterr().out
     # too few nuclei: refused with a message
     assert main(["adapt", "--slide", str(sample_tiff), "--points", str(sample_truth), "--min-nuclei", "100000", "--steps", "1"]) == 2
+
+
+def test_a_run_that_wrecks_the_model_falls_back_to_the_best_weights(sample_tiff, sample_truth):
+    """A learning rate that destroys the network (as a flat density map would): the weights kept
+    are the base's, scored on the training area — the adapted model is never the wreck."""
+    base = resolve_card("fast")
+    examples = prepare([ReviewedSlide(sample_tiff, truth_points(sample_truth))], base)
+    result = adapt(base, examples, AdaptSettings(seconds=30, max_steps=4, crop=128, lr=0.5, check_seconds=0.0))
+    assert result.steps == 4 and result.settings["best_step"] == 0
+    assert result.after.f1 > 0.5 and result.after.f1 >= result.before.f1 - 0.05

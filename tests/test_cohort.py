@@ -176,3 +176,14 @@ def test_slurm_and_pbs_job_scripts_from_the_dry_run(capsys):
     script = capsys.readouterr().out
     for line in ("#PBS -q workq", "#PBS -l select=1:ncpus=4:mem=16GB", "#PBS -l walltime=02:00:00", "--nthreads 1"):
         assert line in script
+
+
+def test_local_layout_shares_the_cores():
+    from wnet_gui.engine.cluster import local_layout
+
+    assert local_layout(None, None, cores=2) == (2, 1, 1)  # measured best on 2 cores
+    assert local_layout(None, None, cores=16) == (8, 1, 2)
+    assert local_layout(2, 1, cores=2) == (2, 1, 1)
+    assert local_layout(1, 2, cores=8) == (1, 2, 4)
+    with pytest.raises(ValueError, match="workers"):
+        local_layout(0, 1, cores=2)

@@ -37,11 +37,16 @@ class AdaptSettings:
     batch: int = 4
     crop: int = 256  # model pixels
     lr: float = 1e-4
+    positive_weight: float = 1.0  # extra L1 weight where the target is above 0 (near a reviewed point)
+    stage1: str = "none"  # stage-1 target: none (learns through stage 2 only) or dots (the paper's radius-2 px discs)
+    check_seconds: float = 20.0  # how often the weights are scored on the training part of the regions
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.stage1 not in ("none", "dots"):
+            raise ValueError(f"stage1 must be none or dots, not {self.stage1!r}")
         if self.tune not in TUNE_CHOICES:
             raise ValueError(f"tune must be one of {', '.join(TUNE_CHOICES)}, not {self.tune!r}")
         if not (self.seconds > 0 and self.max_steps >= 1 and self.batch >= 1 and self.crop >= 32 and 0 < self.lr < 1):
@@ -96,27 +101,36 @@ class _Crops:
         areas = np.array([e.loss_mask.sum() for e in self.examples], float)
         self.weights = areas / areas.sum()
         self.crop, self.rng = crop, rng
+        self._dot_cache: dict[int, np.ndarray] = {}
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         e = self.examples[int(self.rng.choice(len(self.examples), p=self.weights))]
         h, w = e.density.shape
         c = self.crop
-        image, density, mask = e.image, e.density, e.loss_mask
+        image, density, mask, dots = e.image, e.density, e.loss_mask, self._dots(e)
         if h < c or w < c:  # pad: reflected tissue, but no loss on the padding
             ph, pw = max(0, c - h), max(0, c - w)
             image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
             density = np.pad(density, ((0, ph), (0, pw)))
             mask = np.pad(mask, ((0, ph), (0, pw)))
+            dots = np.pad(dots, ((0, ph), (0, pw)))
             h, w = density.shape
         ys, xs = np.nonzero(mask[: h - c + 1, : w - c + 1]) if mask[: h - c + 1, : w - c + 1].any() else (np.array([0]), np.array([0]))
         k = int(self.rng.integers(len(ys)))  # a window whose corner lies on trainable ground, then jittered
         y = int(np.clip(ys[k] - self.rng.integers(0, c // 2 + 1), 0, h - c))
         x = int(np.clip(xs[k] - self.rng.integers(0, c // 2 + 1), 0, w - c))
-        arrays = [image[y : y + c, x : x + c], density[y : y + c, x : x + c], mask[y : y + c, x : x + c]]
-        image_c, density_c, mask_c = random_dihedral(arrays, self.rng)
-        return appearance(image_c, self.rng, "light"), density_c, mask_c
+        arrays = [image[y : y + c, x : x + c], density[y : y + c, x : x + c], mask[y : y + c, x : x + c], dots[y : y + c, x : x + c]]
+        image_c, density_c, mask_c, dots_c = random_dihedral(arrays, self.rng)
+        return appearance(image_c, self.rng, "light"), density_c, mask_c, dots_c
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _dots(self, e: RegionExample) -> np.ndarray:
+        if id(e) not in self._dot_cache:
+            from ..detection.targets import dot_mask
+
+            self._dot_cache[id(e)] = dot_mask(e.density.shape, e.centres, 2.0).astype(np.float32)
+        return self._dot_cache[id(e)]
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         samples = [self.sample() for _ in range(n)]
         return tuple(np.stack(s) for s in zip(*samples))  # type: ignore[return-value]
 
@@ -203,7 +217,20 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
     crops = _Crops(examples, settings.crop, rng)
     train_predictor = DensityPredictor(model, card, device, precision)
+
+    def score_on_training() -> Score:
+        """F1 on the reviewed area the model learns from (never the held-back cells), at its best threshold."""
+        model.eval()
+        scores = measure(train_predictor, examples, "train")
+        return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))
+
+    # The weights kept are the best scored on the training area, the base included: a run that
+    # overfits or collapses (a density map gone flat, which the L1 term alone can reach on a
+    # few hundred nuclei) falls back to the best earlier weights, never below the base.
+    best = score_on_training()
+    best_state, best_step = copy.deepcopy(model.state_dict()), 0
     start = time.monotonic()
+    last_check = start
     step = 0
     while step < settings.max_steps and time.monotonic() - start < settings.seconds:
         if cancel.is_set():
@@ -211,29 +238,45 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
             return result
         model.train()
         _freeze_batchnorm(model)
-        images, densities, masks = crops.batch(settings.batch)
+        images, densities, masks, dots = crops.batch(settings.batch)
         x = train_predictor.to_tensor(images).contiguous(memory_format=memory_format(precision))
         target = torch.from_numpy(densities)[:, None].to(device)
         weight = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
+        if settings.positive_weight != 1.0:  # the L1 minimiser on an ambiguous nucleus is zero: weigh the nuclei up
+            weight = weight * (1.0 + (settings.positive_weight - 1.0) * (target > 0).float())
         with autocast(device, precision):
             out = model(x)
         loss = ((out["density"].float() - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
+        if settings.stage1 == "dots" and "mask_logits" in out:  # the paper's stage-1 target, drawn from the reviewed points
+            region = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(
+                out["mask_logits"].float(), torch.from_numpy(dots)[:, None].to(device), reduction="none")
+            loss = loss + (bce * region).sum() / region.sum().clamp(min=1.0)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         step += 1
         elapsed = time.monotonic() - start
         progress(f"learning from the reviewed regions (step {step})", min(0.95, max(step / settings.max_steps, elapsed / settings.seconds)))
+        last_step = step >= settings.max_steps or time.monotonic() - start >= settings.seconds
+        if time.monotonic() - last_check >= settings.check_seconds or last_step:
+            if cancel.is_set():
+                continue
+            scored = score_on_training()
+            last_check = time.monotonic()
+            if scored.f1 > best.f1:
+                best, best_state, best_step = scored, copy.deepcopy(model.state_dict()), step
     result.steps, result.seconds = step, time.monotonic() - start
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    result.settings["best_step"] = best_step
     if cancel.is_set():
         result.cancelled = True
         return result
-    progress("choosing the threshold and measuring", 0.96)
-    on_train = measure(train_predictor, examples, "train")
-    threshold = max(on_train.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold))).threshold
+    model.load_state_dict(best_state)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    progress("measuring on the held-back cells", 0.97)
+    threshold = best.threshold
     result.threshold = threshold
     result.after = measure(train_predictor, examples, "held_back", (threshold,))[threshold]
     result.model = model.float().to(memory_format=torch.contiguous_format)

@@ -25,12 +25,14 @@ def usable_cores() -> int:
 def local_layout(workers: int | None, threads_per_worker: int | None, cores: int | None = None) -> tuple[int, int, int]:
     """(worker processes, slides at once per worker, torch threads per slide) for this machine.
 
-    Default: one worker per 4 cores (at least one), one slide at a time each, the cores
-    shared out as torch threads — a slide's tiles already keep its cores busy, and every
-    extra process holds its own copy of the model and the slide reader's caches."""
+    Default: one worker process per core up to 4 cores, one per 2 cores beyond (memory: each
+    worker holds its own model, ≈ 1.4 GB with the PyTorch runtime), one slide at a time each, the
+    cores shared out as torch threads. Measured on 2 cores (BENCHMARKS.md, cohorts): 2 workers × 1 thread ran 8
+    slides 3 % faster than a plain loop once started, 1 worker with 2 torch threads 8 % slower —
+    two slides in flight keep both cores busy through each slide's reading and peak finding."""
     cores = cores or usable_cores()
-    workers = workers or max(1, cores // 4)
-    threads_per_worker = threads_per_worker or 1
+    workers = (cores if cores <= 4 else cores // 2) if workers is None else workers
+    threads_per_worker = 1 if threads_per_worker is None else threads_per_worker
     for name, value in (("workers", workers), ("threads per worker", threads_per_worker)):
         if not (isinstance(value, int) and 1 <= value <= 1024):
             raise OptionError(f"{name} must be a whole number from 1 to 1024, not {value}")
@@ -59,6 +61,11 @@ def _quiet_config() -> dict[str, Any]:
         "distributed.scheduler.allowed-failures": ATTEMPTS - 1,  # a worker death counts as an attempt
         "distributed.worker.daemon": False,  # a worker may start threads of its own (the tile reader)
         "distributed.admin.tick.limit": "10s",  # a long forward pass holding the GIL is not an alarm
+        # a worker's statistical profiler samples every thread's stack every 10 ms, and its memory
+        # monitor polls every 100 ms: on 2 cores that stalls the forward pass's threads (+16 % per
+        # slide, BENCHMARKS.md); slides take seconds, so once a second is plenty
+        "distributed.worker.profile.enabled": False,
+        "distributed.worker.memory.monitor-interval": "1s",
     }
 
 

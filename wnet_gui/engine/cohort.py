@@ -149,6 +149,13 @@ def _where() -> tuple[str, Any]:
         return f"{socket.gethostname()}:{os.getpid()}", None
 
 
+def warm_up(card: ModelCard, options: DetectOptions) -> str:
+    """Import the engine and load the model in this worker (``client.run(warm_up, …)``): start-up
+    paid once, before the first slide, on every worker at once."""
+    _predictor(card, options)
+    return _where()[0]
+
+
 def run_slide_task(task: SlideTask) -> dict[str, Any]:
     """Detect one slide and write its result (what every cohort task runs)."""
     name, worker = _where()
@@ -161,9 +168,15 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
             worker.log_event(PROGRESS_TOPIC, {"key": task.key, "tiles": processed - last[1]})
             last[0], last[1] = now, processed
 
+    options = task.options
+    if options.threads is None:  # Dask starts workers with OMP_NUM_THREADS=1: give torch this task's share of the cores
+        from .cluster import usable_cores
+
+        share = usable_cores() // max(1, worker.state.nthreads if worker is not None else 1)
+        options = dataclasses.replace(options, threads=max(1, share))
     start = time.monotonic()
-    run = detect_slide(task.slide, task.card, task.output, task.region, task.options, task.out_format,
-                       on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, task.options))
+    run = detect_slide(task.slide, task.card, task.output, task.region, options, task.out_format,
+                       on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, options))
     if worker is not None and run.tiles_done - run.tiles_skipped > last[1]:
         worker.log_event(PROGRESS_TOPIC, {"key": task.key, "tiles": run.tiles_done - run.tiles_skipped - last[1]})
     return {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "seconds": time.monotonic() - start,
@@ -376,4 +389,4 @@ def write_summary(summary: CohortSummary, path: Path) -> None:
             writer.writerow(o.row())
 
 
-__all__ = ["CohortSummary", "Progress", "SlideOutcome", "SlideTask", "plan", "run_cohort", "run_slide_task", "write_summary"]
+__all__ = ["CohortSummary", "Progress", "SlideOutcome", "SlideTask", "plan", "run_cohort", "run_slide_task", "warm_up", "write_summary"]

@@ -76,8 +76,7 @@ class ProjectPanel(QObject):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once per fill: per-item resizing is O(rows²)
         header.setStretchLastSection(True)
         self.table.setColumnWidth(1, 170)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # study slide names differ at their end
@@ -281,6 +280,7 @@ class ProjectPanel(QObject):
     def populate(self) -> None:
         project = self.project
         table = self.table
+        table.setUpdatesEnabled(False)
         table.setSortingEnabled(False)
         table.setRowCount(len(project.slides))
         current = project.entry_for(self.window.slide.path) if self.window.slide is not None else None
@@ -306,6 +306,9 @@ class ProjectPanel(QObject):
                     item.setFont(font)
                 table.setItem(row, col, item)
         table.setSortingEnabled(True)
+        for col in (0, 2, 3, 4, 5):
+            table.resizeColumnToContents(col)
+        table.setUpdatesEnabled(True)
         counts = project.counts()
         n_missing = sum(project.missing(e) for e in project.slides)
         self.summary.setText(f"{project.folder.name}: {len(project.slides)} slides — " + ", ".join(
@@ -349,29 +352,41 @@ class ProjectPanel(QObject):
         self._thumb_timer.start()
 
     def _take_thumbnails(self) -> None:
-        changed = False
+        """Thumbnails (and sizes) that arrived: set on their rows in place, not a refill."""
+        arrived = []
         while True:
             try:
-                key, rgb, dims, mpp = self._thumb_queue.get_nowait()
+                arrived.append(self._thumb_queue.get_nowait())
             except queue.Empty:
                 break
-            entry = next((e for e in self.project.slides if e.path == key), None) if self.project else None
-            if entry is None:
-                continue
-            if dims is not None and entry.width is None:
-                entry.width, entry.height = dims
-                entry.mpp = entry.mpp or mpp
-            if rgb is not None:
-                rgb = np.ascontiguousarray(rgb)
-                image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
-                self.thumbs[key] = QIcon(QPixmap.fromImage(image))
-            changed = True
-        if changed:
-            self.populate()
+        if arrived and self.project is not None:
+            rows = {self.table.item(r, 1).data(Qt.ItemDataRole.UserRole): r for r in range(self.table.rowCount()) if self.table.item(r, 1)}
+            sorting = self.table.isSortingEnabled()
+            self.table.setSortingEnabled(False)  # a sorted table would move rows under our feet
+            for key, rgb, dims, mpp in arrived:
+                entry = next((e for e in self.project.slides if e.path == key), None)
+                if entry is None:
+                    continue
+                if dims is not None and entry.width is None:
+                    entry.width, entry.height = dims
+                    entry.mpp = entry.mpp or mpp
+                row = rows.get(str(self.project.absolute(entry)))
+                if rgb is not None:
+                    rgb = np.ascontiguousarray(rgb)
+                    image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
+                    self.thumbs[key] = QIcon(QPixmap.fromImage(image))
+                    if row is not None:
+                        self.table.item(row, 0).setIcon(self.thumbs[key])
+                if row is not None and entry.width:
+                    self.table.item(row, 2).setText(f"{entry.width}×{entry.height}")
+                    self.table.item(row, 2).key = entry.width * entry.height
+                    self.table.item(row, 3).setText(f"{entry.mpp:.3f}" if entry.mpp else "")
+                    self.table.item(row, 3).key = entry.mpp or 0.0
+            self.table.setSortingEnabled(sorting)
         if self._thumb_thread is None or not self._thumb_thread.is_alive():
             if self._thumb_queue.empty():
                 self._thumb_timer.stop()
-                if changed and self.project is not None:
+                if arrived and self.project is not None:
                     self._save()
 
     def _stop_thumbnails(self) -> None:
