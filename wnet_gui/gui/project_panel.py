@@ -132,9 +132,11 @@ class ProjectPanel(QObject):
         self._thumb_timer.timeout.connect(self._take_thumbnails)
         window.slideLeaving.connect(self.remember_view)
         window.slideOpened.connect(self.on_slide_opened)
-        window.detectionFinished.connect(lambda cancelled: self.note_current(state_if_new="detected"))
-        window.exportFinished.connect(lambda path, error: not error and self.note_current(state="exported"))
-        window.undo.indexChanged.connect(lambda _i: self.note_edit())
+        # bound methods, not lambdas: Qt drops the connections when this object goes, so a window
+        # being torn down (its undo stack clearing) never calls into a half-deleted one
+        window.detectionFinished.connect(self._on_detected)
+        window.exportFinished.connect(self._on_exported)
+        window.undo.indexChanged.connect(self._on_undo_index)
 
     # -- opening ------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -252,6 +254,17 @@ class ProjectPanel(QObject):
         refresh_entry(self.project, entry, window.store)
         self._save()
         self.populate()
+
+    def _on_detected(self, cancelled: bool) -> None:
+        self.note_current(state_if_new="detected")
+
+    def _on_exported(self, path: str, error: str) -> None:
+        if not error:
+            self.note_current(state="exported")
+
+    def _on_undo_index(self, index: int) -> None:
+        if not self.window.closing:
+            self.note_edit()
 
     def note_edit(self) -> None:
         """A hand edit (any undoable step but a detection run or an import) on a slide: it is being reviewed."""
