@@ -74,11 +74,17 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     with qtbot.waitSignal(window.detectionFinished, timeout=120000):
         window.auto_detect()
     assert table_rows(window)["a.tif"] == "detected"
-    # detect all the others in the worker
+    # detect all the others in the worker; its results are handled on the GUI thread
+    import threading
+
+    threads = []
+    fill = window.project.populate
+    window.project.populate = lambda: (threads.append(threading.current_thread()), fill())
     window.project.detect_all()
     qtbot.waitUntil(lambda: not window.runs.busy, timeout=180000)
     rows = table_rows(window)
     assert rows == {"a.tif": "detected", "b.tif": "detected", "c.tif": "detected"}
+    assert threads and all(t is threading.main_thread() for t in threads)
     counts = {e.path: e.nuclei for e in window.project.project.slides}
     assert all(n > 50 for n in counts.values())
     # export all: GeoJSON per slide + summary

@@ -411,26 +411,31 @@ class ProjectPanel(QObject):
         window = self.window
         if self.project is None or window.runs.busy:
             return
-        token = window.runs.new_token(kind="project")
+        token = window.runs.new_token(kind="project", label=label, done=done)
         worker = ProjectWorker(token, work)
         worker.progress.connect(self._on_progress)
+        # bound methods of this (GUI-thread) object: the results are queued to the GUI thread;
+        # a plain function would run in the worker's thread and touch widgets from there
+        window.runs.start(worker, self._on_worker_finished, self._on_worker_failed, label)
 
-        def finished(tok, result):
-            if not window.runs.current(tok):
-                return
+    def _on_worker_finished(self, token, result) -> None:
+        window = self.window
+        if not window.runs.current(token):
+            return
+        done = window.runs.state["done"]
+        window.runs.finish()
+        window.runs.new_token()
+        self.project = Project.open(self.project.file if self.project.file.exists() else self.project.folder)
+        self.populate()
+        done(result)
+
+    def _on_worker_failed(self, token, message: str) -> None:
+        window = self.window
+        if window.runs.current(token):
+            label = window.runs.state["label"]
             window.runs.finish()
             window.runs.new_token()
-            self.project = Project.open(self.project.file if self.project.file.exists() else self.project.folder)
-            self.populate()
-            done(result)
-
-        def failed(tok, message):
-            if window.runs.current(tok):
-                window.runs.finish()
-                window.runs.new_token()
-                window.error(label, message)
-
-        window.runs.start(worker, finished, failed, label)
+            window.error(label, message)
 
     def _on_progress(self, token, k: int, n: int, name: str) -> None:
         if not self.window.runs.current(token):
