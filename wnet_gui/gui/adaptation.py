@@ -56,6 +56,10 @@ class AdaptationTools(QObject):
         self.adapt_button.setEnabled(window.slide is not None and n >= self.min_nuclei and not busy)
         self.adapt_button.setToolTip(f"Fine-tune the current model on the {n:,} reviewed nuclei (needs {self.min_nuclei:,}); "
                                      f"about {self.settings.seconds / 60:.1f} min on this computer's CPU")
+        if self.last_card is None:  # after an adaptation the status keeps its before/after numbers
+            self.status.setText("" if window.slide is None else (
+                f"Adapting needs {self.min_nuclei:,} reviewed nuclei: {self.min_nuclei - n:,} more." if n < self.min_nuclei
+                else f"Ready: {n:,} reviewed nuclei."))
         card = window.panel.current_card()
         base = base_of(card)
         self.revert_button.setVisible(base is not None)

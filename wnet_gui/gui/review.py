@@ -94,11 +94,11 @@ class ReviewRegions(QObject):
         reviewed = self.window.store.reviewed
         if not reviewed:
             return
-        pen = QPen(QColor(*REVIEWED_COLOR), 2, Qt.PenStyle.SolidLine)
+        pen = QPen(QColor(*REVIEWED_COLOR), 3, Qt.PenStyle.SolidLine)
         pen.setCosmetic(True)
         painter.save()
         painter.setPen(pen)
-        painter.setBrush(QColor(*REVIEWED_COLOR, 28))
+        painter.setBrush(Qt.BrushStyle.NoBrush)  # no veil over the tissue a pathologist reads
         for outline in reviewed:
             painter.drawPolygon(qpolygonf(outline))
         painter.restore()
