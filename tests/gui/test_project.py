@@ -87,10 +87,22 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     assert threads and all(t is threading.main_thread() for t in threads)
     counts = {e.path: e.nuclei for e in window.project.project.slides}
     assert all(n > 50 for n in counts.values())
+    # masks for all: NuClick for the other slides in the worker, then the open one in the app
+    with qtbot.waitSignal(window.masksFinished, timeout=300000):
+        window.project.masks_all()
+    from wnet_gui.projects import load_annotations
+
+    for name in ("b.tif", "c.tif"):
+        store = load_annotations(study / name)
+        assert len(store.polygons) > 0.8 * len(store)
+    assert len(window.store.polygons) > 0.8 * len(window.store)
     # export all: GeoJSON per slide + summary
     out = tmp_path / "export"
+    window.autosave(wait=True)
     window.project.export_all(out)
     qtbot.waitUntil(lambda: not window.runs.busy, timeout=120000)
+    cells = [f for f in json.loads((out / "b.geojson").read_text())["features"] if f["properties"]["objectType"] == "cell"]
+    assert len(cells) > 50  # the masks travel as QuPath cells
     assert sorted(p.name for p in out.iterdir()) == ["a.geojson", "b.geojson", "c.geojson", "summary.csv"]
     summary = (out / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("slide,state,nuclei,reviewed_mm2") and len(summary) == 4

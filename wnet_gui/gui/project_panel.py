@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap, QShortcu
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..projects import STATES, Project, ProjectError, detect_pending, export_all, refresh_entry
+from ..projects import STATES, Project, ProjectError, detect_pending, draw_masks, export_all, refresh_entry
 
 COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")
 STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed", "exported": "exported"}
@@ -99,6 +99,10 @@ class ProjectPanel(QObject):
         self.detect_button = QPushButton("Detect all new slides")
         self.detect_button.setObjectName("projectDetectButton")
         self.detect_button.clicked.connect(self.detect_all)
+        self.masks_button = QPushButton("Masks for all")
+        self.masks_button.setObjectName("projectMasksButton")
+        self.masks_button.setToolTip("NuClick masks for every point without one, in every slide (the open one too)")
+        self.masks_button.clicked.connect(self.masks_all)
         self.export_button = QPushButton("Export all…")
         self.export_button.setObjectName("projectExportButton")
         self.export_button.clicked.connect(self.export_dialog)
@@ -109,6 +113,7 @@ class ProjectPanel(QObject):
             nav.addWidget(b)
         actions = QHBoxLayout()
         actions.addWidget(self.detect_button)
+        actions.addWidget(self.masks_button)
         actions.addWidget(self.export_button)
         widget = QWidget()
         layout = QVBoxLayout(widget)
@@ -473,6 +478,29 @@ class ProjectPanel(QObject):
                 window.auto_detect()
 
         self._run("Detecting the project's new slides…", work, done)
+
+    def masks_all(self) -> None:
+        """NuClick masks for every slide's points; the open slide's in the app itself afterwards
+        (its annotations are live here), the others in the worker."""
+        window = self.window
+        if self.project is None:
+            return
+        self.remember_view()
+        project = self.project
+        current = window.slide.path if window.slide is not None else None
+        device = window.panel.device_combo.currentData()
+
+        def work(progress, cancel):
+            return draw_masks(project, device=device, progress=progress, cancel=cancel, skip={current} if current else None)
+
+        def done(failures):
+            if failures:
+                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+            window.panel.progress_label.setText("Masks drawn for the project's slides")
+            if current is not None and len(window.store):
+                window.draw_masks("all")
+
+        self._run("Drawing masks for every slide…", work, done)
 
     def export_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Export all slides to a folder", self.window.files.folder("exports"))

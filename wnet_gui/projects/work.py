@@ -117,6 +117,47 @@ def detect_pending(project: Project, card, options=None, progress: Callable[[int
     return failures
 
 
+def draw_masks(project: Project, nuclick_card="nuclick", device: str = "auto", progress: Callable[[int, int, str], None] | None = None,
+               cancel: threading.Event | None = None, skip: set[Path] | None = None) -> list[tuple[str, str]]:
+    """NuClick masks for every point of every slide that has none yet (the app's "Draw masks:
+    all", slide after slide); returns (slide, error) for those that failed."""
+    from ..nuclick.card import resolve_nuclick_card
+    from ..nuclick.engine import NuClickSegmenter
+    from ..slides import open_slide
+
+    segmenter = NuClickSegmenter(resolve_nuclick_card(nuclick_card), device)
+    skip = {Path(p).resolve() for p in (skip or set())}
+    todo = [e for e in project.slides if e.nuclei and not project.missing(e) and project.absolute(e).resolve() not in skip]
+    failures = []
+    for k, entry in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            break
+        if progress:
+            progress(k, len(todo), entry.name)
+        path = project.absolute(entry)
+        try:
+            store = load_annotations(path)
+            ids = np.array([i for i in store.ids().tolist() if i not in store.polygons], np.int64)
+            if not len(ids):
+                continue
+            slide = open_slide(path, mpp=entry.mpp)
+            try:
+                if slide.mpp is None:
+                    raise ValueError(f"{path.name} does not state its microns per pixel")
+                for batch in segmenter.segment(slide, ids, store.coordinates(ids), cancel=cancel):
+                    store.set_polygons({int(i): p for i, p in zip(batch.ids, batch.polygons)})
+            finally:
+                slide.close()
+            if cancel is not None and cancel.is_set():
+                break  # a slide half done is not written: its masks are drawn again next time
+            save_annotations(path, store)
+        except Exception as exc:  # one slide never stops the project
+            failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
+    if progress:
+        progress(len(todo), len(todo), "")
+    return failures
+
+
 SUMMARY_FIELDS = ("slide", "state", "nuclei", "reviewed_mm2", "reviewed_nuclei", "density_per_mm2")
 
 
@@ -160,4 +201,4 @@ def export_all(project: Project, out_dir: str | Path, points_as: str = "detectio
     return summary
 
 
-__all__ = ["detect_pending", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
+__all__ = ["detect_pending", "draw_masks", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
