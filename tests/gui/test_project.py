@@ -80,7 +80,7 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     threads = []
     fill = window.project.populate
     window.project.populate = lambda: (threads.append(threading.current_thread()), fill())
-    window.project.detect_all()
+    window.project.actions.detect_all()
     qtbot.waitUntil(lambda: not window.runs.busy, timeout=180000)
     rows = table_rows(window)
     assert rows == {"a.tif": "detected", "b.tif": "detected", "c.tif": "detected"}
@@ -89,7 +89,7 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     assert all(n > 50 for n in counts.values())
     # masks for all: NuClick for the other slides in the worker, then the open one in the app
     with qtbot.waitSignal(window.masksFinished, timeout=300000):
-        window.project.masks_all()
+        window.project.actions.masks_all()
     from wnet_gui.projects import load_annotations
 
     for name in ("b.tif", "c.tif"):
@@ -99,7 +99,7 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     # export all: GeoJSON per slide + summary
     out = tmp_path / "export"
     window.autosave(wait=True)
-    window.project.export_all(out)
+    window.project.actions.export_all(out)
     qtbot.waitUntil(lambda: not window.runs.busy, timeout=120000)
     cells = [f for f in json.loads((out / "b.geojson").read_text())["features"] if f["properties"]["objectType"] == "cell"]
     assert len(cells) > 50  # the masks travel as QuPath cells

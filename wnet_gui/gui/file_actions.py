@@ -197,3 +197,16 @@ class FileActions(QObject):
 
     def export_csv_dialog(self) -> None:
         self._export_file("csv", "Export CSV", ".csv", "CSV (*.csv)", write_csv)
+
+    # -- recent slides (File › Open recent) ------------------------------------------------
+    def add_recent(self, path: Path) -> None:
+        settings = self.window.settings
+        recent = [str(path)] + [p for p in (settings.value("recent", [], type=list) or []) if p != str(path)]
+        settings.setValue("recent", recent[:10])
+        self.refresh_recent()
+
+    def refresh_recent(self) -> None:
+        window = self.window
+        window.recent_menu.clear()
+        for p in window.settings.value("recent", [], type=list) or []:
+            window.recent_menu.addAction(p, lambda checked=False, p=p: window.open_slide(p))

@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{path.name}{' (read-only: open in another window)' if self.autosaver.read_only else ''} — W-Net Annotator")
         if not bundled:
             self.files.remember("slides", path)
-        self._add_recent(path)
+        self.files.add_recent(path)
         w, h = slide.dimensions
         mpp_text = f"{slide.mpp:.3f} µm/px" if slide.mpp else "µm/px unknown"
         self.mpp_label.setText(f"{w}×{h} px, {slide.level_count} level(s), {mpp_text}")
@@ -249,16 +249,6 @@ class MainWindow(QMainWindow):
         self.update_counts()
         self.slideOpened.emit(str(path))
         return True
-
-    def _add_recent(self, path: Path) -> None:
-        recent = [str(path)] + [p for p in (self.settings.value("recent", [], type=list) or []) if p != str(path)]
-        self.settings.setValue("recent", recent[:10])
-        self.refresh_recent()
-
-    def refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.settings.value("recent", [], type=list) or []:
-            self.recent_menu.addAction(p, lambda checked=False, p=p: self.open_slide(p))
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():

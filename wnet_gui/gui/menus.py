@@ -34,7 +34,7 @@ def build_menus(window) -> None:
     file_menu.addAction(a("Open &project (a folder of slides)…", window.project.open_dialog, "Ctrl+Shift+O"))
     file_menu.addAction(a("Open &sample", window.open_sample))
     window.recent_menu = file_menu.addMenu("Open &recent")
-    window.refresh_recent()
+    window.files.refresh_recent()
     file_menu.addSeparator()
     file_menu.addAction(a("&Import GeoJSON…", window.files.import_dialog, "Ctrl+I"))
     file_menu.addAction(a("&Export GeoJSON for QuPath…", window.files.export_dialog, "Ctrl+E"))

@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..projects import STATES, Project, ProjectError, detect_pending, draw_masks, export_all, refresh_entry
+from ..projects import STATES, Project, ProjectError, refresh_entry
+from .project_actions import ProjectActions
 
 COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")
 STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed", "exported": "exported"}
@@ -32,27 +33,6 @@ class _SortItem(QTableWidgetItem):
 
     def __lt__(self, other):
         return (self.key, self.text()) < (getattr(other, "key", 0), other.text())
-
-
-class ProjectWorker(QObject):
-    """A whole-project action (detect new slides, export all) off the GUI thread."""
-
-    progress = Signal(object, int, int, str)
-    finished = Signal(object, object)  # token, result (failures or summary path)
-    failed = Signal(object, str)
-
-    def __init__(self, token, work):
-        super().__init__()
-        self.token, self.work = token, work
-        self.cancel_event = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self.work(lambda k, n, name: self.progress.emit(self.token, k, n, name), self.cancel_event)
-            self.finished.emit(self.token, result)
-        except Exception as exc:
-            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
 
 
 class ProjectPanel(QObject):
@@ -98,14 +78,15 @@ class ProjectPanel(QObject):
         self.reviewed_button.clicked.connect(lambda: self.set_state("reviewed"))
         self.detect_button = QPushButton("Detect all new slides")
         self.detect_button.setObjectName("projectDetectButton")
-        self.detect_button.clicked.connect(self.detect_all)
+        self.actions = ProjectActions(self)
+        self.detect_button.clicked.connect(self.actions.detect_all)
         self.masks_button = QPushButton("Masks for all")
         self.masks_button.setObjectName("projectMasksButton")
         self.masks_button.setToolTip("NuClick masks for every point without one, in every slide (the open one too)")
-        self.masks_button.clicked.connect(self.masks_all)
+        self.masks_button.clicked.connect(self.actions.masks_all)
         self.export_button = QPushButton("Export all…")
         self.export_button.setObjectName("projectExportButton")
-        self.export_button.clicked.connect(self.export_dialog)
+        self.export_button.clicked.connect(self.actions.export_dialog)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         nav = QHBoxLayout()
@@ -410,112 +391,3 @@ class ProjectPanel(QObject):
     def _stop_thumbnails(self) -> None:
         self._thumb_stop.set()
         self._thumb_timer.stop()
-
-    # -- whole-project actions ----------------------------------------------------------------
-    def _run(self, label: str, work, done) -> None:
-        window = self.window
-        if self.project is None or window.runs.busy:
-            return
-        token = window.runs.new_token(kind="project", label=label, done=done)
-        worker = ProjectWorker(token, work)
-        worker.progress.connect(self._on_progress)
-        # bound methods of this (GUI-thread) object: the results are queued to the GUI thread;
-        # a plain function would run in the worker's thread and touch widgets from there
-        window.runs.start(worker, self._on_worker_finished, self._on_worker_failed, label)
-
-    def _on_worker_finished(self, token, result) -> None:
-        window = self.window
-        if not window.runs.current(token):
-            return
-        done = window.runs.state["done"]
-        window.runs.finish()
-        window.runs.new_token()
-        self.project = Project.open(self.project.file if self.project.file.exists() else self.project.folder)
-        self.populate()
-        done(result)
-
-    def _on_worker_failed(self, token, message: str) -> None:
-        window = self.window
-        if window.runs.current(token):
-            label = window.runs.state["label"]
-            window.runs.finish()
-            window.runs.new_token()
-            window.error(label, message)
-
-    def _on_progress(self, token, k: int, n: int, name: str) -> None:
-        if not self.window.runs.current(token):
-            return
-        panel = self.window.panel
-        panel.progress.setMaximum(max(1, n))
-        panel.progress.setValue(k)
-        panel.progress_label.setText(f"{k}/{n} slides" + (f": {name}" if name else ""))
-
-    def detect_all(self) -> None:
-        """Detect every new slide with the current model; the open slide is detected in the
-        app itself (its annotations are live here), the others in the worker."""
-        window = self.window
-        card = window.panel.current_card()
-        if card is None or self.project is None:
-            return
-        self.remember_view()
-        project = self.project
-        current = window.slide.path if window.slide is not None else None
-        from ..engine.detect import DetectOptions
-
-        options = DetectOptions(device=window.panel.device_combo.currentData())
-
-        def work(progress, cancel):
-            return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)
-
-        def done(failures):
-            text = f"Detected the new slides with {card.title}"
-            if failures:
-                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
-            window.panel.progress_label.setText(text)
-            entry = project.entry_for(current) if current else None
-            if entry is not None and entry.state == "new":
-                window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
-                window.auto_detect()
-
-        self._run("Detecting the project's new slides…", work, done)
-
-    def masks_all(self) -> None:
-        """NuClick masks for every slide's points; the open slide's in the app itself afterwards
-        (its annotations are live here), the others in the worker."""
-        window = self.window
-        if self.project is None:
-            return
-        self.remember_view()
-        project = self.project
-        current = window.slide.path if window.slide is not None else None
-        device = window.panel.device_combo.currentData()
-
-        def work(progress, cancel):
-            return draw_masks(project, device=device, progress=progress, cancel=cancel, skip={current} if current else None)
-
-        def done(failures):
-            if failures:
-                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
-            window.panel.progress_label.setText("Masks drawn for the project's slides")
-            if current is not None and len(window.store):
-                window.draw_masks("all")
-
-        self._run("Drawing masks for every slide…", work, done)
-
-    def export_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Export all slides to a folder", self.window.files.folder("exports"))
-        if folder:
-            self.export_all(folder)
-
-    def export_all(self, folder: str | Path, points_as: str = "detections", masks_as: str = "cells") -> None:
-        self.window.autosave(wait=True)  # the open slide's latest edits are in its autosave
-        project = self.project
-
-        def work(progress, cancel):
-            return export_all(project, folder, points_as, masks_as, progress, cancel)
-
-        def done(summary):
-            self.window.panel.progress_label.setText(f"Exported {len(project.slides)} slides; summary {Path(summary).name}")
-            self.window.statusBar().showMessage(f"Exported the project to {folder}", 8000)
-
-        self._run("Exporting every slide…", work, done)

@@ -1,0 +1,154 @@
+"""Whole-project actions, each in the window's worker slot with progress and cancel: detect
+every new slide, draw masks for every slide, export every slide (the Qt-free work is in
+``projects/work.py``, shared with the CLI)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog
+
+from ..projects import Project, detect_pending, draw_masks, export_all
+
+
+class ProjectWorker(QObject):
+    """A whole-project action (detect new slides, export all) off the GUI thread."""
+
+    progress = Signal(object, int, int, str)
+    finished = Signal(object, object)  # token, result (failures or summary path)
+    failed = Signal(object, str)
+
+    def __init__(self, token, work):
+        super().__init__()
+        self.token, self.work = token, work
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self.work(lambda k, n, name: self.progress.emit(self.token, k, n, name), self.cancel_event)
+            self.finished.emit(self.token, result)
+        except Exception as exc:
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+
+
+class ProjectActions(QObject):
+    def __init__(self, panel):
+        super().__init__(panel)
+        self.panel = panel
+        self.window = panel.window
+
+    @property
+    def project(self) -> Project | None:
+        return self.panel.project
+
+    def _run(self, label: str, work, done) -> None:
+        window = self.window
+        if self.project is None or window.runs.busy:
+            return
+        token = window.runs.new_token(kind="project", label=label, done=done)
+        worker = ProjectWorker(token, work)
+        worker.progress.connect(self._on_progress)
+        # bound methods of this (GUI-thread) object: the results are queued to the GUI thread;
+        # a plain function would run in the worker's thread and touch widgets from there
+        window.runs.start(worker, self._on_worker_finished, self._on_worker_failed, label)
+
+    def _on_worker_finished(self, token, result) -> None:
+        window = self.window
+        if not window.runs.current(token):
+            return
+        done = window.runs.state["done"]
+        window.runs.finish()
+        window.runs.new_token()
+        self.panel.project = Project.open(self.project.file if self.project.file.exists() else self.project.folder)
+        self.panel.populate()
+        done(result)
+
+    def _on_worker_failed(self, token, message: str) -> None:
+        window = self.window
+        if window.runs.current(token):
+            label = window.runs.state["label"]
+            window.runs.finish()
+            window.runs.new_token()
+            window.error(label, message)
+
+    def _on_progress(self, token, k: int, n: int, name: str) -> None:
+        if not self.window.runs.current(token):
+            return
+        panel = self.window.panel
+        panel.progress.setMaximum(max(1, n))
+        panel.progress.setValue(k)
+        panel.progress_label.setText(f"{k}/{n} slides" + (f": {name}" if name else ""))
+
+    def detect_all(self) -> None:
+        """Detect every new slide with the current model; the open slide is detected in the
+        app itself (its annotations are live here), the others in the worker."""
+        window = self.window
+        card = window.panel.current_card()
+        if card is None or self.project is None:
+            return
+        self.panel.remember_view()
+        project = self.project
+        current = window.slide.path if window.slide is not None else None
+        from ..engine.detect import DetectOptions
+
+        options = DetectOptions(device=window.panel.device_combo.currentData())
+
+        def work(progress, cancel):
+            return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)
+
+        def done(failures):
+            text = f"Detected the new slides with {card.title}"
+            if failures:
+                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+            window.panel.progress_label.setText(text)
+            entry = project.entry_for(current) if current else None
+            if entry is not None and entry.state == "new":
+                window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
+                window.auto_detect()
+
+        self._run("Detecting the project's new slides…", work, done)
+
+    def masks_all(self) -> None:
+        """NuClick masks for every slide's points; the open slide's in the app itself afterwards
+        (its annotations are live here), the others in the worker."""
+        window = self.window
+        if self.project is None:
+            return
+        self.panel.remember_view()
+        project = self.project
+        current = window.slide.path if window.slide is not None else None
+        device = window.panel.device_combo.currentData()
+
+        def work(progress, cancel):
+            return draw_masks(project, device=device, progress=progress, cancel=cancel, skip={current} if current else None)
+
+        def done(failures):
+            if failures:
+                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+            window.panel.progress_label.setText("Masks drawn for the project's slides")
+            if current is not None and len(window.store):
+                window.draw_masks("all")
+
+        self._run("Drawing masks for every slide…", work, done)
+
+    def export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Export all slides to a folder", self.window.files.folder("exports"))
+        if folder:
+            self.export_all(folder)
+
+    def export_all(self, folder: str | Path, points_as: str = "detections", masks_as: str = "cells") -> None:
+        self.window.autosave(wait=True)  # the open slide's latest edits are in its autosave
+        project = self.project
+
+        def work(progress, cancel):
+            return export_all(project, folder, points_as, masks_as, progress, cancel)
+
+        def done(summary):
+            self.window.panel.progress_label.setText(f"Exported {len(project.slides)} slides; summary {Path(summary).name}")
+            self.window.statusBar().showMessage(f"Exported the project to {folder}", 8000)
+
+        self._run("Exporting every slide…", work, done)
+
