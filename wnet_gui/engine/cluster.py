@@ -77,7 +77,7 @@ def local_cluster(workers: int | None = None, threads_per_worker: int | None = N
     n, t, torch_threads = local_layout(workers, threads_per_worker)
     with dask.config.set(_quiet_config()):
         # the driver reports every failure with its slide: the workers' own error logs only repeat it
-        cluster = LocalCluster(n_workers=n, threads_per_worker=t, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=t, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL)
         client = Client(cluster)
     return OwnedCluster(cluster, client, torch_threads)
 
@@ -110,7 +110,7 @@ def job_queue_cluster(kind: str, *, queue: str | None = None, cores: int = 4, me
         return cls(
             queue=queue, account=account, cores=1, processes=1, memory=memory, walltime=walltime,
             job_name="wnet-detect", python=sys.executable, job_extra_directives=extra or [],
-            scheduler_options={"dashboard_address": None},
+            scheduler_options={"dashboard_address": ":0"},
             job_script_prologue=[f"export OMP_NUM_THREADS={cores}"], **specific,
         )
 
