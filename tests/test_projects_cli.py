@@ -37,3 +37,27 @@ def test_detect_and_export_a_project(tmp_path, sample_tiff, monkeypatch, capsys)
 def test_detect_without_output_outside_a_project_is_refused(tmp_path, sample_tiff, capsys):
     assert main(["detect", str(sample_tiff)]) == 2
     assert "-o/--output" in capsys.readouterr().err
+
+
+def test_detect_a_project_on_a_local_dask_cluster(tmp_path, sample_tiff, monkeypatch, capsys):
+    """`wnet detect PROJECT --workers 2`: the new slides run as a cohort, results merged into
+    each slide's annotations exactly as the in-process path does (hand points and reviewed regions kept)."""
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    study = tmp_path / "study"
+    study.mkdir()
+    for name in ("a.tif", "b.tif"):
+        shutil.copy(sample_tiff, study / name)
+    from wnet_gui.projects import save_annotations
+
+    from wnet_gui.annotations import NucleusStore
+
+    hand = NucleusStore()
+    hand.add(3.0, 4.0)  # a pathologist's point on a, before any detection
+    save_annotations(study / "a.tif", hand)
+    Project.open(study).save()
+    assert main(["detect", str(study), "--device", "cpu", "--workers", "2"]) == 0
+    project = Project.open(study)
+    assert [e.state for e in project.slides] == ["detected", "detected"]
+    a, b = (load_annotations(study / n) for n in ("a.tif", "b.tif"))
+    assert len(a) == len(b) + 1 and len(b) > 50  # same image; a also keeps its hand point
+    assert (study / ".wnet-results" / "summary.csv").exists()

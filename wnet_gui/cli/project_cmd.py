@@ -40,7 +40,25 @@ def detect(args: argparse.Namespace) -> int:
     card = resolve_card(args.model)
     options = DetectOptions(device=args.device, threshold=args.threshold, skip_background=not args.no_tissue_detection,
                             threads=args.threads, precision=args.precision)
-    failures = detect_pending(project, card, options, _progress, redo=args.overwrite)
+    on_cluster = bool(args.cluster) or str(args.scheduler).startswith(("tcp://", "tls://")) or bool(args.workers)
+    if on_cluster:  # the project's new slides as a cohort on Dask, then merged into each slide's annotations
+        from ..engine.cluster import local_cluster
+        from ..projects import detect_on_cluster
+        from .detect_cmd import _client_for
+
+        client, jobs, _ = _client_for(args)
+        owned = local_cluster(args.workers, args.threads_per_worker) if client is None else None
+        try:
+            failures = detect_on_cluster(project, card, options, client or owned.client, redo=args.overwrite)
+        finally:
+            if owned is not None:
+                owned.close()
+            if client is not None:
+                client.close()
+            if jobs is not None:
+                jobs.close()
+    else:
+        failures = detect_pending(project, card, options, _progress, redo=args.overwrite)
     counts = project.counts()
     print(f"{project.file}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for path, error in failures:

@@ -64,6 +64,55 @@ def refresh_entry(project: Project, entry: SlideEntry, store: NucleusStore | Non
     return entry
 
 
+def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndarray, scores: np.ndarray, types: list | None) -> None:
+    """A model's points into a slide's annotations: its earlier points replaced, hand-placed
+    points and reviewed regions untouched; saved where the app finds them."""
+    path = project.absolute(entry)
+    store = load_annotations(path)
+    if not store.namespace:
+        from ..annotations.qupath import slide_namespace
+
+        store.namespace = slide_namespace(path)
+    old = store.ids()
+    stale = old[store.source_of(old) == card.name] if len(old) else old
+    if len(stale):
+        store.remove(stale)
+    centres = np.asarray(centres, np.float64).reshape(-1, 2)
+    keep = ~store.inside_reviewed(centres) if store.reviewed and len(centres) else np.ones(len(centres), bool)
+    types = None if types is None else [t for t, k in zip(types, keep) if k]
+    store.add_many(centres[keep, 0], centres[keep, 1], source=card.name, scores=np.asarray(scores)[keep], classes=types)
+    save_annotations(path, store)
+    refresh_entry(project, entry, store)
+    project.update(path, state="detected" if entry.state == "new" else entry.state)
+
+
+def detect_on_cluster(project: Project, card, options, client, redo: bool = False, progress=None) -> list[tuple[str, str]]:
+    """The project's new slides as a cohort on a Dask cluster (``engine.cohort``), each result
+    then merged into its slide's annotations; returns (slide, error) for those that failed."""
+    from ..annotations.geojson import read_geojson
+    from ..engine.cohort import run_cohort
+    from ..engine.slide_inputs import SlideInput
+
+    todo = [e for e in project.slides if (redo or e.state == "new") and not project.missing(e)]
+    results = project.file.parent / ".wnet-results"
+    summary = run_cohort([SlideInput(project.absolute(e), e.mpp) for e in todo], results, card, options, client, overwrite=redo,
+                         progress=None if progress is None else (lambda state, outcome: progress(state.done + state.failed, len(todo), "")))
+    failures = []
+    for entry, outcome in zip(todo, summary.outcomes):
+        if outcome.status not in ("done", "skipped"):
+            failures.append((entry.path, outcome.error or outcome.status))
+            continue
+        try:
+            parsed = read_geojson(outcome.output)
+            xy = np.stack([parsed.xs, parsed.ys], axis=1) if len(parsed) else np.zeros((0, 2))
+            types = list(parsed.classes) if card.architecture.types else None
+            merge_detections(project, entry, card, xy, np.asarray(parsed.scores, np.float32), types)
+        except Exception as exc:
+            failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
+    project.save()
+    return failures
+
+
 def detect_pending(project: Project, card, options=None, progress: Callable[[int, int, str], None] | None = None,
                    cancel: threading.Event | None = None, redo: bool = False, skip: set[Path] | None = None) -> list[tuple[str, str]]:
     """Detect every slide still 'new' (or all with ``redo``), merging the model's points into the
@@ -94,21 +143,7 @@ def detect_pending(project: Project, card, options=None, progress: Callable[[int
                 slide.close()
             if run.cancelled:
                 break
-            store = load_annotations(path)
-            if not store.namespace:
-                from ..annotations.qupath import slide_namespace
-
-                store.namespace = slide_namespace(path)
-            old = store.ids()
-            stale = old[store.source_of(old) == card.name] if len(old) else old  # this model's earlier points are replaced
-            if len(stale):
-                store.remove(stale)
-            keep = ~store.inside_reviewed(run.centres) if store.reviewed and len(run.centres) else np.ones(len(run.centres), bool)
-            types = None if run.types is None else [t for t, k in zip(run.types, keep) if k]
-            store.add_many(run.centres[keep, 0], run.centres[keep, 1], source=card.name, scores=run.scores[keep], classes=types)
-            save_annotations(path, store)
-            refresh_entry(project, entry, store)
-            project.update(path, state="detected" if entry.state == "new" else entry.state)
+            merge_detections(project, entry, card, run.centres, run.scores, run.types)
         except Exception as exc:  # one slide never stops the project
             failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
         project.save()
@@ -201,4 +236,4 @@ def export_all(project: Project, out_dir: str | Path, points_as: str = "detectio
     return summary
 
 
-__all__ = ["detect_pending", "draw_masks", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
+__all__ = ["detect_on_cluster", "detect_pending", "draw_masks", "merge_detections", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
