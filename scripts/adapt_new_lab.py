@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--positive-weight", type=float, default=1.0)
     ap.add_argument("--stage1", default="none")
+    ap.add_argument("--ema", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-monuseg", action="store_true")
@@ -74,7 +75,7 @@ def main() -> None:
         start = time.monotonic()
         reviewed = [ReviewedSlide(p, points(p), None, mpp) for p in picked]
         examples = prepare(reviewed, base, seed=args.seed)
-        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1)
+        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema)
         result = adapt(base, examples, settings)
         card = save_adapted(base, result, [str(p) for p in picked], len(picked), tempfile.mkdtemp() + "/adapted.json")
         wall = time.monotonic() - start

@@ -40,6 +40,7 @@ class AdaptSettings:
     positive_weight: float = 1.0  # extra L1 weight where the target is above 0 (near a reviewed point)
     stage1: str = "none"  # stage-1 target: none (learns through stage 2 only) or dots (the paper's radius-2 px discs)
     check_seconds: float = 20.0  # how often the weights are scored on the training part of the regions
+    ema_decay: float = 0.0  # > 0: score and keep an exponential moving average of the weights
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -216,11 +217,17 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     params = _trainable(model, settings.tune)
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
     crops = _Crops(examples, settings.crop, rng)
-    train_predictor = DensityPredictor(model, card, device, precision)
+    ema = None
+    if settings.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay))
+    scored_model = ema.module if ema is not None else model
+    train_predictor = DensityPredictor(scored_model, card, device, precision)
 
     def score_on_training() -> Score:
         """F1 on the reviewed area the model learns from (never the held-back cells), at its best threshold."""
-        model.eval()
+        scored_model.eval()
         scores = measure(train_predictor, examples, "train")
         return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))
 
@@ -228,7 +235,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     # overfits or collapses (a density map gone flat, which the L1 term alone can reach on a
     # few hundred nuclei) falls back to the best earlier weights, never below the base.
     best = score_on_training()
-    best_state, best_step = copy.deepcopy(model.state_dict()), 0
+    best_state, best_step = copy.deepcopy(scored_model.state_dict()), 0
     start = time.monotonic()
     last_check = start
     step = 0
@@ -255,6 +262,8 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         elapsed = time.monotonic() - start
         progress(f"learning from the reviewed regions (step {step})", min(0.95, max(step / settings.max_steps, elapsed / settings.seconds)))
@@ -265,7 +274,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
             scored = score_on_training()
             last_check = time.monotonic()
             if scored.f1 > best.f1:
-                best, best_state, best_step = scored, copy.deepcopy(model.state_dict()), step
+                best, best_state, best_step = scored, copy.deepcopy(scored_model.state_dict()), step
     result.steps, result.seconds = step, time.monotonic() - start
     result.settings["best_step"] = best_step
     if cancel.is_set():
@@ -278,7 +287,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     progress("measuring on the held-back cells", 0.97)
     threshold = best.threshold
     result.threshold = threshold
-    result.after = measure(train_predictor, examples, "held_back", (threshold,))[threshold]
+    result.after = measure(DensityPredictor(model, card, device, precision), examples, "held_back", (threshold,))[threshold]
     result.model = model.float().to(memory_format=torch.contiguous_format)
     progress("done", 1.0)
     return result
