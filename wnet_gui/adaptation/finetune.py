@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..detection.metrics import count_matches, pooled
+from ..detection.metrics import DetectionCounts, count_matches, pooled
 from ..models.card import ModelCard
 from ..training.augment import appearance, random_dihedral
 from .examples import RegionExample, count_nuclei
@@ -54,28 +54,14 @@ class AdaptSettings:
             raise ValueError("adaptation needs a positive time budget, at least one step, a batch ≥ 1, crops ≥ 32 px and 0 < lr < 1")
 
 
-@dataclass
-class Score:
-    threshold: float
-    tp: int
-    fp: int
-    fn: int
+@dataclass(frozen=True)
+class Score(DetectionCounts):
+    """Detection counts at one peak threshold."""
 
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f1(self) -> float:
-        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
+    threshold: float = 0.0
 
     def as_dict(self) -> dict:
-        return {"threshold": self.threshold, "tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+        return {"threshold": self.threshold, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in super().as_dict().items()}}
 
 
 @dataclass
@@ -182,7 +168,8 @@ def measure(predictor, examples: list[RegionExample], where: str, thresholds=THR
         found, scores = run.centres[keep], run.scores[keep]
         for t in thresholds:
             counts[t].append(count_matches(found[scores > t], truth, radius))
-    return {t: Score(t, *(lambda c: (c.tp, c.fp, c.fn))(pooled(v))) if v else Score(t, 0, 0, 0) for t, v in counts.items()}
+    totals = {t: pooled(v) if v else DetectionCounts(0, 0, 0) for t, v in counts.items()}
+    return {t: Score(c.tp, c.fp, c.fn, threshold=t) for t, c in totals.items()}
 
 
 def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSettings | None = None,

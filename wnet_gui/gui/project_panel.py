@@ -193,11 +193,15 @@ class ProjectPanel(QObject):
         return self.window.open_slide(self.project.absolute(entry), mpp=entry.mpp, ask=False)
 
     # -- following the window -------------------------------------------------------------
+    def current_entry(self):
+        """The project's entry of the slide open in the window (None: no project, no slide, or not in it)."""
+        if self.project is None or self.window.slide is None:
+            return None
+        return self.project.entry_for(self.window.slide.path)
+
     def remember_view(self) -> None:
         window = self.window
-        if self.project is None or window.slide is None:
-            return
-        entry = self.project.entry_for(window.slide.path)
+        entry = self.current_entry()
         if entry is None:
             return
         center = window.view.visible_scene_rect().center()
@@ -228,9 +232,7 @@ class ProjectPanel(QObject):
 
     def note_current(self, state: str | None = None, state_if_new: str | None = None) -> None:
         window = self.window
-        if self.project is None or window.slide is None:
-            return
-        entry = self.project.entry_for(window.slide.path)
+        entry = self.current_entry()
         if entry is None:
             return
         if state:

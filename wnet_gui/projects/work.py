@@ -64,6 +64,21 @@ def refresh_entry(project: Project, entry: SlideEntry, store: NucleusStore | Non
     return entry
 
 
+def _work_through(project: Project, wanted, skip, progress, cancel):
+    """(entry, path) of each slide ``wanted(entry)`` picks that is present and not skipped, with
+    progress; stops when ``cancel`` is set."""
+    skip = {Path(p).resolve() for p in (skip or set())}
+    todo = [e for e in project.slides if wanted(e) and not project.missing(e) and project.absolute(e).resolve() not in skip]
+    for k, entry in enumerate(todo):
+        if cancel is not None and cancel.is_set():
+            return
+        if progress:
+            progress(k, len(todo), entry.name)
+        yield entry, project.absolute(entry)
+    if progress:
+        progress(len(todo), len(todo), "")
+
+
 def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndarray, scores: np.ndarray, types: list | None) -> None:
     """A model's points into a slide's annotations: its earlier points replaced, hand-placed
     points and reviewed regions untouched; saved where the app finds them."""
@@ -124,15 +139,9 @@ def detect_pending(project: Project, card, options=None, progress: Callable[[int
 
     options = options or DetectOptions()
     predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
-    skip = {Path(p).resolve() for p in (skip or set())}  # e.g. the slide open in the app, which it detects itself
-    todo = [e for e in project.slides if (redo or e.state == "new") and not project.missing(e) and project.absolute(e).resolve() not in skip]
     failures = []
-    for k, entry in enumerate(todo):
-        if cancel is not None and cancel.is_set():
-            break
-        if progress:
-            progress(k, len(todo), entry.name)
-        path = project.absolute(entry)
+    # ``skip``: e.g. the slide open in the app, which the app detects itself
+    for entry, path in _work_through(project, lambda e: redo or e.state == "new", skip, progress, cancel):
         try:
             slide = open_slide(path, mpp=entry.mpp)
             try:
@@ -147,8 +156,6 @@ def detect_pending(project: Project, card, options=None, progress: Callable[[int
         except Exception as exc:  # one slide never stops the project
             failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
         project.save()
-    if progress:
-        progress(len(todo), len(todo), "")
     return failures
 
 
@@ -161,15 +168,8 @@ def draw_masks(project: Project, nuclick_card="nuclick", device: str = "auto", p
     from ..slides import open_slide
 
     segmenter = NuClickSegmenter(resolve_nuclick_card(nuclick_card), device)
-    skip = {Path(p).resolve() for p in (skip or set())}
-    todo = [e for e in project.slides if e.nuclei and not project.missing(e) and project.absolute(e).resolve() not in skip]
     failures = []
-    for k, entry in enumerate(todo):
-        if cancel is not None and cancel.is_set():
-            break
-        if progress:
-            progress(k, len(todo), entry.name)
-        path = project.absolute(entry)
+    for entry, path in _work_through(project, lambda e: e.nuclei > 0, skip, progress, cancel):
         try:
             store = load_annotations(path)
             ids = np.array([i for i in store.ids().tolist() if i not in store.polygons], np.int64)
@@ -188,8 +188,6 @@ def draw_masks(project: Project, nuclick_card="nuclick", device: str = "auto", p
             save_annotations(path, store)
         except Exception as exc:  # one slide never stops the project
             failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
-    if progress:
-        progress(len(todo), len(todo), "")
     return failures
 
 
