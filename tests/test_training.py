@@ -249,3 +249,38 @@ def test_lab_appearance_changes_only_the_image_and_is_reproducible():
     assert jpeg.shape == image.shape and 0 < np.abs(jpeg.astype(int) - image).mean() < 10
     with pytest.raises(ValueError, match="appearance"):
         TrainConfig(name="x", architecture={}, appearance="strong")
+
+
+def test_typed_selection_weighs_types_with_detection(monkeypatch):
+    """selection='typed': the score is the mean of the detection score and the weighted type F1
+    over matched typed nuclei (untyped truth counts for detection only)."""
+    import wnet_gui.engine.detect as detect
+    from wnet_gui.engine.detect import DetectionRun
+    from wnet_gui.training.data import PreparedTile
+    from wnet_gui.training.trainer import validate
+
+    centres = np.array([[10.0, 10.0], [40.0, 10.0], [70.0, 10.0], [100.0, 10.0]])
+    truth_types = ["Epithelial", "Epithelial", "Stromal", None]
+    said = ["Epithelial", "Stromal", "Stromal", "Other"]  # 2 of the 3 typed right
+
+    def fake_run(slide, card, options=None, predictor=None, **kw):
+        return DetectionRun(centres=centres.copy(), scores=np.full(4, 0.9, np.float32), types=list(said))
+
+    monkeypatch.setattr(detect, "run_detection", fake_run)
+
+    class Predictor:
+        types = ("Epithelial", "Inflammatory", "Stromal", "Other")
+        device = torch.device("cpu")
+
+        class card:
+            mpp = 0.5
+
+    zero = np.zeros((128, 128), np.float32)
+    tile = PreparedTile("t", np.zeros((128, 128, 3), np.uint8), centres, None, zero, "crchisto", None, truth_types)
+    best = validate(Predictor(), [tile], (0.5,), "typed")
+    assert best["f1"] == 1.0  # every centre found
+    # weighted F1 over the 3 typed pairs: Epithelial (support 2) F1 = 2/3, Stromal (support 1) F1 = 2/3
+    assert best["type_weighted_f1"] == pytest.approx(2 / 3)
+    assert best["score"] == pytest.approx(0.5 * (1.0 + 2 / 3))
+    with pytest.raises(ValueError, match="typing model"):
+        validate(Predictor(), [PreparedTile("u", tile.image, centres, None, zero, "monuseg")], (0.5,), "typed")

@@ -10,7 +10,7 @@ from typing import Any
 from .augment import APPEARANCE_LEVELS
 
 AMP_MODES = ("none", "bf16")
-SELECTIONS = ("pooled", "macro")  # validation score: pooled F1, or the mean of each dataset's F1
+SELECTIONS = ("pooled", "macro", "typed")  # validation score: pooled F1, the mean of each dataset's F1, or (typing models) that mean averaged with the weighted type F1
 
 
 @dataclass
@@ -23,7 +23,7 @@ class TrainConfig:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     datasets: list[str] = field(default_factory=lambda: ["monuseg"])
     dataset_shares: dict[str, float] | None = None  # share of crops per dataset; None: equal
-    selection: str = "pooled"  # validation score: "pooled" F1, or "macro" (mean of each dataset's F1)
+    selection: str = "pooled"  # validation score: "pooled" F1, "macro" (mean of each dataset's F1), or "typed" (macro and weighted type F1, averaged)
     stage1_target: str = "nucleus"  # 'nucleus' (mask from outlines) or 'dots' (radius 2 px)
     density_radius_um: float = 2.5
     density_alpha: float = 3.0

@@ -23,6 +23,7 @@ class PreparedTile:
     density: np.ndarray  # float32 (H, W)
     dataset: str = ""  # where the tile comes from; each dataset gets an equal share of crops
     types: np.ndarray | None = None  # int8 (H, W) type target, −1 = ignore (typing models only)
+    centre_types: list[str | None] | None = None  # each centre's type in the model's scheme (None: untyped)
 
 
 def rescale_tile(tile: NucleiTile, mpp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -54,11 +55,12 @@ def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, 
     elif stage1_target != "nucleus":
         raise ValueError(f"stage1_target must be 'nucleus' or 'dots', not {stage1_target!r}")
     density = density_map(shape, centres, d=d_um / mpp, alpha=alpha)
-    type_map = None
+    type_map, centre_types = None, None
     if types:
-        index = np.array([types.index(t) if t in types else -1 for t in (tile.types or [None] * len(centres))], np.int64)
+        centre_types = [t if t in types else None for t in (tile.types or [None] * len(centres))]
+        index = np.array([types.index(t) if t is not None else -1 for t in centre_types], np.int64)
         type_map = type_target(shape, centres, index, type_radius_um / mpp)
-    return PreparedTile(tile.name, image, centres, mask, density, dataset, type_map)
+    return PreparedTile(tile.name, image, centres, mask, density, dataset, type_map, centre_types)
 
 
 class CropSampler:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..detection.typed_metrics import typed_tally
 from ..detection.metrics import count_matches, pooled
 from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
@@ -124,7 +125,9 @@ def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds:
 
     The score is the pooled F1, or with ``selection="macro"`` the mean of each dataset's
     pooled F1, so that a model meant to be good on both organs is not chosen for the
-    dataset that happens to hold more nuclei in validation.
+    dataset that happens to hold more nuclei in validation; ``"typed"`` averages that with
+    the weighted F1 of type over matched typed nuclei, so a typing model is not chosen for
+    its detection alone (its types can still be improving while detection drifts).
 
     Detection runs through the slide engine, exactly as in use (tiles, margins, white
     beyond the image edge), once at the lowest threshold: a peak's local-maximum test does
@@ -145,7 +148,15 @@ def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds:
         if len(datasets) > 1:  # joint training: each dataset's own score
             for name in datasets:
                 record[f"f1_{name}"] = pooled([c for c, t in zip(counts, tiles) if t.dataset == name]).f1
-        record["score"] = float(np.mean([record[f"f1_{n}"] for n in datasets])) if selection == "macro" and len(datasets) > 1 else record["f1"]
+        macro = selection in ("macro", "typed") and len(datasets) > 1
+        record["score"] = float(np.mean([record[f"f1_{n}"] for n in datasets])) if macro else record["f1"]
+        if selection == "typed":  # a typing model is chosen for its types too, not only its detection
+            tallies = [typed_tally(r.centres[r.scores > thr], [x for x, k in zip(r.types or [], r.scores > thr) if k], t.centres, t.centre_types, radius)
+                       for r, t in zip(runs, tiles) if t.centre_types is not None and any(c is not None for c in t.centre_types)]
+            if not tallies or not predictor.types:
+                raise ValueError("selection 'typed' needs a typing model and typed validation tiles")
+            record["type_weighted_f1"] = sum(tallies[1:], tallies[0]).weighted_f1()
+            record["score"] = 0.5 * (record["score"] + record["type_weighted_f1"])
         records[thr] = record
     return max(records.values(), key=lambda r: r["score"])
 
