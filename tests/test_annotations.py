@@ -261,3 +261,15 @@ def test_binary_snapshot_round_trip_and_truncation(tmp_path):
     with pytest.raises(SnapshotError, match="s.npz"):
         read_snapshot(path, untouched)
     assert len(untouched) == 0
+
+
+def test_reviewed_regions_include_their_edge_and_refuse_outlines_without_an_area():
+    store = NucleusStore()
+    ids = store.add_many([10.0, 20.0, 30.0, 50.0], [10.0, 20.0, 15.0, 50.0])
+    store.add_reviewed([[0, 0], [20, 0], [20, 40], [0, 40]])  # (20, 20) lies on its edge
+    store.add_reviewed([[25, 10], [35, 10], [35, 20]])  # a triangle holding (30, 15)
+    assert store.reviewed_ids().tolist() == [int(ids[0]), int(ids[1]), int(ids[2])]
+    assert store.inside_reviewed([[10, 10], [20, 20], [30, 15], [50, 50], [21, 39]]).tolist() == [True, True, True, False, False]
+    with pytest.raises(ValueError):
+        store.add_reviewed([[0, 0], [10, 10], [20, 20]])  # three points on a line: no area
+    assert len(store.reviewed) == 2

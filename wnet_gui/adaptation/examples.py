@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..detection.targets import density_map
+from ..engine.tiling import PolygonRegion
 from ..models.card import ModelCard
 
 HOLD_BACK_CELL_UM = 64.0  # held-back squares: large next to a nucleus, so few matches cross a border
@@ -56,10 +57,10 @@ class RegionExample:
 
 def points_in(points: np.ndarray, outline: np.ndarray) -> np.ndarray:
     """Boolean: which points lie inside the outline (edges count as inside)."""
+    points = np.asarray(points, np.float64).reshape(-1, 2)
     if len(points) == 0:
         return np.zeros(0, bool)
-    contour = np.asarray(outline, np.float32).reshape(-1, 1, 2)
-    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in points], bool)
+    return PolygonRegion.from_array(outline).contains(points[:, 0], points[:, 1])
 
 
 def _held_back_cells(shape: tuple[int, int], cell: int, rng: np.random.Generator, inside: np.ndarray) -> np.ndarray:

@@ -147,6 +147,7 @@ class NucleusStore:
         outline = np.asarray(outline, np.float64).reshape(-1, 2)
         if len(outline) < 3 or not np.isfinite(outline).all():
             raise ValueError("a reviewed region needs at least 3 finite corners")
+        _region(outline)  # and an area: the same outline check detection regions get
         index = len(self.reviewed) if index is None else index
         self.reviewed.insert(index, outline)
         self._notify("reviewed", np.zeros(0, np.int64))
@@ -159,25 +160,22 @@ class NucleusStore:
 
     def inside_reviewed(self, xy: np.ndarray) -> np.ndarray:
         """Boolean per (x, y): inside any reviewed region (edges count as inside)."""
-        import cv2
-
         xy = np.asarray(xy, np.float64).reshape(-1, 2)
         inside = np.zeros(len(xy), bool)
         for outline in self.reviewed:
-            lo, hi = outline.min(axis=0), outline.max(axis=0)
-            near = np.flatnonzero((xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1]) & ~inside)
-            contour = outline.astype(np.float32).reshape(-1, 1, 2)
-            for k in near:
-                if cv2.pointPolygonTest(contour, (float(xy[k, 0]), float(xy[k, 1])), False) >= 0:
-                    inside[k] = True
+            inside |= _region(outline).contains(xy[:, 0], xy[:, 1])
         return inside
 
     def reviewed_ids(self) -> np.ndarray:
-        """Ids of the nuclei inside any reviewed region."""
-        if not self.reviewed or not len(self):
-            return np.zeros(0, np.int64)
-        cols = self.columns()
-        return cols["id"][self.inside_reviewed(np.stack([cols["x"], cols["y"]], axis=1))]
+        """Ids of the nuclei inside any reviewed region (each region's bounding box first, via the index)."""
+        found = [np.zeros(0, np.int64)]
+        for outline in self.reviewed:
+            (x0, y0), (x1, y1) = outline.min(axis=0), outline.max(axis=0)
+            ids = self.query_rect(x0, y0, x1, y1)
+            if len(ids):
+                xy = self.coordinates(ids)
+                found.append(ids[_region(outline).contains(xy[:, 0], xy[:, 1])])
+        return np.unique(np.concatenate(found))
 
     def _notify(self, what: str, ids: np.ndarray) -> None:
         self.revision += 1
@@ -399,3 +397,10 @@ class NucleusStore:
         d2 = (xy[:, 0] - x) ** 2 + (xy[:, 1] - y) ** 2
         best = int(np.argmin(d2))
         return int(ids[best]) if d2[best] <= max_distance**2 else None
+
+
+def _region(outline: np.ndarray):
+    """An outline as the engine's polygon region (validated; point tests include the edge)."""
+    from ..engine.tiling import PolygonRegion
+
+    return PolygonRegion.from_array(outline)

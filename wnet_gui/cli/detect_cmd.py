@@ -5,6 +5,7 @@ as a plain loop in this process (``--scheduler none``). Resumable either way."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine.detect import DetectOptions, detect_slide
-from ..engine.slide_inputs import expand_inputs, output_names  # noqa: F401 - output_names: part of this module's API
+from ..engine.slide_inputs import expand_inputs
 from ..engine.tiling import PolygonRegion, Rect
 from ..models.zoo import resolve_card
 from ..slides import SlideError
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_many(args, slides, card, options, region, output)
     slide = slides[0]
     if slide.mpp is not None:
-        options = DetectOptions(**{**options.__dict__, "mpp": slide.mpp})
+        options = dataclasses.replace(options, mpp=slide.mpp)
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; give --overwrite to replace it")
     return _run_one(slide.path, card, output, region, options, args)

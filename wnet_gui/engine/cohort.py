@@ -179,7 +179,7 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
                        on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, options))
     if worker is not None and run.tiles_done - run.tiles_skipped > last[1]:
         worker.log_event(PROGRESS_TOPIC, {"key": task.key, "tiles": run.tiles_done - run.tiles_skipped - last[1]})
-    return {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "seconds": time.monotonic() - start,
+    return {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "mpp": run.mpp, "seconds": time.monotonic() - start,
             "tiles": run.tiles_done - run.tiles_skipped, "worker": name}
 
 
@@ -196,23 +196,8 @@ def plan(slides: list[SlideInput], out_dir: Path, card: ModelCard, options: Dete
     return tasks
 
 
-def _slide_mpp(task: SlideTask) -> float | None:
-    if task.options.mpp is not None:
-        return task.options.mpp
-    try:
-        from ..slides import open_slide
-
-        slide = open_slide(task.slide)
-        try:
-            return slide.mpp
-        finally:
-            slide.close()
-    except Exception:
-        return None
-
-
 def _outcome(task: SlideTask, result: dict[str, Any]) -> SlideOutcome:
-    mpp = _slide_mpp(task)
+    mpp = result["mpp"]  # as the worker read it: the driver need not see the slide at all
     mm2 = result["area_px"] * mpp * mpp / 1e6 if mpp else float("nan")
     seconds = result["seconds"]
     return SlideOutcome(str(task.slide), "done", result["nuclei"], mm2, seconds,
@@ -262,8 +247,10 @@ def run_cohort(
     state = Progress(total=len(tasks))
     started = time.monotonic()
     todo: list[SlideTask] = []
+    # what each result will be made from, taken before any slide runs: what the manifest records
+    entries = {task.key: fingerprint(task.slide, card.sha256, task.options, region, out_format, points_as) for task in tasks}
     for task in tasks:
-        entry = fingerprint(task.slide, card.sha256, task.options, region, out_format, points_as)
+        entry = entries[task.key]
         if not overwrite and manifest.matches(task.output.name, entry, task.output):
             outcome = SlideOutcome(str(task.slide), "skipped", manifest.nuclei(task.output.name), error="already done (same input, model and options)",
                                    output=str(task.output))
@@ -279,8 +266,7 @@ def run_cohort(
         if outcome.status == "done":
             state.done += 1
             state.slide_seconds.append(outcome.seconds)
-            manifest.record(task.output.name, fingerprint(task.slide, card.sha256, task.options, region, out_format, points_as),
-                            task.output, outcome.nuclei)
+            manifest.record(task.output.name, entries[task.key], task.output, outcome.nuclei)
             manifest.save()
         elif outcome.status == "failed":
             state.failed += 1

@@ -110,6 +110,7 @@ class DetectionRun:
     cancelled: bool = False
     seconds: float = 0.0
     area_px: float = 0.0  # level-0 pixels of tissue processed
+    mpp: float | None = None  # the slide's µm per level-0 pixel the run used (area in mm²: area_px × mpp²)
 
 
 def slide_mpp(slide: Slide, options: DetectOptions) -> float:
@@ -293,6 +294,7 @@ def run_detection(
             on_tile(result)
     run.cancelled = bool(cancel and cancel.is_set())
     run.seconds = time.monotonic() - start
+    run.mpp = slide_mpp(slide, options or DetectOptions())
     if parts:
         run.centres = np.concatenate(parts)
         run.scores = np.concatenate(part_scores)

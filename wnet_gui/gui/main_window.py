@@ -357,7 +357,7 @@ class MainWindow(QMainWindow):
         panel.selected_label.setText(f"{len(self.view.selection):,}")
         panel.region_label.setText(self.region_count_text())
         self.classes.update_counts()
-        self.adaptation.refresh()
+        self.review.refresh()  # and through its signal the Adapt button
         if self.slide is not None:
             mag = self.view.scale
             self.zoom_label.setText(f"zoom {mag * 100:.0f} %" + (f" ({mag * 40 * 0.25 / self.slide.mpp:.1f}×)" if self.slide.mpp else ""))

@@ -45,6 +45,7 @@ class ReviewRegions(QObject):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.mark_button)
         layout.addWidget(self.summary)
+        self._count = (-1, 0)  # (store revision, reviewed nuclei)
         window.view.foreground_painters.append(self.paint)
         window.store.listeners.append(self._on_store)
 
@@ -75,10 +76,15 @@ class ReviewRegions(QObject):
                 self.window.undo.push(MarkReviewedCommand(self.window.store, outline, "Import reviewed region"))
 
     def nuclei(self) -> int:
-        return int(len(self.window.store.reviewed_ids()))
+        """Nuclei in the reviewed regions, counted once per change of the store (the summary and
+        the Adapt button both ask)."""
+        store = self.window.store
+        if self._count[0] != store.revision:
+            self._count = (store.revision, int(len(store.reviewed_ids())) if store.reviewed else 0)
+        return self._count[1]
 
     def _on_store(self, what: str, ids) -> None:
-        if what == "reviewed" or self.window.store.reviewed:
+        if what == "reviewed":  # other edits reach the summary through the window's debounced counts
             self.refresh()
 
     def refresh(self) -> None:
