@@ -24,14 +24,25 @@ def typed_card(tmp_path, forced_type: int | None = 2) -> ModelCard:
     spec = ArchitectureSpec.from_dict({**TINY, "types": TYPES})
     torch.manual_seed(0)
     model = build_model(spec)
-    head = model.stage1.head
-    assert head.out_channels == 1 + len(TYPES)
+    head = model.type_branch.head
+    assert head.out_channels == len(TYPES) and model.stage1.head.out_channels == 1
     with torch.no_grad():
-        head.weight[1:].zero_()
-        head.bias[1:] = -10.0
-        head.bias[1 + forced_type] = 10.0
+        head.weight.zero_()
+        head.bias[:] = -10.0
+        head.bias[forced_type] = 10.0
     card = ModelCard(name="typed-tiny", architecture=spec, mpp=0.5, margin=0, peaks=PeakSettings(threshold=0.0, min_distance_um=4.0))
     return card.export(model, tmp_path, half=False)
+
+
+def type_loss(trainer, prepared) -> float:
+    """Cross-entropy of the trainer's type map on one fixed augmented batch (seed 7)."""
+    from wnet_gui.training.data import CropSampler
+
+    images, _, _, _, types = CropSampler([prepared], trainer.cfg.crop, 7).batch_typed(8)
+    x = DensityPredictor(trainer.model, trainer.card).to_tensor(images)
+    with torch.no_grad():
+        logits = trainer.model.eval()(x)["type_logits"]
+    return float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(types).long(), ignore_index=-1))
 
 
 def test_typed_architecture_outputs_a_type_map(tmp_path):
@@ -82,11 +93,13 @@ def test_engine_reads_the_type_at_each_centre(tmp_path, sample_tiff, monkeypatch
 
 def test_detect_slide_writes_the_types_as_classes(tmp_path, sample_tiff, monkeypatch):
     card = ModelCard.load(typed_card(tmp_path).path)
+    card.type_colors = {"Epithelial": [200, 0, 0], "Stromal": [10, 20, 30]}  # the card's colours, not the defaults
     monkeypatch.setattr(DensityPredictor, "predict_batch_typed", lambda self, tiles: synthetic_maps(tiles))
     out = tmp_path / "typed.geojson"
     run = detect_slide(sample_tiff, card, out, options=DetectOptions(device="cpu"))
     parsed = read_geojson(out)
     assert len(parsed) == len(run.centres) > 4 and set(parsed.classes) == {"Epithelial", "Stromal"}
+    assert parsed.class_colors["Stromal"] == (10, 20, 30) and parsed.class_colors["Epithelial"] == (200, 0, 0)
 
 
 def test_a_real_forward_pass_gives_one_type_per_centre(tmp_path):
@@ -118,8 +131,8 @@ def test_a_tiny_typed_wnet_learns_types(tmp_path, sample_tiff, sample_truth):
     position): the type loss falls and the trained model types by position."""
     from test_training import sample_tile
     from wnet_gui.training.config import TrainConfig
-    from wnet_gui.training.data import CropSampler, prepare_tile
-    from wnet_gui.training.trainer import Trainer, detection_loss
+    from wnet_gui.training.data import prepare_tile
+    from wnet_gui.training.trainer import Trainer
 
     tile = sample_tile(sample_tiff, sample_truth)
     tile.types = ["Epithelial" if x < 256 else "Stromal" for x, _ in tile.centres]  # left/right halves
@@ -129,23 +142,9 @@ def test_a_tiny_typed_wnet_learns_types(tmp_path, sample_tiff, sample_truth):
     prepared = prepare_tile(tile, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha, "sample", tuple(TYPES), 3.0)
     assert set(np.unique(prepared.types)) == {-1, 0, 2}
     trainer = Trainer(cfg, tmp_path / "run")
-
-    def type_loss():
-        images, masks, dens, has, types = CropSampler([prepared], cfg.crop, 7).batch_typed(8)
-        from wnet_gui.engine.predict import DensityPredictor
-        from wnet_gui.training.trainer import card_from_config
-
-        pred = DensityPredictor(trainer.model, card_from_config(cfg))
-        with torch.no_grad():
-            out = trainer.model(pred.to_tensor(images))
-        full = detection_loss(out, torch.from_numpy(masks)[:, None], torch.from_numpy(dens)[:, None], torch.from_numpy(has), 1.0,
-                              torch.from_numpy(types), 1.0)
-        base = detection_loss(out, torch.from_numpy(masks)[:, None], torch.from_numpy(dens)[:, None], torch.from_numpy(has), 1.0)
-        return float(full - base)
-
-    before = type_loss()
+    before = type_loss(trainer, prepared)
     trainer.run([prepared], [prepared])
-    assert type_loss() < 0.6 * before
+    assert type_loss(trainer, prepared) < 0.6 * before
 
 
 def test_benchmark_reports_type_metrics_for_a_typing_model(tmp_path, sample_tiff, monkeypatch):
@@ -166,17 +165,56 @@ def test_benchmark_reports_type_metrics_for_a_typing_model(tmp_path, sample_tiff
     assert t["per_type"]["Epithelial"]["f1"] == 1.0 and t["per_type"]["Inflammatory"]["recall"] == 0.0
 
 
-def test_widened_head_keeps_the_detectors_mask_channel(tmp_path):
-    from wnet_gui.training.trainer import widen_heads
-
+def test_type_branch_leaves_the_detector_exact(tmp_path):
+    """A typing model loads a detector's stage 1 and stage 2 unchanged (its type branch is
+    separate), so its density equals the detector's whatever the branch has learned."""
     torch.manual_seed(0)
-    detector = build_model(ArchitectureSpec.from_dict(TINY))
-    typed = build_model(ArchitectureSpec.from_dict({**TINY, "types": TYPES}))
-    filled = widen_heads(typed, detector.state_dict())
-    assert filled == ["stage1.head.weight", "stage1.head.bias"]
-    assert torch.equal(typed.stage1.head.weight[:1], detector.stage1.head.weight)
-    typed.stage1.load_state_dict({k: v for k, v in detector.stage1.state_dict().items() if not k.startswith("head")}, strict=False)
-    typed.stage2.load_state_dict(detector.stage2.state_dict())
-    x = torch.rand(1, 3, 32, 32)
+    detector = build_model(ArchitectureSpec.from_dict(TINY)).eval()
+    typed = build_model(ArchitectureSpec.from_dict({**TINY, "types": TYPES, "type_decoder_channels": [12, 6]})).eval()
+    missing, unexpected = typed.load_state_dict(detector.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("type_branch.") for k in missing)
+    x = torch.rand(1, 3, 40, 36)
     with torch.no_grad():
-        assert torch.allclose(typed(x)["density"], detector(x)["density"], atol=1e-6)  # detection intact from step 0
+        out = typed(x)
+        assert torch.equal(out["density"], detector(x)["density"])
+        assert out["type_logits"].shape == (1, 4, 40, 36)
+        typed.type_branch.head.bias += 5.0  # the branch changes, detection does not
+        assert torch.equal(typed(x)["density"], detector(x)["density"])
+
+
+def test_training_the_type_branch_alone_keeps_the_detector_bit_for_bit(tmp_path, sample_tiff, sample_truth):
+    """``train_parts: ["type_branch"]`` on a detector's weights: the type loss falls while every
+    other tensor — BatchNorm running statistics included — stays exactly the detector's."""
+    from test_training import sample_tile
+
+    from wnet_gui.training.config import TrainConfig
+    from wnet_gui.training.data import prepare_tile
+    from wnet_gui.training.trainer import Trainer, export_run
+
+    torch.manual_seed(3)
+    detector = build_model(ArchitectureSpec.from_dict(TINY))
+    torch.save({"model": detector.state_dict()}, tmp_path / "detector.pt")
+    tile = sample_tile(sample_tiff, sample_truth)
+    tile.types = ["Epithelial" if x < 128 else "Inflammatory" for x, _ in tile.centres]  # typed by side
+    cfg = TrainConfig(name="branch", architecture={**TINY, "types": TYPES}, mpp=0.5, pretrained_lite=None, crop=96, batch=4,
+                      lr=3e-3, steps=30, val_every=30, threads=2, device="cpu", init_weights=str(tmp_path / "detector.pt"),
+                      train_parts=["type_branch"], selection="typed")
+    prepared = prepare_tile(tile, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha, "t", tuple(TYPES))
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.initialise()
+    before = type_loss(trainer, prepared)
+    trainer.run([prepared], [prepared], resume=False)
+    assert type_loss(trainer, prepared) < 0.7 * before
+    now = trainer.model.state_dict()
+    kept = detector.state_dict()
+    assert kept and all(torch.equal(now[k], v) for k, v in kept.items())
+    assert any(not torch.equal(now[k], v) for k, v in build_model(ArchitectureSpec.from_dict({**TINY, "types": TYPES})).state_dict().items()
+               if k.startswith("type_branch.") and v.is_floating_point())
+    card = export_run(tmp_path / "run", tmp_path / "zoo")  # the card names the types' colours
+    assert card.type_colors == {"Epithelial": [200, 0, 0], "Inflammatory": [160, 90, 160], "Stromal": [150, 200, 150], "Other": [255, 200, 0]}
+    assert ModelCard.load(card.path).type_colors == card.type_colors
+    import pytest
+
+    cfg.train_parts = ["type_brunch"]
+    with pytest.raises(ValueError, match="no submodule 'type_brunch'"):
+        Trainer(cfg, tmp_path / "run2")

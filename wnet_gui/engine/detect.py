@@ -338,6 +338,7 @@ def detect_slide(
 
     store = NucleusStore()
     store.namespace = slide_namespace(slide_path)  # ids unique to this slide, stable across runs
+    store.class_colors.update({t: tuple(c) for t, c in card.type_colors.items()})
     store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores, classes=run.types)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

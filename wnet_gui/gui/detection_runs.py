@@ -162,7 +162,9 @@ class DetectionRuns(QObject):
             return
         state = self.runs.state
         n = self._conclude(f"Auto-detect ({state['card'].title}): {sum(len(a) for a in state['added'])} nuclei")
-        if state["card"].architecture.types:  # a typing model: its types join the class list
+        if state["card"].architecture.types:  # a typing model: its types (and their colours) join the class list
+            for name, rgb in state["card"].type_colors.items():
+                self.window.store.class_colors.setdefault(name, tuple(rgb))
             self.window.classes.sync_from_store()
         self.runs.finish()
         self.runs.new_token()  # nothing more from this run

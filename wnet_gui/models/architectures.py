@@ -38,7 +38,8 @@ class ArchitectureSpec:
     kind: str = "wnet"
     stage1: StageSpec = field(default_factory=StageSpec)
     stage2: StageSpec = field(default_factory=lambda: StageSpec("resnet18", (64, 32, 16), 3))
-    types: tuple[str, ...] = ()  # nucleus types a W-Net also predicts (a type map beside stage 1's mask)
+    types: tuple[str, ...] = ()  # nucleus types a W-Net also predicts (a type branch beside stage 1's decoder)
+    type_decoder_channels: tuple[int, ...] = ()  # the type branch's widths (empty: stage 1's)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ArchitectureSpec":
@@ -47,6 +48,7 @@ class ArchitectureSpec:
             stage1=StageSpec.from_dict(d.get("stage1", {})),
             stage2=StageSpec.from_dict(d["stage2"]) if "stage2" in d else StageSpec("resnet18", (64, 32, 16), 3),
             types=tuple(d.get("types", ())),
+            type_decoder_channels=tuple(d.get("type_decoder_channels", ())),
         )
 
     def to_dict(self) -> dict:
@@ -57,6 +59,10 @@ class ArchitectureSpec:
             d.pop("types")
         else:
             d["types"] = list(self.types)
+        if not self.type_decoder_channels:
+            d.pop("type_decoder_channels")
+        else:
+            d["type_decoder_channels"] = list(self.type_decoder_channels)
         return d
 
 
@@ -88,7 +94,8 @@ class BasicUNet(nn.Module):
         self.head = nn.Conv2d(widths[0], classes, 1)
         self.factor = 2 ** (len(widths) - 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Features per level, finest first (the input padded to the pooling grid)."""
         h, w = x.shape[-2:]
         ph, pw = (-h) % self.factor, (-w) % self.factor
         if ph or pw:  # any input size: pad to the pooling grid, crop back at the end
@@ -97,9 +104,64 @@ class BasicUNet(nn.Module):
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
             skips.append(x)
-        for up, merge, skip in zip(self.up, self.merge, skips[-2::-1]):
-            x = merge(torch.cat([up(x), skip], dim=1))
-        return self.head(x)[..., :h, :w]
+        return skips
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        return self.head(basic_decode(self.up, self.merge, self.encode(x)))[..., :h, :w]
+
+
+def basic_decode(up: nn.ModuleList, merge: nn.ModuleList, skips: list[torch.Tensor]) -> torch.Tensor:
+    x = skips[-1]
+    for up_block, merge_block, skip in zip(up, merge, skips[-2::-1]):
+        x = merge_block(torch.cat([up_block(x), skip], dim=1))
+    return x
+
+
+class BasicTypeBranch(nn.Module):
+    """A second decoder over a ``BasicUNet``'s encoder, ending in one logit per type."""
+
+    def __init__(self, encoder_widths: tuple[int, ...], widths: tuple[int, ...], classes: int):
+        super().__init__()
+        if len(widths) != len(encoder_widths) - 1:
+            raise ValueError(f"type branch: {len(widths)} widths for {len(encoder_widths)} encoder levels (want one fewer)")
+        self.up, self.merge = nn.ModuleList(), nn.ModuleList()
+        cin = encoder_widths[-1]
+        for w, skip in zip(widths, encoder_widths[-2::-1]):
+            self.up.append(nn.ConvTranspose2d(cin, w, 2, stride=2))
+            self.merge.append(_conv_block(w + skip, w))
+            cin = w
+        self.head = nn.Conv2d(cin, classes, 1)
+
+    def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        return self.head(basic_decode(self.up, self.merge, skips))
+
+
+class SmpTypeBranch(nn.Module):
+    """A second U-Net decoder over an smp U-Net's encoder features, ending in type logits.
+
+    Fewer widths than encoder levels stop the branch at a coarser stride (two of four: a
+    quarter of the resolution, 1 µm at 0.25 µm/px — a type needs no finer), and its logits
+    are upsampled bilinearly: most of the branch's cost is in its finest blocks."""
+
+    def __init__(self, encoder_channels: tuple[int, ...], widths: tuple[int, ...], classes: int):
+        super().__init__()
+        from segmentation_models_pytorch.base import SegmentationHead
+        from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
+
+        depth = len(encoder_channels) - 1
+        if not 1 <= len(widths) <= depth:
+            raise ValueError(f"type branch: 1 to {depth} widths, not {len(widths)}")
+        self.used = depth + 1 if len(widths) == depth else len(widths) + 2  # the encoder features it reads
+        self.decoder = UnetDecoder(encoder_channels=encoder_channels[-self.used:], decoder_channels=widths, n_blocks=len(widths))
+        self.head = SegmentationHead(in_channels=widths[-1], out_channels=classes, kernel_size=3)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        logits = self.head(self.decoder(features[-self.used:]))
+        size = features[0].shape[-2:]
+        if logits.shape[-2:] != size:
+            logits = nn.functional.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return logits
 
 
 def build_encoder_decoder(spec: StageSpec, in_channels: int, classes: int = 1) -> nn.Module:
@@ -133,22 +195,40 @@ class DensityUNet(nn.Module):
 class WNet(nn.Module):
     """Two stages: RGB → nucleus mask (logits + probability) → centre density map.
 
-    With ``n_types`` > 0 stage 1 also outputs a type map (one logit per type and pixel,
-    HoVer-Net's idea), read at each detected centre; the density path is unchanged."""
+    With ``types`` a type branch — a second decoder over stage 1's encoder, as HoVer-Net's
+    NC branch beside its NP branch — outputs one logit per type and pixel, read at each
+    detected centre. The detection path does not share the branch's weights, so a typing
+    model can keep a detector's mask decoder and stage 2 exactly (and train the branch alone)."""
 
-    def __init__(self, stage1: StageSpec, stage2: StageSpec, n_types: int = 0):
+    def __init__(self, stage1: StageSpec, stage2: StageSpec, n_types: int = 0, type_widths: tuple[int, ...] = ()):
         super().__init__()
         self.n_types = n_types
-        self.stage1 = build_encoder_decoder(stage1, in_channels=3, classes=1 + n_types)
+        self.stage1 = build_encoder_decoder(stage1, in_channels=3)
         self.stage2 = build_encoder_decoder(stage2, in_channels=1)
+        if n_types:
+            if isinstance(self.stage1, BasicUNet):
+                widths = tuple(stage1.decoder_channels)
+                self.type_branch = BasicTypeBranch(widths, type_widths or widths[-2::-1], n_types)
+            else:
+                self.type_branch = SmpTypeBranch(tuple(self.stage1.encoder.out_channels),
+                                                 type_widths or tuple(stage1.decoder_channels), n_types)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out1 = self.stage1(x)
-        mask_logits = out1[:, :1]
+        if not self.n_types:
+            mask_logits = self.stage1(x)
+        elif isinstance(self.stage1, BasicUNet):
+            h, w = x.shape[-2:]
+            skips = self.stage1.encode(x)
+            mask_logits = self.stage1.head(basic_decode(self.stage1.up, self.stage1.merge, skips))[..., :h, :w]
+            type_logits = self.type_branch(skips)[..., :h, :w]
+        else:
+            features = self.stage1.encoder(x)
+            mask_logits = self.stage1.segmentation_head(self.stage1.decoder(features))
+            type_logits = self.type_branch(features)
         mask = torch.sigmoid(mask_logits)
         result = {"mask_logits": mask_logits, "mask": mask, "density": torch.sigmoid(self.stage2(mask))}
         if self.n_types:
-            result["type_logits"] = out1[:, 1:]
+            result["type_logits"] = type_logits
         return result
 
 
@@ -156,7 +236,7 @@ def build_model(spec: ArchitectureSpec) -> nn.Module:
     if spec.kind == "unet":
         return DensityUNet(spec.stage1)
     if spec.kind == "wnet":
-        return WNet(spec.stage1, spec.stage2, len(spec.types))
+        return WNet(spec.stage1, spec.stage2, len(spec.types), spec.type_decoder_channels)
     raise ValueError(f"unknown architecture kind {spec.kind!r} (unet or wnet)")
 
 

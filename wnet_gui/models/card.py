@@ -147,6 +147,8 @@ class ModelCard(CardFile):
     metrics: dict[str, Any] = field(default_factory=dict)
     throughput: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
+    type_colors: dict[str, list[int]] = field(default_factory=dict)  # a typing model's class colours (RGB)
+    type_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # data set → its label → our type
     path: Path | None = field(default=None, compare=False, repr=False)
 
     # -- (de)serialisation ----------------------------------------------------------

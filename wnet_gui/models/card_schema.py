@@ -91,7 +91,7 @@ def stage(d: Any, field: str) -> None:
 
 def architecture(d: Any) -> None:
     require(isinstance(d, dict), "'architecture' must be an object")
-    unknown = set(d) - {"kind", "stage1", "stage2", "types"}
+    unknown = set(d) - {"kind", "stage1", "stage2", "types", "type_decoder_channels"}
     require(not unknown, f"'architecture' has unknown keys {sorted(unknown)}")
     kind = d.get("kind", "wnet")
     require(kind in KINDS, f"'architecture.kind' must be one of {KINDS}, not {str(kind)[:40]!r}")
@@ -99,6 +99,10 @@ def architecture(d: Any) -> None:
     require(isinstance(types, list) and len(types) <= 16 and all(isinstance(t, str) and 0 < len(t) <= 60 for t in types)
             and len(set(types)) == len(types), "'architecture.types' must list at most 16 distinct type names")
     require(not types or kind == "wnet", "'architecture.types' needs kind 'wnet'")
+    widths = d.get("type_decoder_channels", [])
+    require(isinstance(widths, list) and len(widths) <= 6, "'architecture.type_decoder_channels' must list at most 6 widths")
+    for c in widths:
+        integer(c, "architecture.type_decoder_channels", 1, 1024)
     stage(d.get("stage1", {}), "architecture.stage1")
     if "stage2" in d:
         stage(d["stage2"], "architecture.stage2")
@@ -139,6 +143,14 @@ def detection_card(d: dict[str, Any]) -> None:
     number(d.get("density_alpha", 3.0), "density_alpha", 0.01, 50.0)
     for key in ("training", "metrics", "throughput"):
         require(isinstance(d.get(key, {}), dict), f"'{key}' must be an object")
+    types = d["architecture"].get("types", [])
+    colors = d.get("type_colors", {})
+    require(isinstance(colors, dict) and not set(colors) - set(types), "'type_colors' must map the architecture's types to colours")
+    for name, rgb in colors.items():
+        triple(rgb, f"type_colors.{name}", 0, 255)
+    labels = d.get("type_labels", {})
+    require(isinstance(labels, dict) and all(isinstance(m, dict) and all(isinstance(k, str) and v in types for k, v in m.items())
+                                             for m in labels.values()), "'type_labels' must map each data set's labels to the architecture's types")
 
 
 def nuclick_card(d: dict[str, Any]) -> None:

@@ -47,6 +47,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
     init_weights: str | None = None  # fine-tune from a run's best.pt/last.pt or a model card (.json)
     init_parts: list[str] | None = None  # only these submodules (e.g. ["stage2"]) from init_weights
+    train_parts: list[str] | None = None  # only these submodules learn (e.g. ["type_branch"]); None: all
     val_thresholds: tuple[float, ...] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     min_distance_um: float = 2.0
     tile_size: int = 512

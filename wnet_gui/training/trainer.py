@@ -189,19 +189,32 @@ def select_parts(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor
     return chosen
 
 
-def widen_heads(model: torch.nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
-    """A typing model started from a detector: each output layer that grew from 1 channel
-    (the mask) to 1 + K (mask and types) gets the detector's weights in its first channel,
-    so the mask, and the density that stage 2 reads from it, work from step 0 while the type
-    channels learn. Returns the tensors so filled."""
-    filled = []
-    with torch.no_grad():
-        for key, tensor in model.state_dict().items():
-            old = source.get(key)
-            if old is not None and old.dim() == tensor.dim() >= 1 and old.shape[0] == 1 and tensor.shape[0] > 1 and old.shape[1:] == tensor.shape[1:]:
-                tensor[:1].copy_(old.to(tensor.dtype))
-                filled.append(key)
-    return filled
+def load_initial(model: torch.nn.Module, state: dict[str, torch.Tensor], partial: bool) -> list[str]:
+    """Load ``state``; a typing model started from a detector leaves only its type branch
+    at its initial weights (anything else missing is an error, never a silent half-load).
+    Returns the keys left out."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"init_weights: unexpected tensors {sorted(unexpected)[:3]}")
+    if not partial and any(not k.startswith("type_branch.") for k in missing):
+        raise ValueError(f"init_weights: missing tensors {sorted(k for k in missing if not k.startswith('type_branch.'))[:3]}")
+    return missing
+
+
+def freeze_all_but(model: torch.nn.Module, parts: list[str]) -> list[torch.nn.Module]:
+    """Only the submodules ``parts`` learn; the rest keep their weights and BatchNorm
+    statistics (returned so the loop can put them back in eval mode after ``train()``)."""
+    names = dict(model.named_modules())
+    for part in parts:
+        if part not in names:
+            raise ValueError(f"train_parts: the model has no submodule {part!r}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for part in parts:
+        for p in names[part].parameters():
+            p.requires_grad_(True)
+    trained = {id(m) for part in parts for m in names[part].modules()}
+    return [m for m in model.modules() if id(m) not in trained]
 
 
 class Trainer:
@@ -226,7 +239,8 @@ class Trainer:
             if cfg.ema_decay > 0
             else None
         )
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.frozen = freeze_all_but(self.model, cfg.train_parts) if cfg.train_parts else []
+        self.optimizer = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="max", factor=0.5, patience=cfg.plateau_patience, min_lr=cfg.min_lr
         )
@@ -286,11 +300,9 @@ class Trainer:
         if cfg.init_weights:
             source = initial_weights(cfg.init_weights)
             state = select_parts(source, self.model.state_dict(), cfg.init_parts) if cfg.init_parts else source
-            self.model.load_state_dict(state, strict=not cfg.init_parts)
-            self.log({"event": "init_weights", "from": cfg.init_weights, "parts": cfg.init_parts, "tensors": len(state)})
-            if self.types:
-                widened = widen_heads(self.model, source)
-                self.log({"event": "widened_heads", "tensors": widened})
+            left = load_initial(self.model, state, partial=bool(cfg.init_parts))
+            self.log({"event": "init_weights", "from": cfg.init_weights, "parts": cfg.init_parts, "tensors": len(state),
+                      "left_at_init": len(left)})
 
 
 
@@ -313,6 +325,8 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.name, mininterval=10)
         while self.step < cfg.steps:
             self.model.train()
+            for module in self.frozen:
+                module.training = False  # this module only (not .eval(): a parent holds the trained parts)
             types_t = None
             if self.types:
                 images, masks, densities, has_mask, type_maps = self.sampler.batch_typed(cfg.batch)
@@ -384,6 +398,11 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
     if len(cfg.datasets) > 1:
         card.training["scheme"] = joint_scheme(cfg)
     card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in cfg.datasets)
+    if card.architecture.types:
+        from ..datasets.typed_truth import TYPE_COLORS, TYPE_LABELS
+
+        card.type_colors = {t: list(TYPE_COLORS[t]) for t in card.architecture.types if t in TYPE_COLORS}
+        card.type_labels = {d: TYPE_LABELS[d] for d in cfg.datasets if d in TYPE_LABELS}
     model = card.build()
     model.load_state_dict(best["model"])
     return card.export(model, zoo_dir)
