@@ -43,10 +43,14 @@ def test_accuracy_and_weighted_f1_over_matched_typed_nuclei():
 
 def test_hovernet_fc():
     t = case()
-    # for A over matched typed pairs [(A,A), (A,B), (B,B)]: TP 1, TN 1, FP 0, FN 1; FP_d 1 (900), FN_d 0
-    assert t.fc("A") == pytest.approx(2 * 2 / (2 * 2 + 0 + 2 * 1 + 1 + 0))
-    # for B: TP 1, TN 1, FP 1, FN 0; FP_d 0, FN_d 1 (400)
-    assert t.fc("B") == pytest.approx(2 * 2 / (2 * 2 + 2 * 1 + 0 + 0 + 1))
+    # for A, over the matched typed pairs with A on either side [(A,A), (A,B)]: TP 1, FP 0, FN 1
+    # (TN 0: the (B,B) pair does not count, as in HoVer-Net's compute_stats.py); FP_d 1 (900), FN_d 0
+    assert t.fc("A") == pytest.approx(2 * 1 / (2 * 1 + 0 + 2 * 1 + 1 + 0))
+    # for B, over [(A,B), (B,B)]: TP 1, FP 1, FN 0; FP_d 0, FN_d 1 (400)
+    assert t.fc("B") == pytest.approx(2 * 1 / (2 * 1 + 2 * 1 + 0 + 0 + 1))
+    # a third type's pairs change neither
+    more = t + typed_tally(np.array([[0, 0], [50, 0]], float), ["C", "C"], np.array([[0, 0], [50, 0]], float), ["C", "C"], 5)
+    assert more.fc("A") == pytest.approx(t.fc("A")) and more.fc("C") == 1.0
     assert t.report()["mean_fc"] == pytest.approx((t.fc("A") + t.fc("B")) / 2)
 
 

@@ -10,8 +10,10 @@ Types are strings; ``None`` (or "Nucleus") means untyped. Definitions:
 - type accuracy and weighted F1 over the matched pairs whose truth is typed (the weighted
   F1 weighs each type's F1 by its number of truth nuclei, as SC-CNN's paper reports it).
 - HoVer-Net's F_c (Graham et al. 2019, eq. 9): 2(TP_c+TN_c) / (2(TP_c+TN_c) + 2FP_c + 2FN_c
-  + FP_d,c + FN_d,c) over matched pairs (TP/TN/FP/FN of "is type c") plus the unmatched
-  predictions (FP_d) and truths (FN_d) of type c.
+  + FP_d,c + FN_d,c), where TP/TN/FP/FN of "is type c" are counted — as in HoVer-Net's own
+  ``compute_stats.py``, which produced the paper's numbers — over the matched pairs in which
+  the truth *or* the prediction is c (so TN_c is always 0: pairs of two other types do not
+  count), and FP_d/FN_d are the unmatched predictions and truths of type c.
 """
 
 from __future__ import annotations
@@ -76,15 +78,13 @@ class TypedTally:
         return total / len(pairs)
 
     def fc(self, c: str) -> float:
-        """HoVer-Net's F_c (see the module's doc)."""
-        matched = [(t, p) for (t, p), n in self.pairs.items() if t is not None for _ in range(n)]
-        tp = sum(1 for t, p in matched if t == c and p == c)
-        tn = sum(1 for t, p in matched if t != c and p != c)
-        fp = sum(1 for t, p in matched if t != c and p == c)
-        fn = sum(1 for t, p in matched if t == c and p != c)
+        """HoVer-Net's F_c (see the module's doc): pairs of two other types are not counted."""
+        tp = self.pairs[(c, c)]
+        fp = sum(n for (t, p), n in self.pairs.items() if t is not None and t != c and p == c)
+        fn = sum(n for (t, p), n in self.pairs.items() if t == c and p != c)
         fp_d, fn_d = self.unmatched_pred[c], self.unmatched_truth[c]
-        denom = 2 * (tp + tn) + 2 * fp + 2 * fn + fp_d + fn_d
-        return 2 * (tp + tn) / denom if denom else 0.0
+        denom = 2 * tp + 2 * fp + 2 * fn + fp_d + fn_d
+        return 2 * tp / denom if denom else 0.0
 
     def report(self) -> dict:
         types = self.types
