@@ -132,7 +132,7 @@ def test_model_help_lists_every_bundled_model(capsys):
 
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
-    assert "fast, accurate, fastest, or a model card path" in " ".join(capsys.readouterr().out.split())
+    assert "fast, accurate, fastest, typed, or a model card path" in " ".join(capsys.readouterr().out.split())
 
 
 def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):

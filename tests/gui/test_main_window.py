@@ -364,21 +364,31 @@ def test_region_outline_drawn_with_shift_limits_auto_detect_to_it(qtbot, window,
 
 def test_model_info_shows_every_test_set_the_card_was_measured_on(qtbot, window):
     """Choosing a model shows the accuracy measured on each test set its card carries (the
-    20× CRCHisto split as well as MoNuSeg), with the card's own numbers."""
+    20× CRCHisto split and CoNSeP as well as MoNuSeg), with the card's own numbers; a typing
+    model's card (type results beside the detection rows) also says how often its type is right."""
+    from wnet_gui.gui.model_picker import detection_rows
+
     combo = window.panel.model_combo
     cards = [combo.itemData(i) for i in range(combo.count())]
     for index, card in enumerate(cards):
         combo.setCurrentIndex(index)
         text, hover = window.panel.model_info.text(), window.panel.model_info.toolTip()
-        for key, dataset in (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto")):
-            for label, m in card.metrics.get(key, {}).items():  # the exact numbers on hover
+        for key, dataset in (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto"), ("consep_test", "CoNSeP")):
+            rows = detection_rows(card.metrics.get(key))
+            for label, m in rows:  # the exact numbers on hover
                 assert f"precision {m['precision']:.3f}, recall {m['recall']:.3f}, F1 {m['f1']:.3f}" in hover
-            if key in card.metrics:  # and in plain words: "finds about 95 % of the nuclei …"
-                m = card.metrics[key].get("r=3um") or next(iter(card.metrics[key].values()))
+            if rows:  # and in plain words: "finds about 95 % of the nuclei …"
+                m = dict(rows).get("r=3um") or rows[0][1]
                 assert f"Finds about {m['recall'] * 100:.0f} % of the nuclei in {dataset} test" in text
-            assert (dataset in text) == (key in card.metrics)
+            assert (f"{dataset} test" in text) == bool(rows)
     fast = next(c for c in cards if c.name == "fast")
     combo.setCurrentIndex(cards.index(fast))
     assert "Finds about 95 % of the nuclei in MoNuSeg test; about 1 in 5 of its points is not a nucleus." in window.panel.model_info.text()
     accurate = next(c for c in cards if c.name == "accurate")
-    assert "crchisto_test" in accurate.metrics
+    assert "crchisto_test" in accurate.metrics and "Calls each nucleus" not in window.panel.model_info.text()
+    typed = next(c for c in cards if c.name == "typed")
+    combo.setCurrentIndex(cards.index(typed))
+    accuracy = typed.metrics["crchisto_test"]["types"]["type_accuracy"]
+    assert "Calls each nucleus Epithelial, Inflammatory, Stromal or Other; the type is right for about " \
+           f"{accuracy * 100:.0f} % of the nuclei it finds in CRCHisto test" in window.panel.model_info.text()
+    assert f"types over matched typed nuclei: accuracy {accuracy:.3f}" in window.panel.model_info.toolTip()

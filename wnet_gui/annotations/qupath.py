@@ -83,15 +83,20 @@ def classification(properties: dict) -> tuple[str | None, tuple[int, int, int] |
 QUPATH_DEFAULTS = {"Tumor": (200, 0, 0), "Stroma": (150, 200, 150), "Immune cells": (160, 90, 160), "Necrosis": (50, 50, 50),
                    "Other": (255, 200, 0), "Region*": (0, 0, 180), "Ignore*": (180, 180, 180), "Positive": (200, 50, 50),
                    "Negative": (112, 112, 225), "Nucleus": NUCLEUS_COLOR}
+# the typing models' colorectal scheme, in the colours of QuPath's nearest classes
+TYPE_COLORS = {"Epithelial": QUPATH_DEFAULTS["Tumor"], "Inflammatory": QUPATH_DEFAULTS["Immune cells"],
+               "Stromal": QUPATH_DEFAULTS["Stroma"], "Other": QUPATH_DEFAULTS["Other"]}
 
 
 def class_color(cls: str, known: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
     """The class's own colour (``known``, as ``assign_colors`` fills it), else QuPath's
-    default for its name, else the palette's first colour no known class uses."""
+    default for its name (or for the nearest QuPath class, for our four nucleus types), else the palette's first colour no known class uses."""
     if cls in known:
         return known[cls]
     if cls in QUPATH_DEFAULTS:
         return QUPATH_DEFAULTS[cls]
+    if cls in TYPE_COLORS and TYPE_COLORS[cls] not in known.values():  # "Tumor" and "Epithelial" together stay apart
+        return TYPE_COLORS[cls]
     used = set(known.values()) | set(QUPATH_DEFAULTS.values())
     free = [c for c in PALETTE if c not in used]
     return free[0] if free else PALETTE[zlib.crc32(cls.encode()) % len(PALETTE)]

@@ -196,7 +196,9 @@ def list_models(args: argparse.Namespace) -> int:
         else:
             score = f"F1@3µm {f1 if f1 is None else round(f1, 3)}"
         where = "" if card.path is None or card.path.parent == zoo_dir() else f"  [{card.path.parent}]"
-        print(f"{card.name:12s} {card.title:30s} mpp {card.mpp:<5g} {score}  {tp} Mpx/s (40×, CPU){where}")
+        speed = f"{tp} Mpx/s (40×, CPU)" if tp is not None else "speed not measured"
+        types = f"  types: {', '.join(card.architecture.types)}" if card.architecture.types else ""
+        print(f"{card.name:12s} {card.title:30s} mpp {card.mpp:<5g} {score}  {speed}{types}{where}")
     return 0
 
 

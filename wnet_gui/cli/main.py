@@ -14,7 +14,7 @@ from .. import __version__
 # engine.device.PRECISIONS and models.zoo.BUNDLED, spelled here so that parsing arguments does
 # not import torch (a test checks they agree)
 PRECISIONS = ("auto", "fp32", "bf16")
-BUNDLED = ("fast", "accurate", "fastest")
+BUNDLED = ("fast", "accurate", "fastest", "typed")
 
 
 def _bounded(kind, low, high, what: str):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..annotations.qupath import TYPE_COLORS  # noqa: F401  (the scheme's colours: QuPath's for its nearest classes)
+
 TYPES = ("Epithelial", "Inflammatory", "Stromal", "Other")
 CRCHISTO_TYPES = {"epithelial": "Epithelial", "inflammatory": "Inflammatory", "fibroblast": "Stromal", "others": "Other"}
 CONSEP_TYPES = {1: "Other", 2: "Inflammatory", 3: "Epithelial", 4: "Stromal"}  # HoVer-Net's merged labels
-# QuPath's defaults for the nearest of its classes (Tumor, Immune cells, Stroma, Other)
-TYPE_COLORS = {"Epithelial": (200, 0, 0), "Inflammatory": (160, 90, 160), "Stromal": (150, 200, 150), "Other": (255, 200, 0)}
 TYPE_LABELS = {
     "crchisto": CRCHISTO_TYPES,
     "consep": {"1 other": "Other", "2 inflammatory": "Inflammatory", "3 epithelial (healthy 3 + malignant 4)": "Epithelial",

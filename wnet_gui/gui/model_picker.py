@@ -9,7 +9,16 @@ from PySide6.QtWidgets import QFileDialog
 from ..models.card import ModelCard, ModelError
 from ..models.zoo import list_cards
 
-DATASETS = (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto"))
+DATASETS = (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto"), ("consep_test", "CoNSeP"))
+
+
+def detection_rows(measured) -> list[tuple[str, dict]]:
+    """The (radius, counts) rows of one data set's metrics: a typing model's card also holds
+    type results there, and a card from elsewhere may hold anything."""
+    if not isinstance(measured, dict):
+        return []
+    return [(k, v) for k, v in measured.items()
+            if isinstance(v, dict) and all(isinstance(v.get(x), (int, float)) for x in ("precision", "recall", "f1"))]
 
 
 def one_in(rate: float) -> str:
@@ -24,12 +33,21 @@ def plain_words(card: ModelCard) -> str:
     nucleus.' from the card's own measurements (field radius 3 µm first)."""
     lines = []
     for key, dataset in DATASETS:
-        measured = card.metrics.get(key, {})
-        if not measured:
+        rows = detection_rows(card.metrics.get(key))
+        if not rows:
             continue
-        label, m = next(((k, v) for k, v in measured.items() if "um" in k), next(iter(measured.items())))
+        label, m = next(((k, v) for k, v in rows if "um" in k), rows[0])
         lines.append(f"Finds about {m['recall'] * 100:.0f} % of the nuclei in {dataset} test; {one_in(1 - m['precision'])} "
                      f"of its points is not a nucleus.")
+    typed = [(dataset, card.metrics[key]["types"]) for key, dataset in DATASETS
+             if isinstance(card.metrics.get(key), dict) and isinstance(card.metrics[key].get("types"), dict)
+             and isinstance(card.metrics[key]["types"].get("type_accuracy"), (int, float))]
+    if card.architecture.types:
+        said = " and ".join(f"{t['type_accuracy'] * 100:.0f} %" + (" of the nuclei it finds" if i == 0 else "") + f" in {dataset} test"
+                            for i, (dataset, t) in enumerate(typed))
+        names = card.architecture.types
+        lines.append(f"Calls each nucleus {', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else f"Calls each nucleus {names[0]}")
+        lines[-1] += f"; the type is right for about {said}." if said else "."
     adapted = card.metrics.get("adaptation_held_back") or {}
     if adapted.get("after"):
         b, a = adapted["before"], adapted["after"]
@@ -43,10 +61,14 @@ def plain_words(card: ModelCard) -> str:
 def exact_numbers(card: ModelCard) -> str:
     lines = []
     for key, dataset in DATASETS:
-        for label, m in card.metrics.get(key, {}).items():
+        for label, m in detection_rows(card.metrics.get(key)):
             lines.append(f"{dataset} test, match radius {label.replace('r=', '').replace('um', ' µm').replace('@', ' at ')}: "
                          f"precision {m['precision']:.3f}, recall {m['recall']:.3f}, F1 {m['f1']:.3f} "
                          f"({m.get('tp', '?')} TP, {m.get('fp', '?')} FP, {m.get('fn', '?')} FN)")
+        types = (card.metrics.get(key) or {}).get("types") if isinstance(card.metrics.get(key), dict) else None
+        if isinstance(types, dict) and isinstance(types.get("weighted_f1"), (int, float)) and isinstance(types.get("type_accuracy"), (int, float)):
+            lines.append(f"{dataset} test, types over matched typed nuclei: accuracy {types['type_accuracy']:.3f}, "
+                         f"weighted F1 {types['weighted_f1']:.3f}")
     if card.throughput:
         lines.append(f"Speed: {card.throughput.get('mpx40_per_s')} Mpx/s of 40× tissue on CPU ({card.throughput.get('threads')} threads)")
     return "\n".join(lines)

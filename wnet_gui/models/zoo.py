@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .card import ModelCard, ModelError
 
-BUNDLED = ("fast", "accurate", "fastest")
+BUNDLED = ("fast", "accurate", "fastest", "typed")
 
 
 def zoo_dir() -> Path:

@@ -46,9 +46,15 @@ def joint_scheme(cfg: TrainConfig) -> str:
     shares = cfg.dataset_shares or {name: 1.0 for name in cfg.datasets}
     total = sum(shares.get(name, 1.0) for name in cfg.datasets)
     share_text = ", ".join(f"{name} {shares.get(name, 1.0) / total:.0%}" for name in cfg.datasets)
-    selection = ("the mean of the datasets' validation F1 at 3 µm, so neither organ is traded away for the one "
-                 "with more validation nuclei" if cfg.selection == "macro" else "the pooled validation F1 at 3 µm")
-    if cfg.stage1_target == "dots":
+    selection = {"macro": "the mean of the datasets' validation F1 at 3 µm, so neither organ is traded away for the one "
+                          "with more validation nuclei",
+                 "typed": "the mean of the datasets' validation F1 at 3 µm averaged with the weighted F1 of type over "
+                          "matched typed validation nuclei"}.get(cfg.selection, "the pooled validation F1 at 3 µm")
+    if cfg.train_parts:
+        terms = (f"Only {', '.join(cfg.train_parts)} learned, from the types: cross-entropy on discs of "
+                 f"{cfg.type_radius_um:g} µm around each typed centre (untyped centres ignored); every other weight "
+                 "stayed as initialised.")
+    elif cfg.stage1_target == "dots":
         terms = ("Joint training with the paper's targets, both made from centres alone: stage 1 learns dots "
                  "of radius 2 px (BCE) and stage 2 the density map (L1), so every crop of either dataset "
                  "contributes both terms.")
@@ -159,6 +165,21 @@ def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds:
             record["score"] = 0.5 * (record["score"] + record["type_weighted_f1"])
         records[thr] = record
     return max(records.values(), key=lambda r: r["score"])
+
+
+def lineage_datasets(cfg: TrainConfig) -> list[str]:
+    """The data sets behind a run's weights: its own and, when it starts from another run's
+    checkpoint (with that run's ``config.json`` beside it) or a card, those too — a licence
+    follows the weights, not just the last fine-tuning."""
+    names = list(cfg.datasets)
+    source = Path(cfg.init_weights) if cfg.init_weights else None
+    earlier: list[str] = []
+    if source is not None and source.suffix == ".json" and source.exists():
+        config = ModelCard.load(source).training.get("config", {})
+        earlier = config.get("datasets", []) if isinstance(config, dict) else []
+    elif source is not None and (source.parent / "config.json").exists():
+        earlier = lineage_datasets(TrainConfig.load(source.parent / "config.json"))
+    return [d for d in DATASET_NOTES if d in earlier or d in names]
 
 
 def initial_weights(source: str | Path) -> dict[str, torch.Tensor]:
@@ -397,7 +418,9 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
             card.training["initialised_from"] += f" ({', '.join(cfg.init_parts)} only; the rest: {rest})"
     if len(cfg.datasets) > 1:
         card.training["scheme"] = joint_scheme(cfg)
-    card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in cfg.datasets)
+    if cfg.train_parts:
+        card.training["trained_parts"] = f"only {', '.join(cfg.train_parts)}; every other weight as initialised"
+    card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in lineage_datasets(cfg))
     if card.architecture.types:
         from ..datasets.typed_truth import TYPE_COLORS, TYPE_LABELS
 
