@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..annotations.qupath import TYPE_COLORS  # noqa: F401  (the scheme's colours: QuPath's for its nearest classes)
-
 TYPES = ("Epithelial", "Inflammatory", "Stromal", "Other")
 CRCHISTO_TYPES = {"epithelial": "Epithelial", "inflammatory": "Inflammatory", "fibroblast": "Stromal", "others": "Other"}
 CONSEP_TYPES = {1: "Other", 2: "Inflammatory", 3: "Epithelial", 4: "Stromal"}  # HoVer-Net's merged labels

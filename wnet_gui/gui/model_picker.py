@@ -12,13 +12,22 @@ from ..models.zoo import list_cards
 DATASETS = (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto"), ("consep_test", "CoNSeP"))
 
 
+def _has_numbers(value, keys: tuple[str, ...]) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(k), (int, float)) for k in keys)
+
+
 def detection_rows(measured) -> list[tuple[str, dict]]:
     """The (radius, counts) rows of one data set's metrics: a typing model's card also holds
     type results there, and a card from elsewhere may hold anything."""
     if not isinstance(measured, dict):
         return []
-    return [(k, v) for k, v in measured.items()
-            if isinstance(v, dict) and all(isinstance(v.get(x), (int, float)) for x in ("precision", "recall", "f1"))]
+    return [(k, v) for k, v in measured.items() if _has_numbers(v, ("precision", "recall", "f1"))]
+
+
+def type_results(measured) -> dict | None:
+    """A typing model's type results in one data set's metrics (None when absent or malformed)."""
+    types = measured.get("types") if isinstance(measured, dict) else None
+    return types if _has_numbers(types, ("type_accuracy", "weighted_f1")) else None
 
 
 def one_in(rate: float) -> str:
@@ -39,9 +48,7 @@ def plain_words(card: ModelCard) -> str:
         label, m = next(((k, v) for k, v in rows if "um" in k), rows[0])
         lines.append(f"Finds about {m['recall'] * 100:.0f} % of the nuclei in {dataset} test; {one_in(1 - m['precision'])} "
                      f"of its points is not a nucleus.")
-    typed = [(dataset, card.metrics[key]["types"]) for key, dataset in DATASETS
-             if isinstance(card.metrics.get(key), dict) and isinstance(card.metrics[key].get("types"), dict)
-             and isinstance(card.metrics[key]["types"].get("type_accuracy"), (int, float))]
+    typed = [(dataset, t) for key, dataset in DATASETS if (t := type_results(card.metrics.get(key))) is not None]
     if card.architecture.types:
         said = " and ".join(f"{t['type_accuracy'] * 100:.0f} %" + (" of the nuclei it finds" if i == 0 else "") + f" in {dataset} test"
                             for i, (dataset, t) in enumerate(typed))
@@ -65,8 +72,8 @@ def exact_numbers(card: ModelCard) -> str:
             lines.append(f"{dataset} test, match radius {label.replace('r=', '').replace('um', ' µm').replace('@', ' at ')}: "
                          f"precision {m['precision']:.3f}, recall {m['recall']:.3f}, F1 {m['f1']:.3f} "
                          f"({m.get('tp', '?')} TP, {m.get('fp', '?')} FP, {m.get('fn', '?')} FN)")
-        types = (card.metrics.get(key) or {}).get("types") if isinstance(card.metrics.get(key), dict) else None
-        if isinstance(types, dict) and isinstance(types.get("weighted_f1"), (int, float)) and isinstance(types.get("type_accuracy"), (int, float)):
+        types = type_results(card.metrics.get(key))
+        if types is not None:
             lines.append(f"{dataset} test, types over matched typed nuclei: accuracy {types['type_accuracy']:.3f}, "
                          f"weighted F1 {types['weighted_f1']:.3f}")
     if card.throughput:

@@ -106,9 +106,12 @@ class BasicUNet(nn.Module):
             skips.append(x)
         return skips
 
+    def decode(self, skips: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        """Logits from ``encode``'s features, cropped back to the input's ``size``."""
+        return self.head(basic_decode(self.up, self.merge, skips))[..., : size[0], : size[1]]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        return self.head(basic_decode(self.up, self.merge, self.encode(x)))[..., :h, :w]
+        return self.decode(self.encode(x), x.shape[-2:])
 
 
 def basic_decode(up: nn.ModuleList, merge: nn.ModuleList, skips: list[torch.Tensor]) -> torch.Tensor:
@@ -219,7 +222,7 @@ class WNet(nn.Module):
         elif isinstance(self.stage1, BasicUNet):
             h, w = x.shape[-2:]
             skips = self.stage1.encode(x)
-            mask_logits = self.stage1.head(basic_decode(self.stage1.up, self.stage1.merge, skips))[..., :h, :w]
+            mask_logits = self.stage1.decode(skips, (h, w))
             type_logits = self.type_branch(skips)[..., :h, :w]
         else:
             features = self.stage1.encoder(x)

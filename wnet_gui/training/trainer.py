@@ -422,7 +422,8 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
         card.training["trained_parts"] = f"only {', '.join(cfg.train_parts)}; every other weight as initialised"
     card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in lineage_datasets(cfg))
     if card.architecture.types:
-        from ..datasets.typed_truth import TYPE_COLORS, TYPE_LABELS
+        from ..annotations.qupath import TYPE_COLORS
+        from ..datasets.typed_truth import TYPE_LABELS
 
         card.type_colors = {t: list(TYPE_COLORS[t]) for t in card.architecture.types if t in TYPE_COLORS}
         card.type_labels = {d: TYPE_LABELS[d] for d in cfg.datasets if d in TYPE_LABELS}
