@@ -104,3 +104,88 @@ def test_a_run_that_wrecks_the_model_falls_back_to_the_best_weights(sample_tiff,
     result = adapt(base, examples, AdaptSettings(seconds=30, max_steps=4, crop=128, lr=0.5, check_seconds=0.0))
     assert result.steps == 4 and result.settings["best_step"] == 0
     assert result.after.f1 > 0.5 and result.after.f1 >= result.before.f1 - 0.05
+
+
+def typed_review(sample_tiff, sample_truth):
+    """The sample's nuclei typed by position (left Epithelial, right Inflammatory), a few left
+    untyped ("Nucleus") and one of a class no model knows."""
+    points = truth_points(sample_truth)
+    types = ["Epithelial" if x < 256 else "Inflammatory" for x, _ in points]
+    types[0], types[1], types[2] = "Nucleus", None, "Mitosis"
+    return ReviewedSlide(sample_tiff, points, types=types), points, types
+
+
+def test_reviewed_classes_become_type_targets_where_training_looks(tmp_path, sample_tiff, sample_truth):
+    from test_typed_model import TYPES, typed_card
+
+    card = typed_card(tmp_path)
+    review, points, types = typed_review(sample_tiff, sample_truth)
+    [example] = prepare([review], card)
+    assert example.centre_types == [None, None, "Mitosis"] + types[3:]
+    assert example.stats["typed"] == len(points) - 3 and example.stats["unknown_types"] == ["Mitosis"]
+    assert set(np.unique(example.type_map)) == {-1, TYPES.index("Epithelial"), TYPES.index("Inflammatory")}
+    assert (example.type_map[~example.loss_mask] == -1).all()  # never on held-back cells nor outside the region
+    labelled = [(c, t) for c, t in zip(example.centres, types) if t in TYPES]
+    u, v = np.round(labelled[5][0]).astype(int)
+    if example.loss_mask[v, u]:
+        assert example.type_map[v, u] == TYPES.index(labelled[5][1])
+    # a detector (no types) gets no type map, whatever the points' classes
+    [plain] = prepare([review], resolve_card("fast"))
+    assert plain.type_map is None and plain.stats["typed"] == 0
+
+
+def fast_that_calls_everything_stromal(tmp_path) -> ModelCard:
+    """``fast``'s detector (real peaks on the sample) with a type branch biased to Stromal."""
+    import copy
+
+    import torch
+
+    from test_typed_model import TYPES
+    from wnet_gui.models.architectures import ArchitectureSpec, build_model
+
+    fast = resolve_card("fast")
+    spec = ArchitectureSpec.from_dict({**fast.architecture.to_dict(), "types": TYPES, "type_decoder_channels": [16]})
+    model = build_model(spec)
+    missing, unexpected = model.load_state_dict(fast.load_model().state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("type_branch.") for k in missing)
+    with torch.no_grad():
+        conv = model.type_branch.head[0]
+        conv.weight.zero_()
+        conv.bias[:] = -10.0
+        conv.bias[TYPES.index("Stromal")] = 10.0
+    card = copy.deepcopy(fast)
+    card.name, card.architecture, card.path = "fast-typed-tiny", spec, None
+    return card.export(model, tmp_path, half=False)
+
+
+def test_adapting_a_typing_model_learns_the_reviewed_types(tmp_path, sample_tiff, sample_truth):
+    """A typing model that calls everything Stromal (wrong for every reviewed point) learns
+    the reviewed types with only its type branch learning; its detector stays exact."""
+    import torch
+
+    card = fast_that_calls_everything_stromal(tmp_path)
+    review, _, _ = typed_review(sample_tiff, sample_truth)
+    examples = prepare([review], card)
+    result = adapt(card, examples, AdaptSettings(tune="types", seconds=120, max_steps=12, crop=96, lr=3e-3, check_seconds=0.0))
+    assert result.before.typed_pairs > 10 and result.before.type_accuracy == 0.0
+    assert result.after.typed_pairs > 10 and result.after.type_accuracy > 0.3
+    base = card.load_model()
+    for name, tensor in base.state_dict().items():
+        if not name.startswith("type_branch."):
+            assert torch.equal(tensor, result.model.state_dict()[name]), name
+    saved = save_adapted(card, result, [str(sample_tiff)], len(examples), tmp_path / "typed-mine.json")
+    after = json.loads((tmp_path / "typed-mine.json").read_text())["metrics"]["adaptation_held_back"]["after"]
+    assert after["type_accuracy"] == round(result.after.type_accuracy, 4) and "type accuracy" in saved.description
+
+
+def test_wnet_adapt_reads_the_points_classes_for_a_typing_model(tmp_path, sample_tiff, sample_truth, capsys):
+    card = fast_that_calls_everything_stromal(tmp_path)
+    review, points, types = typed_review(sample_tiff, sample_truth)
+    csv_points = tmp_path / "corrected.csv"
+    csv_points.write_text("x,y,class\n" + "".join(f"{x},{y},{t or ''}\n" for (x, y), t in zip(points, types)))
+    code = main(["adapt", "--base", str(card.path), "--slide", str(sample_tiff), "--points", str(csv_points), "--tune", "types",
+                 "--seconds", "30", "--steps", "3", "--lr", "3e-3", "--device", "cpu", "-o", str(tmp_path / "out.json")])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert f"({len(points) - 3} of a type the model knows)" in captured.err and "Mitosis" in captured.err
+    assert "types of the matched held-back nuclei: accuracy 0.000 →" in captured.out

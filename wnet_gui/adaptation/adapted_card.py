@@ -30,7 +30,9 @@ def adapted_card(base: ModelCard, result: AdaptResult, slides: list[str], region
     more = f" +{len(slides) - 1}" if len(slides) > 1 else ""
     card.display_name = f"{base_title.split(' · adapted')[0]} · adapted to {first}{more} · {when:%Y-%m-%d}"
     card.description = (f"{base_title} fine-tuned on {result.nuclei} reviewed nuclei in {regions} region(s) of {len(slides)} slide(s). "
-                        f"F1 on held-back reviewed cells {result.before.f1:.3f} before, {result.after.f1:.3f} after.")
+                        f"F1 on held-back reviewed cells {result.before.f1:.3f} before, {result.after.f1:.3f} after"
+                        + (f"; type accuracy {result.before.type_accuracy:.3f} before, {result.after.type_accuracy:.3f} after."
+                           if result.after is not None and result.after.typed_pairs else "."))
     card.peaks = copy.deepcopy(base.peaks)
     card.peaks.threshold = float(result.threshold)
     provenance = {

@@ -5,7 +5,9 @@ points) inside the reviewed regions only; stage 1 has no mask target here (point
 none) and learns through stage 2. Batch-norm statistics stay frozen: with 4 crops a batch
 they would be noise. The peak threshold is re-chosen on the training part of the regions
 (a new lab often shifts the density's scale more than its shape), and the F1 before and
-after is measured on held-back cells the training never saw.
+after is measured on held-back cells the training never saw. A typing model also learns the
+reviewed classes (cross-entropy of its type branch on discs around typed points), and its
+type accuracy on the held-back cells is measured before and after too.
 """
 
 from __future__ import annotations
@@ -20,24 +22,26 @@ import numpy as np
 import torch
 
 from ..detection.metrics import DetectionCounts, count_matches, pooled
+from ..detection.typed_metrics import TypedTally, typed_tally
 from ..models.card import ModelCard
 from ..training.augment import appearance, random_dihedral
 from .examples import RegionExample, count_nuclei
 
-TUNE_CHOICES = ("all", "decoders", "stage2")
+TUNE_CHOICES = ("all", "decoders", "stage2", "types")
 MATCH_UM = 3.0  # a detection within 3 µm of a reviewed point is right (the field's radius)
 THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 
 
 @dataclass
 class AdaptSettings:
-    tune: str = "all"  # which weights learn: all, decoders (encoder frozen), or stage2 only
+    tune: str = "all"  # which weights learn: all, decoders (encoder frozen), stage2 only, or types (the type branch only)
     seconds: float = 150.0  # training time budget (the before/after measurement comes on top)
     max_steps: int = 600
     batch: int = 4
     crop: int = 256  # model pixels
     lr: float = 1e-4
     positive_weight: float = 1.0  # extra L1 weight where the target is above 0 (near a reviewed point)
+    type_weight: float = 1.0  # weight of the type cross-entropy (typing models with typed reviewed points)
     stage1: str = "none"  # stage-1 target: none (learns through stage 2 only) or dots (the paper's radius-2 px discs)
     check_seconds: float = 20.0  # how often the weights are scored on the training part of the regions
     ema_decay: float = 0.0  # > 0: score and keep an exponential moving average of the weights
@@ -56,12 +60,31 @@ class AdaptSettings:
 
 @dataclass(frozen=True)
 class Score(DetectionCounts):
-    """Detection counts at one peak threshold."""
+    """Detection counts at one peak threshold and, for a typing model on typed reviewed points,
+    how often the type of a matched nucleus is right (``typed_pairs`` = 0: not measured)."""
 
     threshold: float = 0.0
+    typed_pairs: int = 0
+    type_accuracy: float = 0.0
+    type_weighted_f1: float = 0.0
+
+    @classmethod
+    def of(cls, tally: TypedTally | DetectionCounts, threshold: float) -> "Score":
+        if isinstance(tally, TypedTally):
+            c, n = tally.detection, len(tally.typed_pairs())
+            return cls(c.tp, c.fp, c.fn, threshold, n, tally.accuracy() if n else 0.0, tally.weighted_f1() if n else 0.0)
+        return cls(tally.tp, tally.fp, tally.fn, threshold)
+
+    @property
+    def selection(self) -> float:
+        """What the kept weights maximise: detection F1, averaged with the weighted type F1 when types are measured."""
+        return 0.5 * (self.f1 + self.type_weighted_f1) if self.typed_pairs else self.f1
 
     def as_dict(self) -> dict:
-        return {"threshold": self.threshold, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in super().as_dict().items()}}
+        out = {"threshold": self.threshold, **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in super().as_dict().items()}}
+        if self.typed_pairs:
+            out.update(typed_pairs=self.typed_pairs, type_accuracy=round(self.type_accuracy, 4), type_weighted_f1=round(self.type_weighted_f1, 4))
+        return out
 
 
 @dataclass
@@ -90,25 +113,27 @@ class _Crops:
         self.crop, self.rng = crop, rng
         self._dot_cache: dict[int, np.ndarray] = {}
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample(self) -> tuple[np.ndarray, ...]:
         e = self.examples[int(self.rng.choice(len(self.examples), p=self.weights))]
         h, w = e.density.shape
         c = self.crop
         image, density, mask, dots = e.image, e.density, e.loss_mask, self._dots(e)
+        kinds = e.type_map if e.type_map is not None else np.full((h, w), -1, np.int8)
         if h < c or w < c:  # pad: reflected tissue, but no loss on the padding
             ph, pw = max(0, c - h), max(0, c - w)
             image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
             density = np.pad(density, ((0, ph), (0, pw)))
             mask = np.pad(mask, ((0, ph), (0, pw)))
             dots = np.pad(dots, ((0, ph), (0, pw)))
+            kinds = np.pad(kinds, ((0, ph), (0, pw)), constant_values=-1)
             h, w = density.shape
         ys, xs = np.nonzero(mask[: h - c + 1, : w - c + 1]) if mask[: h - c + 1, : w - c + 1].any() else (np.array([0]), np.array([0]))
         k = int(self.rng.integers(len(ys)))  # a window whose corner lies on trainable ground, then jittered
         y = int(np.clip(ys[k] - self.rng.integers(0, c // 2 + 1), 0, h - c))
         x = int(np.clip(xs[k] - self.rng.integers(0, c // 2 + 1), 0, w - c))
-        arrays = [image[y : y + c, x : x + c], density[y : y + c, x : x + c], mask[y : y + c, x : x + c], dots[y : y + c, x : x + c]]
-        image_c, density_c, mask_c, dots_c = random_dihedral(arrays, self.rng)
-        return appearance(image_c, self.rng, "light"), density_c, mask_c, dots_c
+        arrays = [a[y : y + c, x : x + c] for a in (image, density, mask, dots, kinds)]
+        image_c, density_c, mask_c, dots_c, kinds_c = random_dihedral(arrays, self.rng)
+        return appearance(image_c, self.rng, "light"), density_c, mask_c, dots_c, kinds_c
 
     def _dots(self, e: RegionExample) -> np.ndarray:
         if id(e) not in self._dot_cache:
@@ -117,7 +142,7 @@ class _Crops:
             self._dot_cache[id(e)] = dot_mask(e.density.shape, e.centres, 2.0).astype(np.float32)
         return self._dot_cache[id(e)]
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def batch(self, n: int) -> tuple[np.ndarray, ...]:
         samples = [self.sample() for _ in range(n)]
         return tuple(np.stack(s) for s in zip(*samples))  # type: ignore[return-value]
 
@@ -128,9 +153,12 @@ def _trainable(model: torch.nn.Module, tune: str) -> list[torch.nn.Parameter]:
     if tune == "decoders":
         for name, p in model.named_parameters():
             p.requires_grad_(not name.startswith("stage1.encoder.") and not name.startswith("stage1.net.encoder"))
-    elif tune == "stage2":
+    elif tune in ("stage2", "types"):
+        prefix = "stage2." if tune == "stage2" else "type_branch."
         for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("stage2."))
+            p.requires_grad_(name.startswith(prefix))
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ValueError(f"tune={tune!r}: this model has no {prefix.rstrip('.')}")
     return [p for p in model.parameters() if p.requires_grad]
 
 
@@ -142,7 +170,8 @@ def _freeze_batchnorm(model: torch.nn.Module) -> None:
 
 def measure(predictor, examples: list[RegionExample], where: str, thresholds=THRESHOLDS) -> dict[float, Score]:
     """Detection counts per threshold inside each example's held-back cells (``where="held_back"``)
-    or the rest of its region (``"train"``); 3 µm one-to-one matching, as everywhere."""
+    or the rest of its region (``"train"``); 3 µm one-to-one matching, as everywhere. A typing
+    model on typed reviewed points is also scored on the types of the matched nuclei."""
     from ..engine.detect import DetectOptions, run_detection
     from ..slides import ArraySlide
 
@@ -150,6 +179,7 @@ def measure(predictor, examples: list[RegionExample], where: str, thresholds=THR
     radius = MATCH_UM / card.mpp
     options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
     counts: dict[float, list] = {t: [] for t in thresholds}
+    typed = bool(predictor.types) and any(k is not None for e in examples for k in e.centre_types)
     for e in examples:
         area = e.held_back if where == "held_back" else (e.region_mask & ~e.held_back)
         if not area.any():
@@ -163,13 +193,22 @@ def measure(predictor, examples: list[RegionExample], where: str, thresholds=THR
             c = np.clip(np.floor(xy).astype(int), 0, [w - 1, h - 1])
             return area[c[:, 1], c[:, 0]]
 
-        truth = e.centres[inside(e.centres)]
+        in_truth = inside(e.centres)
+        truth = e.centres[in_truth]
         keep = inside(run.centres)
         found, scores = run.centres[keep], run.scores[keep]
-        for t in thresholds:
-            counts[t].append(count_matches(found[scores > t], truth, radius))
-    totals = {t: pooled(v) if v else DetectionCounts(0, 0, 0) for t, v in counts.items()}
-    return {t: Score(c.tp, c.fp, c.fn, threshold=t) for t, c in totals.items()}
+        if typed:
+            truth_types = [k for k, i in zip(e.centre_types or [None] * len(in_truth), in_truth) if i]
+            found_types = np.array(run.types or [None] * len(run.centres), object)[keep]
+            for t in thresholds:
+                over = scores > t
+                counts[t].append(typed_tally(found[over], list(found_types[over]), truth, truth_types, radius))
+        else:
+            for t in thresholds:
+                counts[t].append(count_matches(found[scores > t], truth, radius))
+    empty = TypedTally() if typed else DetectionCounts(0, 0, 0)
+    totals = {t: (sum(v[1:], v[0]) if typed else pooled(v)) if v else empty for t, v in counts.items()}
+    return {t: Score.of(c, t) for t, c in totals.items()}
 
 
 def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSettings | None = None,
@@ -216,7 +255,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
         """F1 on the reviewed area the model learns from (never the held-back cells), at its best threshold."""
         scored_model.eval()
         scores = measure(train_predictor, examples, "train")
-        return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))
+        return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))  # threshold by detection
 
     # The weights kept are the best scored on the training area, the base included: a run that
     # overfits or collapses (a density map gone flat, which the L1 term alone can reach on a
@@ -232,7 +271,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
             return result
         model.train()
         _freeze_batchnorm(model)
-        images, densities, masks, dots = crops.batch(settings.batch)
+        images, densities, masks, dots, kinds = crops.batch(settings.batch)
         x = train_predictor.to_tensor(images).contiguous(memory_format=memory_format(precision))
         target = torch.from_numpy(densities)[:, None].to(device)
         weight = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
@@ -241,14 +280,18 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
         with autocast(device, precision):
             out = model(x)
         loss = ((out["density"].float() - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
+        if "type_logits" in out and bool((kinds >= 0).any()):  # the reviewed classes, where the model knows them
+            loss = loss + settings.type_weight * torch.nn.functional.cross_entropy(
+                out["type_logits"].float(), torch.from_numpy(kinds.astype(np.int64)).to(device), ignore_index=-1)
         if settings.stage1 == "dots" and "mask_logits" in out:  # the paper's stage-1 target, drawn from the reviewed points
             region = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
             bce = torch.nn.functional.binary_cross_entropy_with_logits(
                 out["mask_logits"].float(), torch.from_numpy(dots)[:, None].to(device), reduction="none")
             loss = loss + (bce * region).sum() / region.sum().clamp(min=1.0)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if loss.requires_grad:  # tune="types" on a crop without typed points has nothing to learn
+            loss.backward()
+            optimizer.step()
         if ema is not None:
             ema.update_parameters(model)
         step += 1
@@ -260,7 +303,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
                 continue
             scored = score_on_training()
             last_check = time.monotonic()
-            if scored.f1 > best.f1:
+            if scored.selection > best.selection:
                 best, best_state, best_step = scored, copy.deepcopy(scored_model.state_dict()), step
     result.steps, result.seconds = step, time.monotonic() - start
     result.settings["best_step"] = best_step

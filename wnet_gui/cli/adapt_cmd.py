@@ -23,9 +23,9 @@ def _regions(path: str) -> list[np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..adaptation import AdaptSettings, ReviewedSlide, adapt, count_nuclei, prepare, save_adapted
+    from ..adaptation import AdaptSettings, ReviewedSlide, adapt, count_nuclei, count_typed, prepare, save_adapted
     from ..models.zoo import resolve_card
-    from .points_io import read_centres
+    from .points_io import read_typed
 
     slides, points = args.slide or [], args.points or []
     regions = args.regions or []
@@ -33,12 +33,19 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give one --points per --slide (and, if any, one --regions per --slide), in the same order")
     base = resolve_card(args.base)
     settings = AdaptSettings(tune=args.tune, seconds=args.seconds, max_steps=args.steps, lr=args.lr, device=args.device)
-    reviewed = [ReviewedSlide(s, read_centres(p), _regions(r) if r else None, args.mpp)
-                for s, p, r in zip(slides, points, regions or [None] * len(slides))]
+    reviewed = []
+    for s, p, r in zip(slides, points, regions or [None] * len(slides)):
+        xy, types = read_typed(p)
+        reviewed.append(ReviewedSlide(s, xy, _regions(r) if r else None, args.mpp, types))
     start = time.monotonic()
     examples = prepare(reviewed, base, seed=settings.seed)
     nuclei = count_nuclei(examples)
-    print(f"{len(examples)} reviewed region(s), {nuclei} nuclei, from {len(slides)} slide(s); base model {base.title}", file=sys.stderr)
+    typed = count_typed(examples)
+    print(f"{len(examples)} reviewed region(s), {nuclei} nuclei" + (f" ({typed} of a type the model knows)" if typed else "")
+          + f", from {len(slides)} slide(s); base model {base.title}", file=sys.stderr)
+    unknown = sorted({t for e in examples for t in e.stats.get("unknown_types", [])})
+    if unknown:
+        print(f"  classes the model has no type for (they train detection only): {', '.join(unknown)}", file=sys.stderr)
     if nuclei < args.min_nuclei:
         raise ValueError(f"only {nuclei} reviewed nuclei; adapting needs at least {args.min_nuclei} (--min-nuclei)")
 
@@ -54,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     b, a = result.before, result.after
     print(f"held-back reviewed cells ({result.held_back_nuclei} nuclei): before P {b.precision:.3f} R {b.recall:.3f} F1 {b.f1:.3f} "
           f"(threshold {b.threshold:g}); after P {a.precision:.3f} R {a.recall:.3f} F1 {a.f1:.3f} (threshold {a.threshold:g})")
+    if a.typed_pairs:
+        print(f"types of the matched held-back nuclei: accuracy {b.type_accuracy:.3f} → {a.type_accuracy:.3f}, "
+              f"weighted F1 {b.type_weighted_f1:.3f} → {a.type_weighted_f1:.3f} ({a.typed_pairs} typed pairs after)")
     print(f"{result.steps} steps in {result.seconds:.0f} s ({time.monotonic() - start:.0f} s in all) → {card.path}  "
           f"(use: wnet detect SLIDE --model {card.path})")
     return 0
@@ -70,7 +80,8 @@ def add_parser(sub) -> None:
                    help="its reviewed regions: GeoJSON area annotations (e.g. drawn in QuPath); without it the whole image counts as reviewed")
     p.add_argument("-o", "--output", help="card to write (default: the user's model folder, listed by `wnet models`)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, for images that do not state it")
-    p.add_argument("--tune", choices=["all", "decoders", "stage2"], default="all")
+    p.add_argument("--tune", choices=["all", "decoders", "stage2", "types"], default="all",
+                   help="which weights learn (types: a typing model's type branch only, from the points' classes)")
     p.add_argument("--seconds", type=float, default=150.0, help="training time budget (default 150)")
     p.add_argument("--steps", type=WORKERS, default=600, help="at most this many steps (default 600)")
     p.add_argument("--lr", type=float, default=1e-4)

@@ -54,13 +54,15 @@ class AdaptationTools(QObject):
         n = self.review.nuclei() if window.slide is not None else 0
         busy = window.runs.busy
         self.adapt_button.setEnabled(window.slide is not None and n >= self.min_nuclei and not busy)
+        card = window.panel.current_card()
+        types = card.architecture.types if card is not None else ()
         self.adapt_button.setToolTip(f"Fine-tune the current model on the {n:,} reviewed nuclei (needs {self.min_nuclei:,}); "
-                                     f"about {self.settings.seconds / 60:.1f} min on this computer's CPU")
+                                     f"about {self.settings.seconds / 60:.1f} min on this computer's CPU"
+                                     + (f". Its types ({', '.join(types)}) learn from the reviewed points' classes" if types else ""))
         if self.last_card is None:  # after an adaptation the status keeps its before/after numbers
             self.status.setText("" if window.slide is None else (
                 f"Adapting needs {self.min_nuclei:,} reviewed nuclei: {self.min_nuclei - n:,} more." if n < self.min_nuclei
                 else f"Ready: {n:,} reviewed nuclei."))
-        card = window.panel.current_card()
         base = base_of(card)
         self.revert_button.setVisible(base is not None)
         self.revert_button.setText(f"Back to the base model ({base})" if base else "Back to the base model")
@@ -77,7 +79,8 @@ class AdaptationTools(QObject):
         cols = store.columns()
         import numpy as np
 
-        reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp)]
+        classes = [store.classes.names[c] for c in cols["cls"]]  # reviewed classes teach a typing model its types
+        reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp, classes)]
         token = window.runs.new_token(kind="adapt", base=card)
         worker = AdaptWorker(token, card, reviewed, self.settings, self.out_dir)
         worker.progress.connect(self._on_progress)
@@ -109,6 +112,8 @@ class AdaptationTools(QObject):
         text = (f"{card.title}: F1 on held-back reviewed nuclei {b.f1:.3f} → {a.f1:.3f} "
                 f"(precision {b.precision:.2f} → {a.precision:.2f}, recall {b.recall:.2f} → {a.recall:.2f}; "
                 f"{result.nuclei:,} nuclei, {result.steps} steps, {result.seconds:.0f} s)")
+        if a.typed_pairs:
+            text += f"; type right for {b.type_accuracy:.0%} → {a.type_accuracy:.0%} of them"
         self.status.setText(text)
         window.panel.progress_label.setText("Adapted model saved and selected")
         self.refresh()
