@@ -189,3 +189,18 @@ def test_wnet_adapt_reads_the_points_classes_for_a_typing_model(tmp_path, sample
     captured = capsys.readouterr()
     assert f"({len(points) - 3} of a type the model knows)" in captured.err and "Mitosis" in captured.err
     assert "types of the matched held-back nuclei: accuracy 0.000 →" in captured.out
+
+
+def test_calibration_undoes_a_stage_one_that_is_too_shy(tmp_path, sample_tiff, sample_truth):
+    """accurate set 3 logits too shy (as a new lab's stain can make it) calls few nuclei; the
+    calibration, before any weight moves, finds a sensitivity that calls them again, and the
+    adapted card keeps it."""
+    base = resolve_card("accurate")
+    base.peaks.sensitivity = -3.0
+    examples = prepare([ReviewedSlide(sample_tiff, truth_points(sample_truth))], base)
+    result = adapt(base, examples, AdaptSettings(seconds=30, max_steps=1, crop=64, lr=1e-9))
+    assert set(result.settings["calibration"]) == {"-3", "-2", "-1", "0", "1", "2", "3"}
+    assert result.sensitivity >= -1.0
+    assert result.after.recall > result.before.recall + 0.1 and result.after.f1 > result.before.f1
+    card = save_adapted(base, result, [str(sample_tiff)], len(examples), tmp_path / "calibrated.json")
+    assert ModelCard.load(card.path).peaks.sensitivity == result.sensitivity

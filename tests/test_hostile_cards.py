@@ -71,6 +71,9 @@ def test_a_link_out_of_the_folder_is_refused(card_dir):
     (lambda d: d.update(tile_size=10**6), "tile_size"),
     (lambda d: d.update(sha256="abc"), "sha256"),
     (lambda d: d["peaks"].update(threshold=-1), "peaks.threshold"),
+    (lambda d: d["peaks"].update(sensitivity=float("inf")), "peaks.sensitivity"),
+    (lambda d: d["peaks"].update(sensitivity=9), "peaks.sensitivity"),
+    (lambda d: (d["peaks"].update(sensitivity=1), d["architecture"].update(kind="unet")), "needs a two-stage"),
     (lambda d: d.update(std=[0, 0, 0]), "'std'"),
     (lambda d: d.update(surprise=1), "unknown field"),
 ])

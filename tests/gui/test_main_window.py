@@ -392,3 +392,21 @@ def test_model_info_shows_every_test_set_the_card_was_measured_on(qtbot, window)
     assert "Calls each nucleus Epithelial, Inflammatory, Stromal or Other; the type is right for about " \
            f"{accuracy * 100:.0f} % of the nuclei it finds in CRCHisto test" in window.panel.model_info.text()
     assert f"types over matched typed nuclei: accuracy {accuracy:.3f}" in window.panel.model_info.toolTip()
+
+
+def test_sensitivity_follows_the_model_and_reaches_the_run(qtbot, window, sample_copy):
+    """The Sensitivity box shows each model's own setting when chosen, and what the user sets
+    is what the detection worker runs with: accurate at +2
+    calls more of the sample's nuclei than at its card's 0."""
+    panel = window.panel
+    index = {panel.model_combo.itemData(i).name: i for i in range(panel.model_combo.count())}
+    panel.model_combo.setCurrentIndex(index["accurate"])
+    assert panel.sensitivity.value() == 0.0 and panel.sensitivity.isEnabled()
+    window.open_slide(sample_copy)
+    assert not run_detection(qtbot, window)
+    at_card = len(window.store)
+    panel.sensitivity.setValue(2.0)
+    assert not run_detection(qtbot, window)  # the model's earlier points are replaced
+    assert len(window.store) > at_card + 5
+    panel.model_combo.setCurrentIndex(index["fast"])
+    assert panel.sensitivity.value() == 0.0

@@ -35,6 +35,7 @@ def adapted_card(base: ModelCard, result: AdaptResult, slides: list[str], region
                            if result.after is not None and result.after.typed_pairs else "."))
     card.peaks = copy.deepcopy(base.peaks)
     card.peaks.threshold = float(result.threshold)
+    card.peaks.sensitivity = float(result.sensitivity)
     provenance = {
         "base_model": base.name, "base_sha256": base.sha256, "base_title": base_title,
         "slides": [str(s) for s in slides], "regions": regions, "nuclei": result.nuclei,

@@ -81,8 +81,14 @@ def accuracy(args: argparse.Namespace) -> int:
     n_truth = sum(len(t.centres) for t in tiles)
     print(f"{args.dataset} {args.split}: {len(tiles)} images, {n_truth} nuclei; pooled counts, one-to-one matching")
     print(f"{'model':28s} {'radius':>10s} {'TP':>6s} {'FP':>6s} {'FN':>6s} {'P':>6s} {'R':>6s} {'F1':>6s}")
+    if args.sensitivity is not None and args.update_card:
+        raise ValueError("--update-card stores what the cards do as they are: drop --sensitivity")
     for name in args.models:
         card = resolve_card(name)
+        if args.sensitivity is not None:
+            if card.architecture.kind != "wnet":
+                raise ValueError(f"--sensitivity needs two-stage W-Net models; {card.title} has one stage")
+            card.peaks.sensitivity = args.sensitivity
         start = time.monotonic()
         result = evaluate_card(card, tiles, args.device, args.dataset, args.precision)
         for label, m in result.items():

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no slides match {' '.join(args.inputs)}")
     card = resolve_card(args.model)
     options = DetectOptions(
-        device=args.device, mpp=args.mpp, threshold=args.threshold,
+        device=args.device, mpp=args.mpp, threshold=args.threshold, sensitivity=args.sensitivity,
         skip_background=not args.no_tissue_detection, threads=args.threads, precision=args.precision,
     )
     region = parse_region(args.roi) if args.roi else None

@@ -36,6 +36,7 @@ def _bounded(kind, low, high, what: str):
 MPP = _bounded(float, 0.05, 10.0, "microns per pixel (0.25 at 40×, 0.5 at 20×)")
 THREADS = _bounded(int, 1, 1024, "threads")
 THRESHOLD = _bounded(float, 0.0, 1.0, "the peak threshold")
+SENSITIVITY = _bounded(float, -8.0, 8.0, "the sensitivity")
 BATCH = _bounded(int, 1, 1024, "the batch size")
 WORKERS = _bounded(int, 1, 1024, "a count")
 RADIUS = _bounded(float, 1e-3, 1e4, "the matching radius")
@@ -54,6 +55,9 @@ def _add_detect(sub) -> None:
     p.add_argument("--points-as", choices=["detections", "annotations"], default="detections",
                    help="GeoJSON: a Point detection per nucleus (default, for whole slides) or one Points annotation per class (QuPath's Counting dialog)")
     p.add_argument("--threshold", type=THRESHOLD, help="peak threshold from 0 to 1 (default: the model card's)")
+    p.add_argument("--sensitivity", type=SENSITIVITY,
+                   help="two-stage models: shift stage 1's evidence before stage 2, -8 to 8 (default: the card's, usually 0); "
+                        "raise it (1–2) when a new lab's faint nuclei are missed whatever the threshold")
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
     p.add_argument("--threads", type=THREADS, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
@@ -137,6 +141,7 @@ def _add_benchmarks(sub) -> None:
     p.add_argument("--dataset", choices=["monuseg", "crchisto", "consep"], default="monuseg")
     p.add_argument("--split", default="test")
     p.add_argument("--update-card", action="store_true", help="write the measured numbers into the cards")
+    p.add_argument("--sensitivity", type=SENSITIVITY, help="measure at this sensitivity instead of the cards' (not with --update-card)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["accuracy"]).accuracy(a))

@@ -38,7 +38,7 @@ def detect(args: argparse.Namespace) -> int:
 
     project = _open(args.inputs[0])
     card = resolve_card(args.model)
-    options = DetectOptions(device=args.device, threshold=args.threshold, skip_background=not args.no_tissue_detection,
+    options = DetectOptions(device=args.device, threshold=args.threshold, sensitivity=args.sensitivity, skip_background=not args.no_tissue_detection,
                             threads=args.threads, precision=args.precision)
     on_cluster = bool(args.cluster) or str(args.scheduler).startswith(("tcp://", "tls://")) or bool(args.workers)
     if on_cluster:  # the project's new slides as a cohort on Dask, then merged into each slide's annotations

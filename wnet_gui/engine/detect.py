@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..models.card import ModelCard
+from ..models.card_schema import SENSITIVITY_RANGE
 from ..slides import Slide, SlideError, open_slide
 from ..slides.tissue import TissueMask
 from .device import select_device
@@ -48,6 +49,7 @@ class DetectOptions:
     batch_size: int | None = None  # None: 4 on CPU, more on a GPU
     skip_background: bool = True
     threshold: float | None = None  # None: the card's validated threshold
+    sensitivity: float | None = None  # stage-1 logit offset (W-Net); None: the card's (0 unless calibrated)
     mpp: float | None = None  # overrides the slide's microns per pixel
     tile_size: int | None = None  # model pixels; None: the card's
     threads: int | None = None  # torch intra-op threads; None: all cores
@@ -58,6 +60,8 @@ class DetectOptions:
         check_mpp(self.mpp)
         if self.threshold is not None and not (_finite(self.threshold) and 0.0 <= self.threshold <= 1.0):
             raise OptionError(f"threshold must be a number from 0 to 1, not {self.threshold}")
+        if self.sensitivity is not None and not (_finite(self.sensitivity) and abs(self.sensitivity) <= SENSITIVITY_RANGE):
+            raise OptionError(f"sensitivity must be a number from {-SENSITIVITY_RANGE:g} to {SENSITIVITY_RANGE:g}, not {self.sensitivity}")
         for name, value, low, high in (("threads", self.threads, 1, 1024), ("batch size", self.batch_size, 1, 1024),
                                        ("tile size", self.tile_size, 64, 4096), ("prefetch", self.prefetch, 1, 256)):
             if value is not None and not (isinstance(value, int) and low <= value <= high):
@@ -187,8 +191,11 @@ def iter_detections(
                           f"the model's {card.mpp:g} µm/px; check the scale (--mpp) or use a model for this magnification")
     if options.threads:
         torch.set_num_threads(options.threads)
+    if options.sensitivity and card.architecture.kind != "wnet":
+        raise OptionError(f"sensitivity needs a two-stage W-Net model; {card.title} has one stage")
     if predictor is None:
         predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
+    predictor = predictor.with_sensitivity(options.sensitivity)
     tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
     tiles = plan_tiles(region, downsample, tile_size, card.margin)
     total = len(tiles)

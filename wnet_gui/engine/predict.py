@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
@@ -26,6 +28,7 @@ class DensityPredictor:
         self.memory_format = memory_format(self.precision)
         self.model = model.eval().to(memory_format=self.memory_format)
         self.card = card
+        self.sensitivity = float(card.peaks.sensitivity)  # stage-1 logit offset (W-Net)
         mean = torch.tensor(card.mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(card.std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         self._scale, self._shift = (1.0 / std).to(self.device), (-mean / std).to(self.device)
@@ -42,6 +45,14 @@ class DensityPredictor:
         x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device).permute(0, 3, 1, 2)
         return x.float().mul_(self._scale).add_(self._shift)
 
+    def with_sensitivity(self, sensitivity: float | None) -> "DensityPredictor":
+        """This predictor (same loaded model) at another sensitivity; itself when unchanged."""
+        if sensitivity is None or float(sensitivity) == self.sensitivity:
+            return self
+        twin = copy.copy(self)
+        twin.sensitivity = float(sensitivity)
+        return twin
+
     @property
     def types(self) -> tuple[str, ...]:
         """The nucleus types the model predicts (empty: it only detects)."""
@@ -51,7 +62,7 @@ class DensityPredictor:
     def forward_all(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x.contiguous(memory_format=self.memory_format)
         with autocast(self.device, self.precision):
-            return self.model(x)
+            return self.model(x, stage1_offset=self.sensitivity) if self.sensitivity else self.model(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Density (N, 1, H, W) of a normalised batch, in this predictor's precision."""

@@ -108,6 +108,8 @@ class ModelPicker(QObject):
             panel.model_info.setToolTip("")
             return
         self.window.settings.setValue("model", card.name)
+        panel.sensitivity.setValue(card.peaks.sensitivity)  # each model starts from its own calibrated setting
+        panel.sensitivity.setEnabled(card.architecture.kind == "wnet")
         head = f"<b>{card.title}</b> — {card.architecture.kind.upper()}, {card.mpp:g} µm/px"
         speed = f"{card.throughput.get('mpx40_per_s')} Mpx/s of 40× tissue on CPU" if card.throughput else ""
         panel.model_info.setText("<br>".join(x for x in (head, plain_words(card), speed) if x))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from ..engine.device import available_devices
 from ..models.card import ModelCard
@@ -51,6 +51,14 @@ class SidePanel(QWidget):
         self.region_combo = QComboBox()
         for label, key in REGIONS:
             self.region_combo.addItem(label, key)
+        self.sensitivity = QDoubleSpinBox()
+        self.sensitivity.setObjectName("sensitivity")
+        self.sensitivity.setRange(-8.0, 8.0)
+        self.sensitivity.setSingleStep(0.5)
+        self.sensitivity.setDecimals(1)
+        self.sensitivity.setToolTip("How readily faint nuclei are called (two-stage models; the model's own setting when chosen). "
+                                    "Raise it (1–2) when a new lab's or scanner's nuclei are missed; lower it when "
+                                    "too much is called. Adapting the model sets it from your reviewed regions.")
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         self.model_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -58,6 +66,7 @@ class SidePanel(QWidget):
         form.addRow("", add_model)
         form.addRow("Device", self.device_combo)
         form.addRow("Region", self.region_combo)
+        form.addRow("Sensitivity", self.sensitivity)
         form.addRow(self.model_info)
         layout.addWidget(model_box)
 

@@ -94,7 +94,8 @@ class ProjectActions(QObject):
         current = window.slide.path if window.slide is not None else None
         from ..engine.detect import DetectOptions
 
-        options = DetectOptions(device=window.panel.device_combo.currentData())
+        options = DetectOptions(device=window.panel.device_combo.currentData(),
+                                sensitivity=window.panel.sensitivity.value() if card.architecture.kind == "wnet" else None)
 
         def work(progress, cancel):
             return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)

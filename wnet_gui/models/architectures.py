@@ -216,7 +216,8 @@ class WNet(nn.Module):
                 self.type_branch = SmpTypeBranch(tuple(self.stage1.encoder.out_channels),
                                                  type_widths or tuple(stage1.decoder_channels), n_types)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, stage1_offset: float = 0.0) -> dict[str, torch.Tensor]:
+        """``stage1_offset`` shifts the mask logits that stage 2 sees (the card's sensitivity)."""
         if not self.n_types:
             mask_logits = self.stage1(x)
         elif isinstance(self.stage1, BasicUNet):
@@ -228,7 +229,7 @@ class WNet(nn.Module):
             features = self.stage1.encoder(x)
             mask_logits = self.stage1.segmentation_head(self.stage1.decoder(features))
             type_logits = self.type_branch(features)
-        mask = torch.sigmoid(mask_logits)
+        mask = torch.sigmoid(mask_logits + stage1_offset if stage1_offset else mask_logits)
         result = {"mask_logits": mask_logits, "mask": mask, "density": torch.sigmoid(self.stage2(mask))}
         if self.n_types:
             result["type_logits"] = type_logits

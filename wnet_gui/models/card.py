@@ -33,6 +33,10 @@ class PeakSettings:
     threshold: float = 0.3
     min_distance_um: float = 2.0  # peaks closer than this are one nucleus
     subpixel: bool = True
+    # Stage-1 logit offset before stage 2 (W-Net only), like Cellpose's cellprob_threshold with
+    # the sign turned: > 0 calls nuclei whose stage-1 evidence is faint (a new lab's stain can
+    # halve it, and stage 2 then gates them out whatever the peak threshold), < 0 fewer.
+    sensitivity: float = 0.0
 
 
 class CardFile:

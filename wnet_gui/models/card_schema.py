@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 KINDS = ("unet", "wnet")
+SENSITIVITY_RANGE = 8.0  # stage-1 logit offset: ±8 already turns every pixel into nucleus or none
 MAX_WEIGHTS_BYTES = 2 << 30  # 2 GiB: 20× the largest network we know of for this task
 _WEIGHTS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.(pt|pth)$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -135,10 +136,13 @@ def detection_card(d: dict[str, Any]) -> None:
     integer(d.get("margin", 32), "margin", 0, tile // 4)
     peaks = d.get("peaks", {})
     require(isinstance(peaks, dict), "'peaks' must be an object")
-    require(not set(peaks) - {"threshold", "min_distance_um", "subpixel"}, f"'peaks' has unknown keys {sorted(set(peaks) - {'threshold', 'min_distance_um', 'subpixel'})}")
+    known = {"threshold", "min_distance_um", "subpixel", "sensitivity"}
+    require(not set(peaks) - known, f"'peaks' has unknown keys {sorted(set(peaks) - known)}")
     number(peaks.get("threshold", 0.3), "peaks.threshold", 0.0, 1.0)
     number(peaks.get("min_distance_um", 2.0), "peaks.min_distance_um", 0.0, 50.0)
     require(isinstance(peaks.get("subpixel", True), bool), "'peaks.subpixel' must be true or false")
+    sensitivity = number(peaks.get("sensitivity", 0.0), "peaks.sensitivity", -SENSITIVITY_RANGE, SENSITIVITY_RANGE)
+    require(sensitivity == 0.0 or d["architecture"].get("kind") == "wnet", "'peaks.sensitivity' needs a two-stage (wnet) model")
     number(d.get("density_radius_um", 3.0), "density_radius_um", 0.1, 50.0)
     number(d.get("density_alpha", 3.0), "density_alpha", 0.01, 50.0)
     for key in ("training", "metrics", "throughput"):
