@@ -117,3 +117,16 @@ def test_consep_benchmark_reports_recall_by_truth_type(crchisto_root):
     assert set(result) == {"r=12px@40x", "recall_by_type"}
     assert set(result["recall_by_type"]) <= {"Epithelial", "Inflammatory", "Stromal", "Other"}
     assert 0 < result["r=12px@40x"]["recall"] <= 1
+
+
+def test_consep_validation_split_is_the_four_held_out_train_tiles(crchisto_root):
+    from pathlib import Path
+
+    from wnet_gui.datasets import consep
+
+    root = Path(crchisto_root).parent / "consep"
+    if not (root / "train").is_dir():
+        pytest.skip("CoNSeP absent")
+    assert [t.name for t in consep.load_split("validation", root)] == list(consep.VALIDATION)
+    with pytest.raises(ValueError, match="validation"):
+        consep.load_split("val", root)

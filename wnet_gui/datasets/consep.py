@@ -19,10 +19,13 @@ def consep_dir() -> Path:
 
 def load_split(split: str, root: Path | None = None) -> list[NucleiTile]:
     root = root or consep_dir()
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown CoNSeP split {split!r} (train, test)")
+    if split not in ("train", "test", "validation"):
+        raise ValueError(f"unknown CoNSeP split {split!r} (train, test, validation: the train tiles {', '.join(VALIDATION)})")
     tiles = []
-    for inst in sorted((root / split).glob("*_inst.png"), key=lambda p: int(p.stem.split("_")[1])):
+    folder = root / ("train" if split == "validation" else split)
+    for inst in sorted(folder.glob("*_inst.png"), key=lambda p: int(p.stem.split("_")[1])):
+        if split == "validation" and inst.name.replace("_inst.png", "") not in VALIDATION:
+            continue
         xy, types = read_consep(inst)
         image = read_rgb(inst.with_name(inst.name.replace("_inst.png", ".jpg")))
         tiles.append(NucleiTile(inst.name.replace("_inst.png", ""), image, xy, CONSEP_MPP, types=types))
