@@ -39,12 +39,13 @@ def main() -> None:
     ap.add_argument("--dataset", choices=["crchisto", "consep"], default="crchisto")
     ap.add_argument("--images", type=int, nargs="+", default=[1, 3, 10])
     ap.add_argument("--seconds", type=float, default=150.0)
-    ap.add_argument("--tune", default="all")
+    ap.add_argument("--tune", default="auto")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--positive-weight", type=float, default=1.0)
     ap.add_argument("--stage1", default="none")
     ap.add_argument("--ema", type=float, default=0.0)
+    ap.add_argument("--type-weight", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-monuseg", action="store_true")
@@ -87,13 +88,13 @@ def main() -> None:
         start = time.monotonic()
         reviewed = [ReviewedSlide(p, xy, None, mpp, kinds if typed else None) for p in picked for xy, kinds in [points(p)]]
         examples = prepare(reviewed, base, seed=args.seed)
-        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema)
+        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema, type_weight=args.type_weight)
         result = adapt(base, examples, settings)
         card = save_adapted(base, result, [str(p) for p in picked], len(picked), tempfile.mkdtemp() + "/adapted.json")
         wall = time.monotonic() - start
         measured = evaluate_card(card, crc_test, dataset=args.dataset)
         crc = measured[label]
-        held = f"held-back F1 {result.before.f1:.3f} -> {result.after.f1:.3f} (threshold {result.threshold:g})"
+        held = f"held-back F1 {result.before.f1:.3f} -> {result.after.f1:.3f} (threshold {result.threshold:g}, sensitivity {result.sensitivity:+g})"
         if result.after.typed_pairs:
             held += f", type accuracy {result.before.type_accuracy:.3f} -> {result.after.type_accuracy:.3f}"
         line = (f"{n:2d} images ({', '.join(p.stem for p in picked[:3])}{'…' if n > 3 else ''}), {result.nuclei} nuclei, {result.steps} steps: "

@@ -204,3 +204,36 @@ def test_calibration_undoes_a_stage_one_that_is_too_shy(tmp_path, sample_tiff, s
     assert result.after.recall > result.before.recall + 0.1 and result.after.f1 > result.before.f1
     card = save_adapted(base, result, [str(sample_tiff)], len(examples), tmp_path / "calibrated.json")
     assert ModelCard.load(card.path).peaks.sensitivity == result.sensitivity
+
+
+def test_each_reviewed_type_weighs_the_same_in_the_type_loss():
+    from types import SimpleNamespace
+
+    import torch
+
+    from wnet_gui.adaptation.finetune import _balanced_type_weights
+
+    card = SimpleNamespace(architecture=SimpleNamespace(types=("Epithelial", "Inflammatory", "Stromal", "Other")))
+    examples = [SimpleNamespace(centre_types=["Epithelial"] * 25 + [None] * 7 + ["Mitosis"]),
+                SimpleNamespace(centre_types=["Epithelial"] * 5 + ["Inflammatory"] * 10)]
+    weights = _balanced_type_weights(examples, card, torch.device("cpu"))
+    assert torch.allclose(weights, torch.tensor([40 / 60, 40 / 20, 1.0, 1.0]))  # 30 × 0.667 = 10 × 2
+    assert _balanced_type_weights([SimpleNamespace(centre_types=[None])], card, "cpu") is None
+
+
+def test_by_default_a_typing_model_keeps_its_encoder_and_its_types(tmp_path, sample_tiff, sample_truth):
+    """tune auto = decoders for a typing model, and the reviewed classes teach nothing unless
+    asked (type_weight 0): the encoder its type branch reads and the branch stay exact while
+    the detection decoders learn."""
+    import torch
+
+    card = fast_that_calls_everything_stromal(tmp_path)
+    review, _, _ = typed_review(sample_tiff, sample_truth)
+    result = adapt(card, prepare([review], card), AdaptSettings(seconds=30, max_steps=3, crop=96, lr=1e-3, calibrate=False))
+    assert result.settings["tune"] == "decoders"
+    before, after = card.load_model().state_dict(), result.model.state_dict()
+    kept = [k for k in before if k.startswith(("stage1.encoder.", "type_branch."))]
+    assert kept and all(torch.equal(before[k], after[k]) for k in kept)
+    if result.settings["best_step"]:  # the trained weights were kept: the decoders moved
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("stage2."))
+    assert result.after.type_accuracy == result.before.type_accuracy == 0.0  # still all Stromal

@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if not slides or len(slides) != len(points) or (regions and len(regions) != len(slides)):
         raise ValueError("give one --points per --slide (and, if any, one --regions per --slide), in the same order")
     base = resolve_card(args.base)
-    settings = AdaptSettings(tune=args.tune, seconds=args.seconds, max_steps=args.steps, lr=args.lr, device=args.device)
+    settings = AdaptSettings(tune=args.tune, seconds=args.seconds, max_steps=args.steps, lr=args.lr, device=args.device,
+                             type_weight=args.type_weight)
     reviewed = []
     for s, p, r in zip(slides, points, regions or [None] * len(slides)):
         xy, types = read_typed(p)
@@ -80,8 +81,11 @@ def add_parser(sub) -> None:
                    help="its reviewed regions: GeoJSON area annotations (e.g. drawn in QuPath); without it the whole image counts as reviewed")
     p.add_argument("-o", "--output", help="card to write (default: the user's model folder, listed by `wnet models`)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, for images that do not state it")
-    p.add_argument("--tune", choices=["all", "decoders", "stage2", "types"], default="all",
-                   help="which weights learn (types: a typing model's type branch only, from the points' classes)")
+    p.add_argument("--tune", choices=["auto", "all", "decoders", "stage2", "types"], default="auto",
+                   help="which weights learn (default auto: the decoders for a typing model, all for a detector; "
+                        "types: a typing model's type branch only, from the points' classes)")
+    p.add_argument("--type-weight", type=float, default=0.0,
+                   help="typing models: also learn the points' classes with this weight (default 0: types kept; see BENCHMARKS.md)")
     p.add_argument("--seconds", type=float, default=150.0, help="training time budget (default 150)")
     p.add_argument("--steps", type=WORKERS, default=600, help="at most this many steps (default 600)")
     p.add_argument("--lr", type=float, default=1e-4)
