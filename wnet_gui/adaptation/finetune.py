@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..detection.metrics import DetectionCounts, count_matches, pooled
+from ..detection.metrics import DetectionCounts
 from ..detection.typed_metrics import TypedTally, typed_tally
 from ..models.card import ModelCard
 from ..training.augment import appearance, random_dihedral
@@ -83,11 +83,9 @@ class Score(DetectionCounts):
     type_weighted_f1: float = 0.0
 
     @classmethod
-    def of(cls, tally: TypedTally | DetectionCounts, threshold: float) -> "Score":
-        if isinstance(tally, TypedTally):
-            c, n = tally.detection, len(tally.typed_pairs())
-            return cls(c.tp, c.fp, c.fn, threshold, n, tally.accuracy() if n else 0.0, tally.weighted_f1() if n else 0.0)
-        return cls(tally.tp, tally.fp, tally.fn, threshold)
+    def of(cls, tally: TypedTally, threshold: float) -> "Score":
+        c, n = tally.detection, len(tally.typed_pairs())
+        return cls(c.tp, c.fp, c.fn, threshold, n, tally.accuracy() if n else 0.0, tally.weighted_f1() if n else 0.0)
 
     @property
     def selection(self) -> float:
@@ -213,8 +211,7 @@ def measure(predictor, examples: list[RegionExample], where: str, thresholds=THR
     card = predictor.card
     radius = MATCH_UM / card.mpp
     options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
-    counts: dict[float, list] = {t: [] for t in thresholds}
-    typed = bool(predictor.types) and any(k is not None for e in examples for k in e.centre_types)
+    counts: dict[float, list[TypedTally]] = {t: [] for t in thresholds}
     for e in examples:
         area = e.held_back if where == "held_back" else (e.region_mask & ~e.held_back)
         if not area.any():
@@ -232,18 +229,13 @@ def measure(predictor, examples: list[RegionExample], where: str, thresholds=THR
         truth = e.centres[in_truth]
         keep = inside(run.centres)
         found, scores = run.centres[keep], run.scores[keep]
-        if typed:
-            truth_types = [k for k, i in zip(e.centre_types or [None] * len(in_truth), in_truth) if i]
-            found_types = np.array(run.types or [None] * len(run.centres), object)[keep]
-            for t in thresholds:
-                over = scores > t
-                counts[t].append(typed_tally(found[over], list(found_types[over]), truth, truth_types, radius))
-        else:
-            for t in thresholds:
-                counts[t].append(count_matches(found[scores > t], truth, radius))
-    empty = TypedTally() if typed else DetectionCounts(0, 0, 0)
-    totals = {t: (sum(v[1:], v[0]) if typed else pooled(v)) if v else empty for t, v in counts.items()}
-    return {t: Score.of(c, t) for t, c in totals.items()}
+        # the reviewed classes are scored only against a model that types (else every pair would count as wrong)
+        truth_types = [k for k, i in zip(e.centre_types or [None] * len(in_truth), in_truth) if i] if predictor.types else [None] * len(truth)
+        found_types = np.array(run.types or [None] * len(run.centres), object)[keep]
+        for t in thresholds:
+            over = scores > t
+            counts[t].append(typed_tally(found[over], list(found_types[over]), truth, truth_types, radius))
+    return {t: Score.of(sum(v, TypedTally()), t) for t, v in counts.items()}
 
 
 def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSettings | None = None,
@@ -296,7 +288,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
         return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))  # threshold by detection
 
     sensitivity = float(card.peaks.sensitivity)
-    if settings.calibrate and card.architecture.kind == "wnet" and tune != "types":
+    if settings.calibrate and card.architecture.two_stage and tune != "types":
         tried: dict[float, Score] = {}
         for k, s in enumerate(sorted(set(SENSITIVITIES) | {sensitivity})):
             if cancel.is_set():
@@ -314,6 +306,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     # few hundred nuclei) falls back to the best earlier weights, never below the base.
     best = score_on_training(train_predictor)
     best_state, best_step = copy.deepcopy(scored_model.state_dict()), 0
+    type_weight = settings.type_weight if tune != "types" else (settings.type_weight or 1.0)
     start = time.monotonic()
     last_check = start
     step = 0
@@ -332,7 +325,6 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
         with autocast(device, precision):
             out = model(x, stage1_offset=sensitivity) if sensitivity else model(x)
         loss = ((out["density"].float() - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
-        type_weight = settings.type_weight if tune != "types" else (settings.type_weight or 1.0)
         if type_weight > 0 and "type_logits" in out and bool((kinds >= 0).any()):  # the reviewed classes, where the model knows them
             loss = loss + type_weight * torch.nn.functional.cross_entropy(
                 out["type_logits"].float(), torch.from_numpy(kinds.astype(np.int64)).to(device), weight=type_weights, ignore_index=-1)

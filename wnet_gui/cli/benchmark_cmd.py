@@ -86,7 +86,7 @@ def accuracy(args: argparse.Namespace) -> int:
     for name in args.models:
         card = resolve_card(name)
         if args.sensitivity is not None:
-            if card.architecture.kind != "wnet":
+            if not card.architecture.two_stage:
                 raise ValueError(f"--sensitivity needs two-stage W-Net models; {card.title} has one stage")
             card.peaks.sensitivity = args.sensitivity
         start = time.monotonic()

@@ -191,7 +191,7 @@ def iter_detections(
                           f"the model's {card.mpp:g} µm/px; check the scale (--mpp) or use a model for this magnification")
     if options.threads:
         torch.set_num_threads(options.threads)
-    if options.sensitivity and card.architecture.kind != "wnet":
+    if options.sensitivity and not card.architecture.two_stage:
         raise OptionError(f"sensitivity needs a two-stage W-Net model; {card.title} has one stage")
     if predictor is None:
         predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)

@@ -111,9 +111,8 @@ class DetectionRuns(QObject):
             candidates = np.setdiff1d(candidates, store.reviewed_ids())
         token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
                                     start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
-        sensitivity = window.panel.sensitivity.value() if card.architecture.kind == "wnet" else None
         options = DetectOptions(device=window.panel.device_combo.currentData(), threads=max(1, (os.cpu_count() or 2) - 1),
-                                sensitivity=sensitivity)
+                                sensitivity=window.panel.sensitivity_for(card))
         worker = DetectionWorker(token, window.slide, card, region, options, predictor)
         worker.tileDone.connect(self._on_tile)
         self.runs.start(worker, self._on_finished, self._on_failed, f"Detecting with {card.title}…")

@@ -109,7 +109,7 @@ class ModelPicker(QObject):
             return
         self.window.settings.setValue("model", card.name)
         panel.sensitivity.setValue(card.peaks.sensitivity)  # each model starts from its own calibrated setting
-        panel.sensitivity.setEnabled(card.architecture.kind == "wnet")
+        panel.sensitivity.setEnabled(card.architecture.two_stage)
         head = f"<b>{card.title}</b> — {card.architecture.kind.upper()}, {card.mpp:g} µm/px"
         speed = f"{card.throughput.get('mpx40_per_s')} Mpx/s of 40× tissue on CPU" if card.throughput else ""
         panel.model_info.setText("<br>".join(x for x in (head, plain_words(card), speed) if x))

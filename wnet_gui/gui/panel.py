@@ -194,6 +194,10 @@ class SidePanel(QWidget):
     def current_card(self) -> ModelCard | None:
         return self.model_combo.currentData()
 
+    def sensitivity_for(self, card: ModelCard) -> float | None:
+        """The Sensitivity box's value for a run of ``card`` (None: a one-stage model has none)."""
+        return self.sensitivity.value() if card.architecture.two_stage else None
+
     def set_running(self, running: bool) -> None:
         self.detect_button.setEnabled(not running)
         self.masks_all.setEnabled(not running)

@@ -94,8 +94,7 @@ class ProjectActions(QObject):
         current = window.slide.path if window.slide is not None else None
         from ..engine.detect import DetectOptions
 
-        options = DetectOptions(device=window.panel.device_combo.currentData(),
-                                sensitivity=window.panel.sensitivity.value() if card.architecture.kind == "wnet" else None)
+        options = DetectOptions(device=window.panel.device_combo.currentData(), sensitivity=window.panel.sensitivity_for(card))
 
         def work(progress, cancel):
             return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)

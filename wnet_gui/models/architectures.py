@@ -51,6 +51,11 @@ class ArchitectureSpec:
             type_decoder_channels=tuple(d.get("type_decoder_channels", ())),
         )
 
+    @property
+    def two_stage(self) -> bool:
+        """A W-Net: stage 2 reads stage 1's map, so a sensitivity (stage-1 logit offset) applies."""
+        return self.kind == "wnet"
+
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.kind == "unet":
