@@ -61,3 +61,26 @@ def test_detect_a_project_on_a_local_dask_cluster(tmp_path, sample_tiff, monkeyp
     a, b = (load_annotations(study / n) for n in ("a.tif", "b.tif"))
     assert len(a) == len(b) + 1 and len(b) > 50  # same image; a also keeps its hand point
     assert (study / ".wnet-results" / "summary.csv").exists()
+
+
+def test_reading_a_projects_annotations_skips_a_bad_snapshot_and_moves_nothing(tmp_path, sample_tiff, monkeypatch):
+    """A project's look at a slide (counts, export) takes the newest readable autosave and leaves an
+    unreadable newer one where it is: only the window that holds the slide may move it aside."""
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    from wnet_gui.annotations import NucleusStore
+    from wnet_gui.annotations.autosave import Autosaver
+    from wnet_gui.projects import save_annotations
+
+    slide = tmp_path / "a.tif"
+    shutil.copy(sample_tiff, slide)
+    store = NucleusStore()
+    store.add(3.0, 4.0)
+    store.add(30.0, 40.0)
+    save_annotations(slide, store)
+    saver = Autosaver(slide, NucleusStore(), lock=False)
+    good = saver.snapshots()[0]
+    good.rename(good.with_name(good.name + ".1"))  # the older snapshot of the series
+    good.write_bytes(b"garbage")  # the newest one is unreadable
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert len(load_annotations(slide)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -117,6 +117,7 @@ class Autosaver:
         self._thread: threading.Thread | None = None
         self._lock = SlideLock(self.slide_path)
         self.read_only = lock and not self._lock.acquire()
+        self._owner = lock and not self.read_only  # only the instance holding the slide renames its files
         if self.read_only:
             self.error = f"{self.slide_path.name} is open in another W-Net Annotator ({self._lock.owner or 'another process'}); this window does not autosave it"
 
@@ -214,21 +215,22 @@ class Autosaver:
         return self.restore(store).restored
 
     def restore(self, store: NucleusStore) -> RestoreReport:
-        """Load the newest readable snapshot; unreadable ones newer than it are moved aside
-        (``….unreadable-TIME``), never deleted, and reported so the app can say so."""
+        """Load the newest readable snapshot; unreadable ones newer than it are reported so the app
+        can say so and, by the instance that holds the slide, moved aside (``….unreadable-TIME``),
+        never deleted. Without the lock (another window, or a project's read-only look) nothing moves."""
         report = RestoreReport()
         for snapshot in self.snapshots():
             try:
                 read_snapshot(snapshot, store)
             except SnapshotError as exc:
-                kept = snapshot.with_name(f"{snapshot.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-                if not self.read_only:
+                kept = snapshot
+                if self._owner:
+                    aside = snapshot.with_name(f"{snapshot.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
                     try:
-                        os.replace(snapshot, kept)
+                        os.replace(snapshot, aside)
+                        kept = aside
                     except OSError:
-                        kept = snapshot
-                else:
-                    kept = snapshot
+                        pass
                 report.unreadable.append((kept, str(exc)))
                 continue
             report.restored = snapshot

@@ -15,20 +15,13 @@ import numpy as np
 
 from ..annotations import NucleusStore
 from ..annotations.autosave import Autosaver
-from ..annotations.snapshot_io import SnapshotError, read_snapshot
 from .project import Project, SlideEntry
 
 
 def load_annotations(slide: Path) -> NucleusStore:
     """A slide's newest readable autosave (read only: nothing is moved or locked)."""
     store = NucleusStore()
-    saver = Autosaver(slide, store, lock=False)
-    for snapshot in saver.snapshots():
-        try:
-            read_snapshot(snapshot, store)
-            return store
-        except SnapshotError:
-            continue
+    Autosaver(slide, store, lock=False).restore(store)
     return store
 
 
