@@ -95,6 +95,20 @@ def test_every_slide_once_then_a_rerun_skips_everything(slides, client, tmp_path
     assert [o.status for o in forced.outcomes] == ["done"]
 
 
+def test_each_slide_gets_its_share_of_the_hosts_cores_not_all_of_them(slides, client, tmp_path):
+    """On a cluster we did not start (``--scheduler``), a task sizes torch itself: two one-thread
+    workers on this host take half the cores each (counting only its own worker, each took all)."""
+    from wnet_gui.engine.cluster import usable_cores
+    from wnet_gui.engine.cohort import plan, run_slide_task
+
+    root, paths, _ = slides
+    task = plan([SlideInput(paths[0])], tmp_path, resolve_card("fast"), DetectOptions(device="cpu"))[0]
+    assert task.options.threads is None
+    result = client.submit(run_slide_task, task, pure=False).result()
+    assert sum(client.nthreads().values()) == 2
+    assert result["threads"] == max(1, usable_cores() // 2) and result["nuclei"] > 500
+
+
 def test_a_worker_killed_mid_slide_is_replaced_and_its_slide_redone(slides, client, tmp_path):
     root, paths, _ = slides
     pids = client.run(os.getpid)  # worker address -> process id
@@ -187,3 +201,47 @@ def test_local_layout_shares_the_cores():
     assert local_layout(1, 2, cores=8) == (1, 2, 4)
     with pytest.raises(ValueError, match="workers"):
         local_layout(0, 1, cores=2)
+
+
+def test_ctrl_c_mid_cohort_keeps_finished_slides_and_leaves_no_worker_behind(slides, tmp_path):
+    """Ctrl-C in the terminal (SIGINT to the whole process group, workers included) while a cohort
+    runs on a local cluster: exit 130 with the finished slides recorded, every worker process gone,
+    and the rerun does only what was left."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    root, paths, _ = slides
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(12):  # enough slides that the interrupt lands mid-run
+        shutil.copy(paths[i % 6], many / f"s{i:02d}.tif")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "wnet_gui.cli.main", "detect", str(many), "-o", str(out), "--model", "fast", "--device", "cpu", "--workers", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    manifest = out / "cohort-manifest.json"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.exists() and json.loads(manifest.read_text() or "{}").get("slides"):
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert family  # the cluster's worker processes
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished slides are kept" in err
+    gone, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
+    table = rows(out / "summary.csv")
+    done = [r["slide"] for r in table if r["status"] == "done"]
+    assert 1 <= len(done) < 12 and {r["status"] for r in table} <= {"done", "cancelled"}
+    assert len(table) == 12
+
+    assert main(["detect", str(many), "-o", str(out), "--model", "fast", "--device", "cpu", "--scheduler", "none"]) == 0
+    again = {os.path.basename(r["slide"]): r["status"] for r in rows(out / "summary.csv")}
+    finished = {os.path.basename(s) for s in done}
+    assert {s for s, status in again.items() if status == "skipped"} == finished
+    assert {s for s, status in again.items() if status == "done"} == set(again) - finished and len(again) == 12

@@ -149,6 +149,27 @@ def _where() -> tuple[str, Any]:
         return f"{socket.gethostname()}:{os.getpid()}", None
 
 
+def _cores_share(worker: Any) -> int:
+    """Torch threads for one slide: this machine's usable cores over the slides that may run on it
+    at once — the threads of *every* worker the scheduler has on this host, not only this one's.
+    A node running four one-thread workers (``dask worker --nworkers 4``) gives each slide a
+    quarter of its cores; counting this worker alone gave each all of them, 4× oversubscribed.
+    Workers of other jobs sharing the node are counted too: that errs towards fewer threads."""
+    from .cluster import usable_cores
+
+    slots = worker.state.nthreads if worker is not None else 1
+    if worker is not None:
+        try:
+            from distributed import get_client
+
+            workers = get_client().scheduler_info()["workers"]
+            host = workers[worker.address]["host"]
+            slots = max(slots, sum(w["nthreads"] for w in workers.values() if w.get("host") == host))
+        except Exception:  # noqa: BLE001 - no scheduler view: this worker's own threads, as before
+            pass
+    return max(1, usable_cores() // max(1, slots))
+
+
 def warm_up(card: ModelCard, options: DetectOptions) -> str:
     """Import the engine and load the model in this worker (``client.run(warm_up, …)``): start-up
     paid once, before the first slide, on every worker at once."""
@@ -170,17 +191,14 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
 
     options = task.options
     if options.threads is None:  # Dask starts workers with OMP_NUM_THREADS=1: give torch this task's share of the cores
-        from .cluster import usable_cores
-
-        share = usable_cores() // max(1, worker.state.nthreads if worker is not None else 1)
-        options = dataclasses.replace(options, threads=max(1, share))
+        options = dataclasses.replace(options, threads=_cores_share(worker))
     start = time.monotonic()
     run = detect_slide(task.slide, task.card, task.output, task.region, options, task.out_format,
                        on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, options))
     if worker is not None and run.tiles_done - run.tiles_skipped > last[1]:
         worker.log_event(PROGRESS_TOPIC, {"key": task.key, "tiles": run.tiles_done - run.tiles_skipped - last[1]})
     return {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "mpp": run.mpp, "seconds": time.monotonic() - start,
-            "tiles": run.tiles_done - run.tiles_skipped, "worker": name}
+            "tiles": run.tiles_done - run.tiles_skipped, "worker": name, "threads": options.threads}
 
 
 # --- on the driver -------------------------------------------------------------------------
