@@ -27,7 +27,7 @@ def sample_tile(sample_tiff, sample_truth) -> NucleiTile:
 def test_tiny_wnet_loss_falls_and_run_resumes_and_exports(tmp_path, sample_tiff, sample_truth):
     tile = sample_tile(sample_tiff, sample_truth)
     cfg = TrainConfig(name="tiny", architecture=TINY, mpp=0.5, pretrained_lite=None, crop=96, batch=4,
-                      lr=3e-3, steps=40, val_every=20, threads=2, device="cpu")
+                      lr=3e-3, steps=40, val_every=20, threads=2, device="cpu", keep_validated=True)
     prepared = prepare_tile(tile, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha)
     assert prepared.image.shape == (256, 256, 3) and prepared.mask.mean() > 0.1
     trainer = Trainer(cfg, tmp_path / "run")
@@ -45,6 +45,14 @@ def test_tiny_wnet_loss_falls_and_run_resumes_and_exports(tmp_path, sample_tiff,
     assert again.step == 45
     card = export_run(tmp_path / "run", tmp_path / "zoo")
     assert card.load_model() is not None and card.peaks.threshold == best["threshold"]
+    # a step picked afterwards by a rule: exactly the weights and threshold that validation saw
+    val20 = next(r["val"] for r in logged if r.get("step") == 20)
+    at20 = export_run(tmp_path / "run", tmp_path / "zoo", name="tiny20", step=20)
+    assert at20.training["best_step"] == 20 and at20.peaks.threshold == val20["threshold"]
+    kept = torch.load(tmp_path / "run" / "step-20.pt", weights_only=False)["model"]
+    assert all(torch.equal(v.half().float(), kept[k].half().float()) for k, v in at20.load_model().state_dict().items() if v.is_floating_point())
+    with pytest.raises(FileNotFoundError, match="steps 20, 40"):
+        export_run(tmp_path / "run", tmp_path / "zoo", step=30)
 
 
 def batch_loss(model, cfg, prepared) -> float:

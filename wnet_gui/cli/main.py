@@ -129,6 +129,7 @@ def _add_train(sub) -> None:
     e = sub.add_parser("export-model", help="best weights of a run → model_zoo card + fp16 weights")
     e.add_argument("run_dir")
     e.add_argument("--name", help="card name (default: the run's)")
+    e.add_argument("--step", type=int, help="the weights validated at this step (runs with keep_validated) instead of the best")
     e.add_argument("--to", default=None, help="zoo folder (default: model_zoo/)")
     e.add_argument("--display-name", default="")
     e.add_argument("--description", default="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -24,7 +25,11 @@ def export(args: argparse.Namespace) -> int:
     from ..models.zoo import zoo_dir
     from ..training.trainer import export_run
 
-    card = export_run(args.run_dir, args.to or zoo_dir(), args.name, args.display_name, args.description)
+    try:
+        card = export_run(args.run_dir, args.to or zoo_dir(), args.name, args.display_name, args.description, step=args.step)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {card.path} and {card.weights_path} (sha256 {card.sha256[:12]}…)")
     return 0
 

@@ -45,6 +45,7 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "none"  # "bf16": autocast, channels-last (2.6x faster steps on an AVX-512-BF16 CPU)
     ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
+    keep_validated: bool = False  # keep the weights of every validation (step-N.pt): stop at a step a rule picks afterwards
     init_weights: str | None = None  # fine-tune from a run's best.pt/last.pt or a model card (.json)
     init_parts: list[str] | None = None  # only these submodules (e.g. ["stage2"]) from init_weights
     train_parts: list[str] | None = None  # only these submodules learn (e.g. ["type_branch"]); None: all

@@ -378,6 +378,8 @@ class Trainer:
                 if val["score"] > self.best["score"]:
                     self.best = {"step": self.step, **val}
                     torch.save({"model": evaluated.state_dict(), "best": self.best}, self.run_dir / "best.pt")
+                if cfg.keep_validated:  # exactly the weights this validation scored, for a rule applied later
+                    torch.save({"model": evaluated.state_dict(), "best": {"step": self.step, **val}}, self.run_dir / f"step-{self.step}.pt")
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 self.save_checkpoint()
                 last_save = time.monotonic()
@@ -395,11 +397,18 @@ def train(config_path: str | Path, run_dir: str | Path | None = None, resume: bo
     return trainer.run(fit, val, resume=resume)
 
 
-def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None, display_name: str = "", description: str = "") -> ModelCard:
-    """Best weights of a run → ``zoo_dir/NAME.pt`` (fp16) + ``NAME.json`` card."""
+def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None, display_name: str = "", description: str = "",
+               step: int | None = None) -> ModelCard:
+    """Best weights of a run → ``zoo_dir/NAME.pt`` (fp16) + ``NAME.json`` card; with ``step``, the
+    weights validated at that step instead (``step-N.pt``, kept by ``keep_validated`` runs)."""
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
-    best = load_checkpoint(run_dir / "best.pt", "cpu")
+    chosen = run_dir / ("best.pt" if step is None else f"step-{step}.pt")
+    if not chosen.exists():
+        kept = sorted(int(p.stem[5:]) for p in run_dir.glob("step-*.pt") if p.stem[5:].isdigit())
+        raise FileNotFoundError(f"{chosen} does not exist" + (f"; validated weights kept for steps {', '.join(map(str, kept))}" if kept
+                                                               else "; this run did not keep its validated weights (keep_validated)"))
+    best = load_checkpoint(chosen, "cpu")
     card = card_from_config(cfg, threshold=best["best"]["threshold"])
     card.name = name or cfg.name
     card.display_name = display_name
