@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--dataset", choices=["crchisto", "consep"], default="crchisto")
     ap.add_argument("--images", type=int, nargs="+", default=[1, 3, 10])
     ap.add_argument("--seconds", type=float, default=150.0)
+    ap.add_argument("--max-steps", type=int, default=600)
     ap.add_argument("--tune", default="auto")
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=4)
@@ -88,7 +89,7 @@ def main() -> None:
         start = time.monotonic()
         reviewed = [ReviewedSlide(p, xy, None, mpp, kinds if typed else None) for p in picked for xy, kinds in [points(p)]]
         examples = prepare(reviewed, base, seed=args.seed)
-        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema, type_weight=args.type_weight)
+        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, max_steps=args.max_steps, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema, type_weight=args.type_weight)
         result = adapt(base, examples, settings)
         card = save_adapted(base, result, [str(p) for p in picked], len(picked), tempfile.mkdtemp() + "/adapted.json")
         wall = time.monotonic() - start
