@@ -206,6 +206,30 @@ def test_calibration_undoes_a_stage_one_that_is_too_shy(tmp_path, sample_tiff, s
     assert ModelCard.load(card.path).peaks.sensitivity == result.sensitivity
 
 
+def test_calibrating_only_moves_the_sensitivity_not_a_weight(tmp_path, sample_tiff, sample_truth, monkeypatch, capsys):
+    """tune="none" (`wnet adapt --tune none`): the shy stage 1 is corrected by the sensitivity
+    alone, in no training step; the saved card says so and its weights are the base's."""
+    import torch
+
+    base = resolve_card("accurate")
+    base.peaks.sensitivity = -3.0
+    examples = prepare([ReviewedSlide(sample_tiff, truth_points(sample_truth))], base)
+    result = adapt(base, examples, AdaptSettings(tune="none"))
+    assert result.steps == 0 and result.settings["tune"] == "none" and result.sensitivity >= -1.0
+    assert result.after.f1 > result.before.f1 + 0.05
+    reference = base.load_model().state_dict()
+    assert all(torch.equal(v, reference[k]) for k, v in result.model.state_dict().items())
+    card = save_adapted(base, result, [str(sample_tiff)], len(examples), tmp_path / "calibrated.json")
+    again = ModelCard.load(card.path)
+    assert "calibrated to" in again.display_name and "weights unchanged" in again.description
+    assert again.peaks.sensitivity == result.sensitivity and again.training["adaptation"]["base_model"] == "accurate"
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    assert main(["adapt", "--base", "fast", "--slide", str(sample_tiff), "--points", str(sample_truth), "--tune", "none", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "0 steps" in out and "weights unchanged (--tune none)" in out
+    assert [c.name.startswith("fast-calibrated-") for c in (tmp_path / "home" / "wnet-annotator" / "models").glob("*.json")] == [True]
+
+
 def test_each_reviewed_type_weighs_the_same_in_the_type_loss():
     from types import SimpleNamespace
 

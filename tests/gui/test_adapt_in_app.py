@@ -112,3 +112,28 @@ def test_cancel_mid_adaptation_keeps_the_old_model(qtbot, window, sample_copy, s
     assert window.panel.current_card().name == "fast"
     assert "cancelled" in window.panel.progress_label.text()
     assert not user_models_dir().exists() or not list(user_models_dir().glob("*.json"))
+
+
+def test_calibrate_button_sets_a_calibrated_card_with_the_base_weights(qtbot, window, sample_copy, sample_truth):
+    """The Calibrate button: seconds, no training step; the new card is selected, named
+    "calibrated", carries the chosen sensitivity and the base's weights, and reverts in one click."""
+    import torch
+
+    inside = reviewed_sample(qtbot, window, sample_copy, sample_truth, QRectF(0, 0, 512, 512))
+    tools = window.adaptation
+    tools.min_nuclei = 50
+    tools.refresh()
+    assert tools.calibrate_button.isEnabled() and len(inside) >= 50
+    qtbot.mouseClick(tools.calibrate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.runs.busy, timeout=120000)
+    card = window.panel.current_card()
+    assert card.name.startswith("fast-calibrated-") and "calibrated to" in card.display_name
+    provenance = card.training["adaptation"]
+    assert provenance["steps"] == 0 and provenance["settings"]["tune"] == "none"
+    assert "weights unchanged" in tools.status.text() and "Calibrated model saved" in window.panel.progress_label.text()
+    assert window.panel.sensitivity.value() == card.peaks.sensitivity  # the panel follows the calibrated card
+    base = ModelCard.load(zoo_dir() / "fast.json").load_model().state_dict()
+    mine = ModelCard.load(card.path).load_model().state_dict()
+    assert all(torch.equal(mine[k].half(), v.half()) for k, v in base.items() if v.is_floating_point())
+    qtbot.mouseClick(tools.revert_button, Qt.MouseButton.LeftButton)
+    assert window.panel.current_card().name == "fast"

@@ -25,11 +25,15 @@ def adapted_card(base: ModelCard, result: AdaptResult, slides: list[str], region
     first = Path(slides[0]).stem if slides else "slides"
     card = copy.deepcopy(base)
     card.path = None
-    card.name = f"{base.name}-adapted-{_slug(first)}-{when:%Y%m%d-%H%M%S}"
+    calibrated = result.settings.get("tune") == "none"  # the weights are the base's; only the sensitivity and threshold moved
+    how = "calibrated" if calibrated else "adapted"
+    card.name = f"{base.name}-{how}-{_slug(first)}-{when:%Y%m%d-%H%M%S}"
     base_title = base.display_name or base.name.capitalize()
     more = f" +{len(slides) - 1}" if len(slides) > 1 else ""
-    card.display_name = f"{base_title.split(' · adapted')[0]} · adapted to {first}{more} · {when:%Y-%m-%d}"
-    card.description = (f"{base_title} fine-tuned on {result.nuclei} reviewed nuclei in {regions} region(s) of {len(slides)} slide(s). "
+    card.display_name = f"{re.split(' · (?:adapted|calibrated)', base_title)[0]} · {how} to {first}{more} · {when:%Y-%m-%d}"
+    done = (f"calibrated (sensitivity {result.sensitivity:+g}, threshold {result.threshold:g}; weights unchanged) on" if calibrated
+            else "fine-tuned on")
+    card.description = (f"{base_title} {done} {result.nuclei} reviewed nuclei in {regions} region(s) of {len(slides)} slide(s). "
                         f"F1 on held-back reviewed cells {result.before.f1:.3f} before, {result.after.f1:.3f} after"
                         + (f"; type accuracy {result.before.type_accuracy:.3f} before, {result.after.type_accuracy:.3f} after."
                            if result.after is not None and result.after.typed_pairs else "."))

@@ -33,7 +33,7 @@ from ..models.card import ModelCard
 from ..training.augment import appearance, random_dihedral
 from .examples import RegionExample, count_nuclei
 
-TUNE_CHOICES = ("auto", "all", "decoders", "stage2", "types")
+TUNE_CHOICES = ("auto", "all", "decoders", "stage2", "types", "none")  # none: calibrate the sensitivity and threshold only
 MATCH_UM = 3.0  # a detection within 3 µm of a reviewed point is right (the field's radius)
 THRESHOLDS = (0.0003, 0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)  # accurate's is 0.0003
 SENSITIVITIES = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  # stage-1 logit offsets tried by the calibration
@@ -42,7 +42,8 @@ SENSITIVITIES = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  # stage-1 logit offsets tried 
 @dataclass
 class AdaptSettings:
     # which weights learn: all, decoders (encoder frozen), stage2 only, types (the type branch
-    # only), or auto: decoders for a typing model (its type branch reads the encoder, and
+    # only), none (the weights stay; only the sensitivity and threshold are calibrated: seconds),
+    # or auto: decoders for a typing model (its type branch reads the encoder, and
     # training the encoder on one CoNSeP tile took test type accuracy from 0.80 to 0.65), all otherwise
     tune: str = "auto"
     seconds: float = 150.0  # training time budget (the before/after measurement comes on top)
@@ -269,9 +270,10 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     model = copy.deepcopy(base).to(memory_format=memory_format(precision))
     tune = settings.tune if settings.tune != "auto" else ("decoders" if card.architecture.types else "all")
     result.settings["tune"] = tune
-    params = _trainable(model, tune)
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
-    crops = _Crops(examples, settings.crop, rng)
+    if tune != "none":
+        params = _trainable(model, tune)
+        optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
+        crops = _Crops(examples, settings.crop, rng)
     type_weights = _balanced_type_weights(examples, card, device)
     ema = None
     if settings.ema_decay > 0:
@@ -310,7 +312,7 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     start = time.monotonic()
     last_check = start
     step = 0
-    while step < settings.max_steps and time.monotonic() - start < settings.seconds:
+    while tune != "none" and step < settings.max_steps and time.monotonic() - start < settings.seconds:
         if cancel.is_set():
             result.cancelled = True
             return result

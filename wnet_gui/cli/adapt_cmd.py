@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if a.typed_pairs:
         print(f"types of the matched held-back nuclei: accuracy {b.type_accuracy:.3f} → {a.type_accuracy:.3f}, "
               f"weighted F1 {b.type_weighted_f1:.3f} → {a.type_weighted_f1:.3f} ({a.typed_pairs} typed pairs after)")
+    if base.architecture.two_stage:
+        print(f"sensitivity {result.sensitivity:+g} (base {base.peaks.sensitivity:+g}), threshold {result.threshold:g}"
+              + (", weights unchanged (--tune none)" if result.settings.get("tune") == "none" else ""))
     print(f"{result.steps} steps in {result.seconds:.0f} s ({time.monotonic() - start:.0f} s in all) → {card.path}  "
           f"(use: wnet detect SLIDE --model {card.path})")
     return 0
@@ -81,9 +84,10 @@ def add_parser(sub) -> None:
                    help="its reviewed regions: GeoJSON area annotations (e.g. drawn in QuPath); without it the whole image counts as reviewed")
     p.add_argument("-o", "--output", help="card to write (default: the user's model folder, listed by `wnet models`)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, for images that do not state it")
-    p.add_argument("--tune", choices=["auto", "all", "decoders", "stage2", "types"], default="auto",
+    p.add_argument("--tune", choices=["auto", "all", "decoders", "stage2", "types", "none"], default="auto",
                    help="which weights learn (default auto: the decoders for a typing model, all for a detector; "
-                        "types: a typing model's type branch only, from the points' classes)")
+                        "types: a typing model's type branch only, from the points' classes; "
+                        "none: no weights, only the sensitivity and threshold are calibrated, in seconds)")
     p.add_argument("--type-weight", type=float, default=0.0,
                    help="typing models: also learn the points' classes with this weight (default 0: types kept; see BENCHMARKS.md)")
     p.add_argument("--seconds", type=float, default=150.0, help="training time budget (default 150)")

@@ -2,10 +2,12 @@
 worker (progress, cancel), save it as a new card in the user's model folder, select it, show
 the F1 before/after on held-back parts of the regions, and offer to re-run detection on the
 rest of the slide. Going back to the base model is one click; adapted models are listed with
-the others and can be adapted further."""
+the others and can be adapted further. *Calibrate* is the same in seconds with no weight
+moving: only the sensitivity and threshold are chosen on the reviewed regions."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from PySide6.QtCore import QObject, Qt
@@ -34,6 +36,9 @@ class AdaptationTools(QObject):
         self.adapt_button = QPushButton("Adapt model to reviewed regions…")
         self.adapt_button.setObjectName("adaptButton")
         self.adapt_button.clicked.connect(self.start)
+        self.calibrate_button = QPushButton("Calibrate sensitivity to reviewed regions")
+        self.calibrate_button.setObjectName("calibrateButton")
+        self.calibrate_button.clicked.connect(lambda: self.start(calibrate_only=True))
         self.revert_button = QPushButton("Back to the base model")
         self.revert_button.setObjectName("revertButton")
         self.revert_button.clicked.connect(self.revert)
@@ -43,7 +48,7 @@ class AdaptationTools(QObject):
         self.widget = QWidget()
         layout = QVBoxLayout(self.widget)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.adapt_button, self.revert_button, self.status):
+        for w in (self.adapt_button, self.calibrate_button, self.revert_button, self.status):
             layout.addWidget(w)
         review.changed.connect(self.refresh)
         window.panel.model_combo.currentIndexChanged.connect(self.refresh)
@@ -54,6 +59,9 @@ class AdaptationTools(QObject):
         n = self.review.nuclei() if window.slide is not None else 0
         busy = window.runs.busy
         self.adapt_button.setEnabled(window.slide is not None and n >= self.min_nuclei and not busy)
+        self.calibrate_button.setEnabled(self.adapt_button.isEnabled())
+        self.calibrate_button.setToolTip(f"Choose the sensitivity and peak threshold that fit the {n:,} reviewed nuclei, in seconds; "
+                                         "no weight changes. Saved as a calibrated model, selected like an adapted one")
         card = window.panel.current_card()
         types = card.architecture.types if card is not None else ()
         self.adapt_button.setToolTip(f"Fine-tune the current model on the {n:,} reviewed nuclei (needs {self.min_nuclei:,}); "
@@ -68,7 +76,7 @@ class AdaptationTools(QObject):
         self.revert_button.setVisible(base is not None)
         self.revert_button.setText(f"Back to the base model ({base})" if base else "Back to the base model")
 
-    def start(self) -> None:
+    def start(self, calibrate_only: bool = False) -> None:
         window = self.window
         card = window.panel.current_card()
         if window.slide is None or card is None or window.runs.busy:
@@ -83,10 +91,12 @@ class AdaptationTools(QObject):
         classes = [store.classes.names[c] for c in cols["cls"]]  # reviewed classes teach a typing model its types
         reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp, classes)]
         token = window.runs.new_token(kind="adapt", base=card)
-        worker = AdaptWorker(token, card, reviewed, self.settings, self.out_dir)
+        settings = dataclasses.replace(self.settings, tune="none") if calibrate_only else self.settings
+        worker = AdaptWorker(token, card, reviewed, settings, self.out_dir)
         worker.progress.connect(self._on_progress)
         self.worker = worker
-        window.runs.start(worker, self._on_finished, self._on_failed, f"Adapting {card.title} to the reviewed regions…")
+        doing = "Calibrating" if calibrate_only else "Adapting"
+        window.runs.start(worker, self._on_finished, self._on_failed, f"{doing} {card.title} to the reviewed regions…")
         window.panel.progress.setMaximum(1000)
         self.refresh()
 
@@ -110,16 +120,19 @@ class AdaptationTools(QObject):
         self.last_card = card
         window.reload_models(card.name)  # listed with the others, and selected
         b, a = result.before, result.after
+        calibrated = result.settings.get("tune") == "none"
+        how = (f"sensitivity {result.sensitivity:+g}, threshold {result.threshold:g}, weights unchanged" if calibrated
+               else f"{result.steps} steps, {result.seconds:.0f} s")
         text = (f"{card.title}: F1 on held-back reviewed nuclei {b.f1:.3f} → {a.f1:.3f} "
                 f"(precision {b.precision:.2f} → {a.precision:.2f}, recall {b.recall:.2f} → {a.recall:.2f}; "
-                f"{result.nuclei:,} nuclei, {result.steps} steps, {result.seconds:.0f} s)")
+                f"{result.nuclei:,} nuclei, {how})")
         if a.typed_pairs:
             text += f"; type right for {b.type_accuracy:.0%} → {a.type_accuracy:.0%} of them"
         self.status.setText(text)
-        window.panel.progress_label.setText("Adapted model saved and selected")
+        window.panel.progress_label.setText(f"{'Calibrated' if calibrated else 'Adapted'} model saved and selected")
         self.refresh()
         if not os.environ.get("WNET_NO_PROMPT"):
-            answer = QMessageBox.question(window, "Model adapted", text + "\n\nRe-run detection on the rest of the slide with it? "
+            answer = QMessageBox.question(window, "Model calibrated" if calibrated else "Model adapted", text + "\n\nRe-run detection on the rest of the slide with it? "
                                           "Reviewed regions keep their points.")
             if answer == QMessageBox.StandardButton.Yes:
                 window.auto_detect()
