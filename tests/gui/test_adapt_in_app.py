@@ -132,6 +132,7 @@ def test_calibrate_button_sets_a_calibrated_card_with_the_base_weights(qtbot, wi
     assert provenance["steps"] == 0 and provenance["settings"]["tune"] == "none"
     assert "weights unchanged" in tools.status.text() and "Calibrated model saved" in window.panel.progress_label.text()
     assert window.panel.sensitivity.value() == card.peaks.sensitivity  # the panel follows the calibrated card
+    assert "Calibrated (weights unchanged) from Fast" in window.panel.model_info.text()
     base = ModelCard.load(zoo_dir() / "fast.json").load_model().state_dict()
     mine = ModelCard.load(card.path).load_model().state_dict()
     assert all(torch.equal(mine[k].half(), v.half()) for k, v in base.items() if v.is_floating_point())

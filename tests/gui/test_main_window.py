@@ -410,3 +410,20 @@ def test_sensitivity_follows_the_model_and_reaches_the_run(qtbot, window, sample
     assert len(window.store) > at_card + 5
     panel.model_combo.setCurrentIndex(index["fast"])
     assert panel.sensitivity.value() == 0.0
+
+
+def test_a_scale_the_user_states_shows_in_the_status_bar(qtbot, window, sample_copy, tmp_path, monkeypatch):
+    """A PNG states no scale: Auto-detect asks for it, and the status bar says it from then on."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from wnet_gui.slides.image_slide import load_rgb
+    import cv2
+
+    png = tmp_path / "tile.png"
+    cv2.imwrite(str(png), load_rgb(sample_copy)[0][..., ::-1])
+    assert window.open_slide(png)
+    assert window.mpp_label.text().endswith("µm/px unknown")
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (0.25, True))
+    with qtbot.waitSignal(window.detectionFinished, timeout=120000):
+        window.auto_detect()
+    assert window.mpp_label.text().endswith("0.250 µm/px") and len(window.store) > 50

@@ -35,6 +35,7 @@ def ensure_mpp(window) -> bool:
     if not ok:
         return False
     window.slide.mpp = value
+    window.show_scale()
     return True
 
 

@@ -189,6 +189,13 @@ class MainWindow(QMainWindow):
     def open_sample(self) -> None:
         self.open_slide(sample_path())
 
+    def show_scale(self) -> None:
+        """The status bar's size and scale of the open slide (again once the user states an unknown scale)."""
+        slide = self.slide
+        w, h = slide.dimensions
+        mpp_text = f"{slide.mpp:.3f} µm/px" if slide.mpp else "µm/px unknown"
+        self.mpp_label.setText(f"{w}×{h} px, {slide.level_count} level(s), {mpp_text}")
+
     def open_slide(self, path: str | os.PathLike, mpp: float | None = None, ask: bool = True) -> bool:
         """Open a slide. Everything that can fail happens before anything is swapped: a file
         that cannot be opened leaves the current slide, its points and its undo history as
@@ -234,9 +241,7 @@ class MainWindow(QMainWindow):
         if not bundled:
             self.files.remember("slides", path)
         self.files.add_recent(path)
-        w, h = slide.dimensions
-        mpp_text = f"{slide.mpp:.3f} µm/px" if slide.mpp else "µm/px unknown"
-        self.mpp_label.setText(f"{w}×{h} px, {slide.level_count} level(s), {mpp_text}")
+        self.show_scale()
         self.panel.progress_label.setText("")
         if report.restored is not None:
             self.statusBar().showMessage(f"Restored {len(self.store)} nuclei from autosave {report.restored.name}", 8000)

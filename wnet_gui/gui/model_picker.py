@@ -58,8 +58,10 @@ def plain_words(card: ModelCard) -> str:
     adapted = card.metrics.get("adaptation_held_back") or {}
     if adapted.get("after"):
         b, a = adapted["before"], adapted["after"]
-        base = (card.training.get("adaptation") or {}).get("base_title", "the base model")
-        lines.append(f"Adapted from {base} on your reviewed regions: on a held-back part of them it finds "
+        adaptation = card.training.get("adaptation") or {}
+        base = adaptation.get("base_title", "the base model")
+        how = "Calibrated (weights unchanged)" if (adaptation.get("settings") or {}).get("tune") == "none" else "Adapted"
+        lines.append(f"{how} from {base} on your reviewed regions: on a held-back part of them it finds "
                      f"{a['recall'] * 100:.0f} % of the nuclei (before: {b['recall'] * 100:.0f} %), "
                      f"{one_in(1 - a['precision'])} of its points is not a nucleus (before: {one_in(1 - b['precision'])}).")
     return " ".join(lines) or "Not yet measured on a test set."
