@@ -4,16 +4,18 @@ Before any weight moves, a two-stage model's sensitivity (the stage-1 logit offs
 stage 2 sees) is calibrated with the threshold on the training part of the regions: a new
 lab's stain often weakens stage 1's evidence for whole kinds of nuclei, which stage 2 then
 gates out, and one scalar recovers much of it in seconds (CoNSeP: recall 0.52 → 0.68 for
-accurate). Training then starts from the calibrated model.
+accurate). Training then starts from the calibrated model; ``tune="none"`` stops there (the
+app's *Calibrate*: seconds, no weight moves).
 
 The loss is the density term of the W-Net loss (L1 to the map made from the corrected
 points) inside the reviewed regions only; stage 1 has no mask target here (points carry
 none) and learns through stage 2. Batch-norm statistics stay frozen: with 4 crops a batch
 they would be noise. The peak threshold is re-chosen on the training part of the regions
 (a new lab often shifts the density's scale more than its shape), and the F1 before and
-after is measured on held-back cells the training never saw. A typing model also learns the
-reviewed classes (cross-entropy of its type branch on discs around typed points), and its
-type accuracy on the held-back cells is measured before and after too.
+after is measured on held-back cells the training never saw. A typing model keeps its encoder
+and, unless asked (``type_weight``, ``tune="types"``: cross-entropy of its type branch on discs
+around typed points), its types; its type accuracy on the held-back cells is measured before
+and after either way.
 """
 
 from __future__ import annotations
