@@ -214,7 +214,9 @@ def test_calibrating_only_moves_the_sensitivity_not_a_weight(tmp_path, sample_ti
     base = resolve_card("accurate")
     base.peaks.sensitivity = -3.0
     examples = prepare([ReviewedSlide(sample_tiff, truth_points(sample_truth))], base)
-    result = adapt(base, examples, AdaptSettings(tune="none"))
+    seen = []
+    result = adapt(base, examples, AdaptSettings(tune="none"), lambda stage, f: seen.append(f))
+    assert max(f for f in seen if f < 1) > 0.5 and seen == sorted(seen)  # the progress bar moves through the calibration
     assert result.steps == 0 and result.settings["tune"] == "none" and result.sensitivity >= -1.0
     assert result.after.f1 > result.before.f1 + 0.05
     reference = base.load_model().state_dict()

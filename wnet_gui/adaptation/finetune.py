@@ -298,7 +298,8 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
             if cancel.is_set():
                 result.cancelled = True
                 return result
-            progress(f"calibrating the sensitivity ({s:+g})", 0.02 * k / len(SENSITIVITIES))
+            share = 0.95 if tune == "none" else 0.02  # calibrating alone is the whole run: let the bar say so
+            progress(f"calibrating the sensitivity ({s:+g})", share * k / len(SENSITIVITIES))
             tried[s] = score_on_training(train_predictor.with_sensitivity(s))
         sensitivity = max(tried, key=lambda s: (tried[s].selection, -abs(s - card.peaks.sensitivity)))
         result.settings["calibration"] = {f"{s:g}": tried[s].as_dict() for s in tried}
