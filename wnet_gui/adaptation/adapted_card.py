@@ -25,7 +25,7 @@ def adapted_card(base: ModelCard, result: AdaptResult, slides: list[str], region
     first = Path(slides[0]).stem if slides else "slides"
     card = copy.deepcopy(base)
     card.path = None
-    calibrated = result.settings.get("tune") == "none"  # the weights are the base's; only the sensitivity and threshold moved
+    calibrated = result.calibrated_only  # the weights are the base's; only the sensitivity and threshold moved
     how = "calibrated" if calibrated else "adapted"
     card.name = f"{base.name}-{how}-{_slug(first)}-{when:%Y%m%d-%H%M%S}"
     base_title = base.display_name or base.name.capitalize()

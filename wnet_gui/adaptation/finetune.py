@@ -116,6 +116,11 @@ class AdaptResult:
     cancelled: bool = False
     settings: dict = field(default_factory=dict)
 
+    @property
+    def calibrated_only(self) -> bool:
+        """No weight moved (tune "none"): only the sensitivity and threshold were chosen."""
+        return self.settings.get("tune") == "none"
+
 
 class _Crops:
     """Random augmented crops from the examples, drawn by trainable area."""

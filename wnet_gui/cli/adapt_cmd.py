@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
               f"weighted F1 {b.type_weighted_f1:.3f} → {a.type_weighted_f1:.3f} ({a.typed_pairs} typed pairs after)")
     if base.architecture.two_stage:
         print(f"sensitivity {result.sensitivity:+g} (base {base.peaks.sensitivity:+g}), threshold {result.threshold:g}"
-              + (", weights unchanged (--tune none)" if result.settings.get("tune") == "none" else ""))
+              + (", weights unchanged (--tune none)" if result.calibrated_only else ""))
     print(f"{result.steps} steps in {result.seconds:.0f} s ({time.monotonic() - start:.0f} s in all) → {card.path}  "
           f"(use: wnet detect SLIDE --model {card.path})")
     return 0

@@ -120,7 +120,7 @@ class AdaptationTools(QObject):
         self.last_card = card
         window.reload_models(card.name)  # listed with the others, and selected
         b, a = result.before, result.after
-        calibrated = result.settings.get("tune") == "none"
+        calibrated = result.calibrated_only
         how = (f"sensitivity {result.sensitivity:+g}, threshold {result.threshold:g}, weights unchanged" if calibrated
                else f"{result.steps} steps, {result.seconds:.0f} s")
         text = (f"{card.title}: F1 on held-back reviewed nuclei {b.f1:.3f} → {a.f1:.3f} "
