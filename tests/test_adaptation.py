@@ -141,7 +141,8 @@ def fast_that_calls_everything_stromal(tmp_path) -> ModelCard:
     import torch
 
     from test_typed_model import TYPES
-    from wnet_gui.models.architectures import ArchitectureSpec, build_model
+    from wnet_gui.models.architectures import build_model
+    from wnet_gui.models.spec import ArchitectureSpec
 
     fast = resolve_card("fast")
     spec = ArchitectureSpec.from_dict({**fast.architecture.to_dict(), "types": TYPES, "type_decoder_channels": [16]})

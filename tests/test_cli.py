@@ -157,4 +157,4 @@ def test_segment_without_scale_says_how_and_prints_no_bar(tmp_path, capsys):
     write_geojson(store, tmp_path / "p.geojson")
     assert main(["segment", str(tmp_path / "tile.png"), "--points", str(tmp_path / "p.geojson"), "-o", str(tmp_path / "m.geojson")]) == 2
     err = capsys.readouterr().err
-    assert "--mpp 0.25 for 40×" in err and "NuClick:" not in err and "0%" not in err
+    assert "give it with --mpp (0.25 at 40×" in err and "NuClick:" not in err and "0%" not in err

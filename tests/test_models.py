@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from wnet_gui.models.architectures import ArchitectureSpec, BasicUNet
+from wnet_gui.models.architectures import BasicUNet
+from wnet_gui.models.spec import ArchitectureSpec
 from wnet_gui.models.card import ModelCard, ModelError, file_sha256
 from wnet_gui.models.zoo import BUNDLED, list_cards, resolve_card, zoo_dir
 

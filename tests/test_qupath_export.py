@@ -72,7 +72,7 @@ def test_every_class_gets_its_own_colour():
     assert assign_colors(classes, {"Tumor": (1, 2, 3)})["Tumor"] == (1, 2, 3)  # a class's own colour wins
     # the typing models' four classes alone take the colours of QuPath's nearest classes
     assert assign_colors(["Epithelial", "Inflammatory", "Stromal", "Other"], {}) == {
-        "Epithelial": (200, 0, 0), "Inflammatory": (160, 90, 160), "Stromal": (150, 200, 150), "Other": (255, 200, 0)}
+        "Epithelial": (200, 0, 0), "Inflammatory": (0, 120, 255), "Stromal": (150, 200, 150), "Other": (255, 200, 0)}
     doc = store_to_geojson(typed_store())
     written = {f["properties"]["classification"]["name"]: tuple(f["properties"]["classification"]["color"]) for f in doc["features"]}
     assert len(set(written.values())) == len(written) == 3

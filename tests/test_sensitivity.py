@@ -10,7 +10,8 @@ import torch
 from wnet_gui.cli.main import main
 from wnet_gui.engine.detect import DetectOptions, OptionError, run_detection
 from wnet_gui.engine.predict import DensityPredictor
-from wnet_gui.models.architectures import ArchitectureSpec, build_model
+from wnet_gui.models.architectures import build_model
+from wnet_gui.models.spec import ArchitectureSpec
 from wnet_gui.models.card import ModelCard
 from wnet_gui.models.zoo import resolve_card
 from wnet_gui.slides import ArraySlide

@@ -193,7 +193,8 @@ def test_init_parts_moves_a_trained_stage_under_a_new_encoder(tmp_path):
     submodule is taken, and a part that does not fit is refused, never loaded in part."""
     import pytest
 
-    from wnet_gui.models.architectures import ArchitectureSpec, build_model
+    from wnet_gui.models.architectures import build_model
+    from wnet_gui.models.spec import ArchitectureSpec
 
     wider = {**TINY, "stage1": {"encoder": "basic", "decoder_channels": [12, 24, 48], "encoder_depth": 3}}
     torch.manual_seed(1)

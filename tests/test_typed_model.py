@@ -9,7 +9,8 @@ import torch
 from wnet_gui.annotations import read_geojson
 from wnet_gui.engine.detect import DetectOptions, detect_slide, run_detection
 from wnet_gui.engine.predict import DensityPredictor
-from wnet_gui.models.architectures import ArchitectureSpec, build_model
+from wnet_gui.models.architectures import build_model
+from wnet_gui.models.spec import ArchitectureSpec
 from wnet_gui.models.card import ModelCard, PeakSettings
 from wnet_gui.slides import ArraySlide
 from wnet_gui.slides.image_slide import load_rgb
@@ -211,7 +212,7 @@ def test_training_the_type_branch_alone_keeps_the_detector_bit_for_bit(tmp_path,
     assert any(not torch.equal(now[k], v) for k, v in build_model(ArchitectureSpec.from_dict({**TINY, "types": TYPES})).state_dict().items()
                if k.startswith("type_branch.") and v.is_floating_point())
     card = export_run(tmp_path / "run", tmp_path / "zoo")  # the card names the types' colours
-    assert card.type_colors == {"Epithelial": [200, 0, 0], "Inflammatory": [160, 90, 160], "Stromal": [150, 200, 150], "Other": [255, 200, 0]}
+    assert card.type_colors == {"Epithelial": [200, 0, 0], "Inflammatory": [0, 120, 255], "Stromal": [150, 200, 150], "Other": [255, 200, 0]}
     assert ModelCard.load(card.path).type_colors == card.type_colors
     import pytest
 

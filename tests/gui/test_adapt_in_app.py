@@ -67,7 +67,10 @@ def test_detection_leaves_reviewed_regions_alone(qtbot, window, sample_copy, sam
     assert len(window.store) > len(inside)  # the rest of the slide was detected
 
 
-def test_adapt_on_a_tiny_budget_selects_the_new_card_and_reverts(qtbot, window, sample_copy, sample_truth):
+def test_adapt_on_a_tiny_budget_selects_the_new_card_and_reverts(qtbot, window, sample_copy, sample_truth, monkeypatch):
+    from wnet_gui.adaptation.finetune import AdaptResult
+
+    monkeypatch.setattr(AdaptResult, "improved", property(lambda self: True))  # two steps rarely help: the selecting path
     zoo_before = zoo_fingerprint()
     inside = reviewed_sample(qtbot, window, sample_copy, sample_truth, QRectF(0, 0, 512, 512))  # the whole 512² sample
     tools = window.adaptation
@@ -114,11 +117,17 @@ def test_cancel_mid_adaptation_keeps_the_old_model(qtbot, window, sample_copy, s
     assert not user_models_dir().exists() or not list(user_models_dir().glob("*.json"))
 
 
-def test_calibrate_button_sets_a_calibrated_card_with_the_base_weights(qtbot, window, sample_copy, sample_truth):
+def test_calibrate_button_sets_a_calibrated_card_with_the_base_weights(qtbot, window, sample_copy, sample_truth, monkeypatch):
     """The Calibrate button: seconds, no training step; the new card is selected, named
-    "calibrated", carries the chosen sensitivity and the base's weights, and reverts in one click."""
+    "calibrated", carries the chosen sensitivity and the base's weights (the same file, linked:
+    no copy), and reverts in one click."""
+    import os
+
     import torch
 
+    from wnet_gui.adaptation.finetune import AdaptResult
+
+    monkeypatch.setattr(AdaptResult, "improved", property(lambda self: True))
     inside = reviewed_sample(qtbot, window, sample_copy, sample_truth, QRectF(0, 0, 512, 512))
     tools = window.adaptation
     tools.min_nuclei = 50
@@ -136,5 +145,32 @@ def test_calibrate_button_sets_a_calibrated_card_with_the_base_weights(qtbot, wi
     base = ModelCard.load(zoo_dir() / "fast.json").load_model().state_dict()
     mine = ModelCard.load(card.path).load_model().state_dict()
     assert all(torch.equal(mine[k].half(), v.half()) for k, v in base.items() if v.is_floating_point())
+    bundled = ModelCard.load(zoo_dir() / "fast.json").weights_path
+    if os.stat(bundled).st_dev == os.stat(card.path.parent).st_dev:  # one file system: a link, not an 11 MB copy
+        assert os.path.samefile(card.weights_path, bundled)
     qtbot.mouseClick(tools.revert_button, Qt.MouseButton.LeftButton)
     assert window.panel.current_card().name == "fast"
+
+
+def test_a_result_that_is_not_better_is_said_plainly_and_not_selected(qtbot, window, sample_copy, sample_truth, monkeypatch):
+    """Calibrate (through the Analysis menu, as Qt fires it) ends no better on the held-back
+    cells: the base stays selected, the status says so in plain words, and the saved card is
+    marked "not better"."""
+    from wnet_gui.adaptation.finetune import AdaptResult
+
+    monkeypatch.setattr(AdaptResult, "improved", property(lambda self: False))
+    reviewed_sample(qtbot, window, sample_copy, sample_truth, QRectF(0, 0, 512, 512))
+    tools = window.adaptation
+    tools.min_nuclei = 50
+    tools.refresh()
+    action = next(a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()
+                  if a.text().replace("&", "") == "Calibrate sensitivity to reviewed regions")
+    action.trigger()
+    qtbot.waitUntil(lambda: not window.runs.busy, timeout=120000)
+    assert window.panel.current_card().name == "fast"
+    assert "not better" in tools.status.text() and f"{window.panel.current_card().title} stays selected" in tools.status.text()
+    saved = ModelCard.load(tools.last_card.path)
+    assert saved.display_name.endswith("· not better") and saved.training["adaptation"]["improved"] is False
+    names = [window.panel.model_combo.itemData(i).name for i in range(window.panel.model_combo.count())]
+    assert saved.name in names  # listed for whoever wants to try it
+    assert not tools.revert_button.isVisible()

@@ -106,18 +106,27 @@ def test_hidden_classes_are_not_drawn(qtbot, window, sample_copy):
     assert window.view.style.hidden_classes and shown() != before
 
 
-def test_a_hand_set_class_is_shown_with_a_ring(qtbot, window, sample_copy):
+def test_a_hand_set_class_is_marked_apart_from_the_selection(qtbot, window, sample_copy):
+    """A hand-set class: a dark square's corner; the selection: a round white halo. Clearing
+    the selection (Edit › Clear selection, Ctrl+Shift+A) leaves no ring at all."""
     window.open_slide(sample_copy)
     ids = window.store.add_many([200.0, 300.0], [200.0, 300.0], source="fast", classes=["Epithelial", "Epithelial"])
     window.classes.by_class.setChecked(True)
     window.view.one_to_one()
     window.view.centerOn(250, 250)
     qtbot.wait(20)
-    ring_at = lambda x, y: window.view.grab().toImage().pixelColor(window.view.mapFromScene(QPointF(x + 0.5 + window.view.style.size / 2 + 2.5, y + 0.5)))  # noqa: E731
-    before, other_before = ring_at(200, 200), ring_at(300, 300)
+    half = window.view.style.size / 2 + 2.0
+    corner = lambda x, y: window.view.grab().toImage().pixelColor(window.view.mapFromScene(QPointF(x + 0.5 + half, y + 0.5 + half)))  # noqa: E731
+    ring = lambda x, y: window.view.grab().toImage().pixelColor(window.view.mapFromScene(QPointF(x + 0.5 + (window.view.style.size + 6) / 2, y + 0.5)))  # noqa: E731
+    before, other_before, ring_before = corner(200, 200), corner(300, 300), ring(300, 300)
     window.view.selection.set(ids[:1])
     window.classes.number_key(2)  # the same class, now by hand
-    window.view.selection.clear()
+    window.view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # Clear selection
+    assert len(window.view.selection) == 0
     qtbot.wait(20)
-    assert ring_at(200, 200).lightness() > before.lightness() + 40  # a white ring
-    assert ring_at(300, 300) == other_before  # the model's one has none
+    assert corner(200, 200).lightness() < 40 and corner(200, 200) != before  # the dark square of "set by hand"
+    assert corner(300, 300) == other_before  # the model's one has none
+    window.view.selection.set(ids[1:])
+    qtbot.wait(20)
+    assert ring(300, 300).lightness() > 200 and ring(300, 300) != ring_before  # selected: a white halo, not a square

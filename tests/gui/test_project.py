@@ -105,8 +105,9 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     assert len(cells) > 50  # the masks travel as QuPath cells
     assert sorted(p.name for p in out.iterdir()) == ["a.geojson", "b.geojson", "c.geojson", "summary.csv"]
     summary = (out / "summary.csv").read_text().splitlines()
-    assert summary[0].startswith("slide,state,nuclei,reviewed_mm2") and len(summary) == 4
-    assert set(table_rows(window).values()) == {"exported"}
+    assert summary[0].startswith("slide,state,exported,output,error,nuclei,reviewed_mm2") and len(summary) == 4
+    assert [line.split(",")[1] for line in summary[1:]] == ["detected"] * 3  # the review state, not "exported"
+    assert set(table_rows(window).values()) == {"detected, exported"}
     # a slide that went missing is shown as missing, never dropped; reopening keeps it
     window.project.go(+1)
     (study / "c.tif").rename(tmp_path / "c-away.tif")

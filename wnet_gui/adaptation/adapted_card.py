@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..models.card import ModelCard
+from ..models.errors import ModelError
 from ..models.zoo import user_models_dir
 from .finetune import AdaptResult
 
@@ -30,13 +31,15 @@ def adapted_card(base: ModelCard, result: AdaptResult, slides: list[str], region
     card.name = f"{base.name}-{how}-{_slug(first)}-{when:%Y%m%d-%H%M%S}"
     base_title = base.display_name or base.name.capitalize()
     more = f" +{len(slides) - 1}" if len(slides) > 1 else ""
-    card.display_name = f"{re.split(' · (?:adapted|calibrated)', base_title)[0]} · {how} to {first}{more} · {when:%Y-%m-%d}"
+    card.display_name = (f"{re.split(' · (?:adapted|calibrated)', base_title)[0]} · {how} to {first}{more} · {when:%Y-%m-%d}"
+                         + ("" if result.improved else " · not better"))
     done = (f"calibrated (sensitivity {result.sensitivity:+g}, threshold {result.threshold:g}; weights unchanged) on" if calibrated
             else "fine-tuned on")
     card.description = (f"{base_title} {done} {result.nuclei} reviewed nuclei in {regions} region(s) of {len(slides)} slide(s). "
-                        f"F1 on held-back reviewed cells {result.before.f1:.3f} before, {result.after.f1:.3f} after"
+                        f"F1 on held-back reviewed cells {round(result.before.f1, 4):.3f} before, {round(result.after.f1, 4):.3f} after"
                         + (f"; type accuracy {result.before.type_accuracy:.3f} before, {result.after.type_accuracy:.3f} after."
-                           if result.after is not None and result.after.typed_pairs else "."))
+                           if result.after is not None and result.after.typed_pairs else ".")
+                        + ("" if result.improved else f" Not better than {base_title} on those cells: kept for reference, not selected."))
     card.peaks = copy.deepcopy(base.peaks)
     card.peaks.threshold = float(result.threshold)
     card.peaks.sensitivity = float(result.sensitivity)
@@ -44,7 +47,7 @@ def adapted_card(base: ModelCard, result: AdaptResult, slides: list[str], region
         "base_model": base.name, "base_sha256": base.sha256, "base_title": base_title,
         "slides": [str(s) for s in slides], "regions": regions, "nuclei": result.nuclei,
         "held_back_nuclei": result.held_back_nuclei, "steps": result.steps, "seconds": round(result.seconds, 1),
-        "settings": result.settings, "date": when.isoformat(timespec="seconds"),
+        "settings": result.settings, "date": when.isoformat(timespec="seconds"), "improved": result.improved,
     }
     lineage = list(base.training.get("adaptation", {}).get("lineage", [])) if isinstance(base.training.get("adaptation"), dict) else []
     provenance["lineage"] = lineage + [{"model": base.name, "sha256": base.sha256}]
@@ -66,11 +69,31 @@ def save_adapted(base: ModelCard, result: AdaptResult, slides: list[str], region
     else:
         directory = user_models_dir()
     started = time.monotonic()
-    card.export(result.model, directory)
+    if result.calibrated_only and _share_weights(base, card, Path(directory)):
+        pass  # the base's own file, linked: a calibration costs no disk
+    else:
+        card.export(result.model, directory)
     card.path = directory / f"{card.name}.json"
     card.training["adaptation"]["export_seconds"] = round(time.monotonic() - started, 2)
     card.save(card.path)
     return card
+
+
+def _share_weights(base: ModelCard, card: ModelCard, directory: Path) -> bool:
+    """A calibrated card's weights are the base's, byte for byte: a hard link to the base's
+    file beside the card (weights stay in the card's own folder and keep their sha256).
+    False where links are not possible (another file system): the caller writes a copy."""
+    import os
+
+    try:
+        source = base.weights_path
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{card.name}.pt"
+        os.link(source, target)
+    except (OSError, ModelError):
+        return False
+    card.weights, card.sha256 = target.name, base.sha256
+    return True
 
 
 __all__ = ["adapted_card", "save_adapted"]

@@ -22,7 +22,7 @@ NOT_NUCLEI = {"tile", "tmacore", "tma_core", "root"}
 # distinct, readable on H&E (no pinks or purples); a class without a colour of its own gets one
 PALETTE = ((230, 25, 25), (0, 130, 200), (60, 180, 75), (255, 165, 0), (0, 200, 200), (255, 225, 25),
            (128, 128, 0), (170, 110, 40), (0, 0, 128), (128, 0, 0), (0, 128, 128), (250, 190, 160))
-NUCLEUS_COLOR = (255, 64, 64)
+NUCLEUS_COLOR = (0, 230, 230)  # cyan: apart from every type colour (was near Epithelial's red) and from H&E
 
 
 def object_type(feature: dict, properties: dict) -> str:
@@ -83,8 +83,9 @@ def classification(properties: dict) -> tuple[str | None, tuple[int, int, int] |
 QUPATH_DEFAULTS = {"Tumor": (200, 0, 0), "Stroma": (150, 200, 150), "Immune cells": (160, 90, 160), "Necrosis": (50, 50, 50),
                    "Other": (255, 200, 0), "Region*": (0, 0, 180), "Ignore*": (180, 180, 180), "Positive": (200, 50, 50),
                    "Negative": (112, 112, 225), "Nucleus": NUCLEUS_COLOR}
-# the typing models' colorectal scheme, in the colours of QuPath's nearest classes
-TYPE_COLORS = {"Epithelial": QUPATH_DEFAULTS["Tumor"], "Inflammatory": QUPATH_DEFAULTS["Immune cells"],
+# the typing models' colorectal scheme, in the colours of QuPath's nearest classes, except
+# Inflammatory: QuPath's purple for immune cells vanishes on haematoxylin, so a clear blue
+TYPE_COLORS = {"Epithelial": QUPATH_DEFAULTS["Tumor"], "Inflammatory": (0, 120, 255),
                "Stromal": QUPATH_DEFAULTS["Stroma"], "Other": QUPATH_DEFAULTS["Other"]}
 
 

@@ -34,6 +34,7 @@ def write_snapshot(store: NucleusStore, path: str | Path) -> None:
     offsets = np.cumsum([0] + [len(p) for p in polys]).astype(np.int64)
     meta = {"format": FORMAT, "sources": store.sources.names, "classes": store.classes.names,
             "class_colors": {k: list(v) for k, v in store.class_colors.items()}, "namespace": store.namespace, "class_list": store.class_list,
+            "stated_mpp": store.stated_mpp,
             "reviewed": [np.round(r, 3).tolist() for r in store.reviewed],
             "extras": {str(i): e for i, e in store.extras.items() if i in alive}}
     tmp = path.with_name(path.name + ".writing")
@@ -106,6 +107,9 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
     store.class_colors.update({k: tuple(v) for k, v in meta.get("class_colors", {}).items()})
     if isinstance(meta.get("namespace"), str) and not store.namespace:
         store.namespace = meta["namespace"]
+    from ..slides.scale import valid_mpp
+
+    store.stated_mpp = valid_mpp(meta.get("stated_mpp")) or store.stated_mpp
     if isinstance(meta.get("class_list"), list):
         store.class_list = [c for c in meta["class_list"] if isinstance(c, str)][:100]
     for outline in meta.get("reviewed", []) if isinstance(meta.get("reviewed"), list) else []:

@@ -80,6 +80,9 @@ class NucleusStore:
         self.extras: dict[int, dict] = {}
         self.namespace = ""  # the slide's identity: exported ids are unique per slide and stable
         self.class_list: list[str] = []  # the user's classes for this slide, in their order (autosaved)
+        # the µm/px the user stated for a slide whose file states none (or states it wrongly),
+        # kept with the slide's annotations like QuPath's Image › Set pixel size
+        self.stated_mpp: float | None = None
         # outlines (level-0, (M, 2)) the user marked reviewed: every nucleus inside has a point
         # and nothing else has one — the labels a model can be adapted on
         self.reviewed: list[np.ndarray] = []
@@ -111,6 +114,7 @@ class NucleusStore:
         twin.extras = dict(self.extras)
         twin.namespace = self.namespace
         twin.class_list = list(self.class_list)
+        twin.stated_mpp = self.stated_mpp
         twin.reviewed = list(self.reviewed)  # outlines are replaced, never edited in place
         twin.sources, twin.classes = copy.deepcopy(self.sources), copy.deepcopy(self.classes)
         twin.class_colors = dict(self.class_colors)
@@ -260,6 +264,11 @@ class NucleusStore:
         self._unindexed.add(row)
         self._notify("move", np.array([nucleus_id]))
 
+    def set_stated_mpp(self, mpp: float | None) -> None:
+        """The scale the user states for this slide (saved with its annotations)."""
+        self.stated_mpp = None if mpp is None else float(mpp)
+        self._notify("scale", np.zeros(0, np.int64))
+
     def set_polygons(self, polygons: dict[int, np.ndarray | None]) -> None:
         """Attach (or with None, clear) outlines of existing nuclei."""
         ids = np.array(list(polygons), np.int64)
@@ -287,6 +296,7 @@ class NucleusStore:
         self.polygons.clear()
         self.extras.clear()
         self.reviewed.clear()
+        self.stated_mpp = None
         self._notify("remove", ids)
 
     # -- reading ---------------------------------------------------------------------------

@@ -84,7 +84,9 @@ def add_parser(sub) -> None:
                    help="its reviewed regions: GeoJSON area annotations (e.g. drawn in QuPath); without it the whole image counts as reviewed")
     p.add_argument("-o", "--output", help="card to write (default: the user's model folder, listed by `wnet models`)")
     p.add_argument("--mpp", type=MPP, help="microns per pixel, for images that do not state it")
-    p.add_argument("--tune", choices=["auto", "all", "decoders", "stage2", "types", "none"], default="auto",
+    from ..adaptation.settings import TUNE_CHOICES
+
+    p.add_argument("--tune", choices=TUNE_CHOICES, default="auto",
                    help="which weights learn (default auto: the decoders for a typing model, all for a detector; "
                         "types: a typing model's type branch only, from the points' classes; "
                         "none: no weights, only the sensitivity and threshold are calibrated, in seconds)")

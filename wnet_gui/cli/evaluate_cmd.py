@@ -21,9 +21,10 @@ def run(args: argparse.Namespace) -> int:
     if len(args.pred) != len(args.truth):
         raise ValueError(f"{len(args.pred)} prediction files but {len(args.truth)} truth files")
     radius = radius_in_pixels(args.radius, args.unit, args.mpp)
-    rows, tallies = [], []
+    rows, tallies, typed_predictions = [], [], False
     for pred, truth in zip(args.pred, args.truth):
         pred_xy, pred_types = read_typed(pred)
+        typed_predictions |= any(t is not None for t in pred_types)
         truth_xy, truth_types = read_typed(truth)
         rows.append((Path(pred).name, count_matches(pred_xy, truth_xy, radius)))
         tallies.append(typed_tally(pred_xy, pred_types, truth_xy, truth_types, radius))
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"matching radius {args.radius:g} {args.unit} = {radius:.2f} px, one-to-one")
     print(format_table(rows))
     total = sum(tallies[1:], tallies[0])
-    if total.types and total.typed_pairs():
+    if typed_predictions and total.types and total.typed_pairs():  # untyped predictions have no types to score
         print(format_types(total))
     return 0
 

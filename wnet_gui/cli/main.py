@@ -191,13 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # before any heavy import: --help and argument errors stay instant
     from ..annotations.geojson import GeoJSONError
-    from ..models.card import ModelError
+    from ..models.errors import ModelError
     from ..slides import SlideError
+    from ..slides.scale import MPP_HINT, MppUnknownError
 
-    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except MppUnknownError as exc:
+        print(f"wnet {args.command}: error: {exc}; give it with --mpp ({MPP_HINT})", file=sys.stderr)
+        return 2
     except (SlideError, GeoJSONError, ModelError, FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"wnet {args.command}: error: {exc}", file=sys.stderr)
         return 2

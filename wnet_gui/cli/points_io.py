@@ -55,4 +55,5 @@ def read_centres(path: str | Path) -> np.ndarray:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
         return np.array([[float(r["x"]), float(r["y"])] for r in rows]).reshape(-1, 2)
-    raise ValueError(f"{path}: unknown points format (geojson, xml, mat, csv)")
+    raise ValueError(f"{path}: unknown points format (GeoJSON, Aperio XML, CRCHisto .mat, CSV with x and y columns, "
+                     "or CoNSeP's NAME_inst.png with NAME_type.png beside it)")

@@ -10,6 +10,7 @@ from ..annotations import NucleusStore, import_geojson, write_geojson
 from ..nuclick.card import resolve_nuclick_card
 from ..nuclick.engine import NuClickSegmenter
 from ..slides import open_slide
+from ..slides.scale import MppUnknownError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import_geojson(store, args.points)
     slide = open_slide(args.slide, mpp=args.mpp)
     if slide.mpp is None:  # before any progress bar: the error is the whole output
-        raise ValueError(f"{slide.path.name} does not state its microns per pixel; give it (e.g. --mpp 0.25 for 40×, 0.5 for 20×)")
+        raise MppUnknownError(slide.path)
     segmenter = NuClickSegmenter(resolve_nuclick_card(args.model), args.device)
     ids = store.ids()
     with tqdm(total=len(ids), desc="NuClick", unit="nucleus") as bar:

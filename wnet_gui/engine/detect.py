@@ -22,17 +22,13 @@ import torch
 from ..models.card import ModelCard
 from ..models.card_schema import SENSITIVITY_RANGE
 from ..slides import Slide, SlideError, open_slide
+from ..slides.scale import MPP_HINT, MPP_RANGE, MppUnknownError
 from ..slides.tissue import TissueMask
 from .device import select_device
 from .predict import DensityPredictor
 from .tiling import PolygonRegion, Rect, Tile, fitted_tile_size, plan_tiles
 
 
-class MppUnknownError(ValueError):
-    """The slide does not state its microns per pixel and none was given."""
-
-
-MPP_RANGE = (0.05, 10.0)  # µm/px: 200× to 1×; beyond it a typo, not a microscope
 MAX_UPSAMPLING = 8.0  # a model may see a slide at most 8× finer than it was scanned
 
 
@@ -77,7 +73,7 @@ def _finite(value) -> bool:
 def check_mpp(mpp: float | None) -> None:
     """Microns per pixel from 0.05 to 10 (None: the slide's own)."""
     if mpp is not None and not (_finite(mpp) and MPP_RANGE[0] <= mpp <= MPP_RANGE[1]):
-        raise OptionError(f"microns per pixel must be from {MPP_RANGE[0]:g} to {MPP_RANGE[1]:g} (0.25 at 40×, 0.5 at 20×), not {mpp}")
+        raise OptionError(f"microns per pixel must be from {MPP_RANGE[0]:g} to {MPP_RANGE[1]:g} ({MPP_HINT}), not {mpp}")
 
 
 @dataclass
@@ -120,7 +116,7 @@ class DetectionRun:
 def slide_mpp(slide: Slide, options: DetectOptions) -> float:
     mpp = options.mpp if options.mpp is not None else slide.mpp
     if mpp is None:
-        raise MppUnknownError(f"{slide.path.name} does not state its microns per pixel; give it (e.g. --mpp 0.25 for 40×)")
+        raise MppUnknownError(slide.path)
     return float(mpp)
 
 

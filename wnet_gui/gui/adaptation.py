@@ -13,7 +13,7 @@ import os
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from ..adaptation import AdaptSettings, ReviewedSlide
+from ..adaptation.settings import AdaptSettings
 from .workers import AdaptWorker
 
 MIN_NUCLEI = 200  # fewer reviewed nuclei teach too little and measure nothing
@@ -35,7 +35,7 @@ class AdaptationTools(QObject):
         self.last_card = None
         self.adapt_button = QPushButton("Adapt model to reviewed regions…")
         self.adapt_button.setObjectName("adaptButton")
-        self.adapt_button.clicked.connect(self.start)
+        self.adapt_button.clicked.connect(lambda checked=False: self.start())
         self.calibrate_button = QPushButton("Calibrate sensitivity to reviewed regions")
         self.calibrate_button.setObjectName("calibrateButton")
         self.calibrate_button.clicked.connect(lambda: self.start(calibrate_only=True))
@@ -51,6 +51,7 @@ class AdaptationTools(QObject):
         for w in (self.adapt_button, self.calibrate_button, self.revert_button, self.status):
             layout.addWidget(w)
         review.changed.connect(self.refresh)
+        window.runs.busyChanged.connect(lambda busy: self.refresh())
         window.panel.model_combo.currentIndexChanged.connect(self.refresh)
         self.refresh()
 
@@ -88,6 +89,8 @@ class AdaptationTools(QObject):
         cols = store.columns()
         import numpy as np
 
+        from ..adaptation.examples import ReviewedSlide
+
         classes = [store.classes.names[c] for c in cols["cls"]]  # reviewed classes teach a typing model its types
         reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp, classes)]
         token = window.runs.new_token(kind="adapt", base=card)
@@ -111,6 +114,7 @@ class AdaptationTools(QObject):
         if not window.runs.current(token):
             return
         result = self.worker.result
+        base = window.runs.state["base"]
         window.runs.finish()
         window.runs.new_token()
         if card is None:
@@ -118,24 +122,39 @@ class AdaptationTools(QObject):
             self.refresh()
             return
         self.last_card = card
-        window.reload_models(card.name)  # listed with the others, and selected
-        b, a = result.before, result.after
+        held = card.metrics["adaptation_held_back"]  # the numbers `wnet models` prints, to the same digits
+        b, a = held["before"], held["after"]
         calibrated = result.calibrated_only
+        what = "Calibrated" if calibrated else "Adapted"
         how = (f"sensitivity {result.sensitivity:+g}, threshold {result.threshold:g}, weights unchanged" if calibrated
                else f"{result.steps} steps, {result.seconds:.0f} s")
-        text = (f"{card.title}: F1 on held-back reviewed nuclei {b.f1:.3f} → {a.f1:.3f} "
-                f"(precision {b.precision:.2f} → {a.precision:.2f}, recall {b.recall:.2f} → {a.recall:.2f}; "
+        base_title = base.title
+        text = (f"F1 on held-back reviewed nuclei {b['f1']:.3f} → {a['f1']:.3f} "
+                f"(precision {b['precision']:.2f} → {a['precision']:.2f}, recall {b['recall']:.2f} → {a['recall']:.2f}; "
                 f"{result.nuclei:,} nuclei, {how})")
-        if a.typed_pairs:
-            text += f"; type right for {b.type_accuracy:.0%} → {a.type_accuracy:.0%} of them"
-        self.status.setText(text)
-        window.panel.progress_label.setText(f"{'Calibrated' if calibrated else 'Adapted'} model saved and selected")
+        if a.get("typed_pairs"):
+            text += f"; type right for {b['type_accuracy']:.0%} → {a['type_accuracy']:.0%} of them"
+        if not result.improved:  # the truth, and the better model stays
+            window.reload_models(base.name)  # the new card is listed; the base stays selected
+            self.status.setText(f"{what} model is not better: {text}. {base_title} stays selected; the result is saved as "
+                                f"'{card.title}' for reference.")
+            window.panel.progress_label.setText(f"{what} model not better; {base_title} kept")
+            self.refresh()
+            if not os.environ.get("WNET_NO_PROMPT"):
+                QMessageBox.information(window, f"{what} model not better",
+                                        f"The {what.lower()} model did no better than {base_title} on the reviewed nuclei held back "
+                                        f"to check it: {text}.\n\n{base_title} stays selected. The result is saved as "
+                                        f"'{card.title}' if you want to try it anyway. Reviewing more nuclei usually helps.")
+            return
+        window.reload_models(card.name)  # listed with the others, and selected
+        self.status.setText(f"{card.title}: {text}")
+        window.panel.progress_label.setText(f"{what} model saved and selected")
         self.refresh()
         if not os.environ.get("WNET_NO_PROMPT"):
-            answer = QMessageBox.question(window, "Model calibrated" if calibrated else "Model adapted", text + "\n\nRe-run detection on the rest of the slide with it? "
-                                          "Reviewed regions keep their points.")
+            answer = QMessageBox.question(window, f"Model {what.lower()}", f"{card.title}: {text}\n\nRe-run detection on the rest of the "
+                                          "slide with it? Reviewed regions keep their points.")
             if answer == QMessageBox.StandardButton.Yes:
-                window.auto_detect()
+                window.detection.start(whole_slide=True)  # the rest of the slide: reviewed regions keep their points
 
     def _on_failed(self, token, message: str) -> None:
         window = self.window

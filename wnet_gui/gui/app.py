@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["WNET_NO_PROMPT"] = "1"  # scripted runs never wait on a dialog
     window = MainWindow()
     window.show()
+    if not args.quit:
+        window.warm_up.start()  # torch loads behind the open window
     if args.model:
         window.reload_models(args.model)
     if args.region:

@@ -80,10 +80,11 @@ class AutosaveStatus(QObject):
         return self.saver is not None and not self.saver.read_only and not self.saver.dirty and not self.saver.error
 
     def leave_prompt(self, slide_name: str) -> str:
-        """What the 'unsaved annotations' question says, after a final save was tried."""
-        if self.safe():
-            return (f"{slide_name} has edits that were not exported.\nThey are autosaved and will be restored when you "
-                    "reopen the slide. Export them now?")
+        """What the question on leaving a slide whose edits are not autosaved says (asked
+        only then: autosaved edits are restored when the slide is reopened)."""
+        why = self.problem() or "the last autosave has not finished"
+        return (f"The edits on {slide_name} are NOT autosaved:\n{why}.\n\n"
+                "Save exports them to a GeoJSON file; Discard loses them.")
         why = self.problem() or "the last autosave has not finished"
         return (f"{slide_name} has edits that were not exported, and they are NOT autosaved:\n{why}.\n\n"
                 "If you discard now they are lost. Export them now?")

@@ -17,26 +17,10 @@ from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QPolygonF
 
 from ..annotations import MANUAL
-from ..engine.detect import DetectOptions
 from ..engine.tiling import PolygonRegion, Rect
-from ..models.card import ModelError
+from ..models.errors import ModelError
 from .commands import DetectionRunCommand
 from .workers import DetectionWorker
-
-
-def ensure_mpp(window) -> bool:
-    """The slide's scale, asked of the user when the file does not state it."""
-    if window.slide.mpp is not None:
-        return True
-    from PySide6.QtWidgets import QInputDialog
-
-    value, ok = QInputDialog.getDouble(window, "Microns per pixel", f"{window.slide.path.name} does not state its scale.\n"
-                                       "Microns per pixel (0.25 for 40×, 0.5 for 20×):", 0.25, 0.05, 10.0, 3)
-    if not ok:
-        return False
-    window.slide.mpp = value
-    window.show_scale()
-    return True
 
 
 def format_eta(seconds: float) -> str:
@@ -56,11 +40,11 @@ class DetectionRuns(QObject):
         self.runs = window.runs
 
     # -- region -----------------------------------------------------------------------
-    def region(self) -> Rect | PolygonRegion | None:
-        """The panel's choice: the drawn region (rectangle or outline), the view, or None
-        for the whole slide."""
+    def region(self, mode: str | None = None) -> Rect | PolygonRegion | None:
+        """The panel's choice (or ``mode``): the drawn region (rectangle or outline), the
+        view, or None for the whole slide."""
         view, slide = self.window.view, self.window.slide
-        mode = str(self.window.panel.region_combo.currentData())
+        mode = str(self.window.panel.region_combo.currentData()) if mode is None else mode
         if mode.startswith("region:"):  # imported from QuPath
             outline = self.window.regions.outline(mode)
             return PolygonRegion.from_array([(p.x(), p.y()) for p in outline])
@@ -77,7 +61,9 @@ class DetectionRuns(QObject):
         return Rect(r.left(), r.top(), r.width(), r.height()) if not r.isEmpty() else None
 
     # -- run ----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, whole_slide: bool = False) -> None:
+        """Auto-detect on the panel's region, or with ``whole_slide`` on all of it (the panel's
+        choice left as the user set it); reviewed regions keep their points either way."""
         window = self.window
         if window.slide is None:
             window.error("No slide", "Open a slide or File › Open sample first.")
@@ -88,10 +74,11 @@ class DetectionRuns(QObject):
         if card is None:
             window.error("No model", "No detection model is available: add a model card.")
             return
-        if not ensure_mpp(window):
+        if not window.scale.ensure_known():
             return
-        region = self.region()
+        region = self.region("slide" if whole_slide else None)
         try:
+            from ..engine.detect import DetectOptions
             from ..engine.device import select_device
             from ..engine.predict import DensityPredictor
 

@@ -10,9 +10,10 @@ MASKS = (("Cells, the mask as each cell's nucleus", "cells"), ("Detections (poly
 
 
 class ExportChoices(QDialog):
-    def __init__(self, parent=None, points_as: str = "detections", masks_as: str = "cells"):
+    def __init__(self, parent=None, points_as: str = "detections", masks_as: str = "cells", split_sources: bool = False):
         super().__init__(parent)
         self.setWindowTitle("Export for QuPath")
+        self.setObjectName("exportChoices")
         form = QFormLayout(self)
         form.addRow(QLabel("How the nuclei appear in QuPath:"))
         self.points = QComboBox()
@@ -26,6 +27,7 @@ class ExportChoices(QDialog):
         self.masks.setCurrentIndex(self.masks.findData(masks_as))
         self.points.currentIndexChanged.connect(lambda: self.split.setEnabled(self.points.currentData() == "annotations"))
         self.split.setEnabled(points_as == "annotations")
+        self.split.setChecked(bool(split_sources))
         form.addRow("Points without a mask", self.points)
         form.addRow("", self.split)
         form.addRow("Nuclei with a mask", self.masks)

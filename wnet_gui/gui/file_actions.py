@@ -15,6 +15,7 @@ from ..annotations import write_geojson
 from ..annotations.geojson_export import REVIEWED_CLASS
 from ..annotations.csv_io import write_csv
 from .commands import DetectionRunCommand
+from .export_dialog import ExportChoices
 from .workers import ImportWorker
 
 
@@ -129,20 +130,27 @@ class FileActions(QObject):
         return answer == QMessageBox.StandardButton.Yes
 
     # -- export ---------------------------------------------------------------------------
-    def export_dialog(self, ask: bool = True) -> None:
-        """Choose the shapes (remembered), then the file."""
+    def export_choices(self) -> dict | None:
+        """Ask how the nuclei should appear in QuPath (the last answer preselected and
+        remembered); None when the user cancels."""
         settings = self.window.settings
-        choices = {"points_as": settings.value("export/points_as", "detections"), "masks_as": settings.value("export/masks_as", "cells"),
-                   "split_sources": False}
-        if ask and not os.environ.get("WNET_NO_PROMPT"):
-            from .export_dialog import ExportChoices
+        if os.environ.get("WNET_NO_PROMPT"):  # a scripted run: the remembered choices, no one to ask
+            return {"points_as": settings.value("export/points_as", "detections"), "masks_as": settings.value("export/masks_as", "cells"),
+                    "split_sources": settings.value("export/split_sources", False, type=bool)}
+        dialog = ExportChoices(self.window, settings.value("export/points_as", "detections"), settings.value("export/masks_as", "cells"),
+                               settings.value("export/split_sources", False, type=bool))
+        if not dialog.exec():
+            return None
+        choices = dialog.choices()
+        for key, value in choices.items():
+            settings.setValue(f"export/{key}", value)
+        return choices
 
-            dialog = ExportChoices(self.window, choices["points_as"], choices["masks_as"])
-            if not dialog.exec():
-                return
-            choices = dialog.choices()
-            settings.setValue("export/points_as", choices["points_as"])
-            settings.setValue("export/masks_as", choices["masks_as"])
+    def export_dialog(self) -> None:
+        """File › Export GeoJSON for QuPath (Ctrl+E): the shapes, then the file."""
+        choices = self.export_choices()
+        if choices is None:
+            return
         path, _ = QFileDialog.getSaveFileName(self.window, "Export GeoJSON for QuPath", self.suggested("geojson", ".geojson"), "GeoJSON (*.geojson)")
         if path:
             self.remember("geojson", path)

@@ -37,7 +37,9 @@ from .project_panel import ProjectPanel
 from .review import ReviewRegions
 from .adaptation import AdaptationTools, review_dock
 from .runs import RunSlot
+from .scale import ScaleTools
 from .view import SlideView
+from .warmup import EngineWarmUp
 
 
 def resource_path(relative: str) -> Path | None:
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewRegions(self)
         self.adaptation = AdaptationTools(self, self.review)
         self.review_dock = review_dock(self, self.review, self.adaptation)
+        self.scale = ScaleTools(self)
         self.project = ProjectPanel(self)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.detection.finished.connect(self.detectionFinished)
@@ -141,6 +144,8 @@ class MainWindow(QMainWindow):
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
         self._counts_timer.timeout.connect(self.update_counts)
         self.view.tools.set_tool(Tool.PAN)
+        self.warm_up = EngineWarmUp(self)
+        self.warm_up.ready.connect(self.panel.add_devices)
 
     # ------------------------------------------------------------------ what tests and scripts call
     @property
@@ -234,6 +239,12 @@ class MainWindow(QMainWindow):
         resources = resource_path("")
         bundled = resources is not None and resources.resolve() in path.resolve().parents
         report = self.autosave_status.attach(path, self.store, beside=not bundled)
+        if mpp is not None and mpp != slide.metadata_mpp:  # stated by the caller (the project, the command line): kept with the slide
+            if self.store.stated_mpp != mpp:
+                self.store.set_stated_mpp(mpp)
+        elif mpp is None and self.store.stated_mpp:  # stated earlier in the app
+            slide.mpp = self.store.stated_mpp
+        self.pos_label.setText("")  # the previous slide's cursor position means nothing here
         self.classes.sync_from_store()
         self.exported_revision = self.store.revision
         self.view.set_slide(slide)
@@ -277,16 +288,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ leaving
     def _confirm_discard(self) -> bool:
-        """Ask before leaving unexported edits, saying truthfully whether they are autosaved
-        (a save is tried first, so the answer is about now)."""
+        """Leaving a slide (or quitting) asks only when something would be lost: edits that
+        are in the autosave come back when the slide is reopened, so they need no question
+        (a save is tried first, so the answer is about now). When they are not autosaved,
+        the question says so, and Discard really discards."""
         if self.slide is None or self.store.revision == self.exported_revision:
             return True
         self.autosave(wait=True)
-        if os.environ.get("WNET_NO_PROMPT"):
+        if self.autosave_status.safe() or os.environ.get("WNET_NO_PROMPT"):
             return True
         answer = QMessageBox.question(
-            self, "Unsaved annotations", self.autosave_status.leave_prompt(self.slide.path.name),
+            self, "Annotations not saved", self.autosave_status.leave_prompt(self.slide.path.name),
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
         )
         if answer == QMessageBox.StandardButton.Cancel:
             return False

@@ -11,9 +11,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from ..annotations import MANUAL
-from ..models.card import ModelError
+from ..models.errors import ModelError
 from .commands import SetMasksCommand
-from .detection_runs import ensure_mpp, format_eta
+from .detection_runs import format_eta
 from .workers import NuClickWorker
 
 ASK_ABOVE = 3000  # masks: past this many points, say how long it will take and ask
@@ -67,7 +67,7 @@ class MaskRuns(QObject):
             hint = " (select some with the Select tool, S)" if which == "selected" else ""
             window.statusBar().showMessage(f"No points to draw masks for{hint}", 4000)
             return
-        if not ensure_mpp(window) or (undoable and not self._confirm_size(len(ids))):
+        if not window.scale.ensure_known() or (undoable and not self._confirm_size(len(ids))):
             return
         try:
             segmenter = self.segmenter()

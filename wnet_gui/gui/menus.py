@@ -21,12 +21,14 @@ def make_action(window, text: str, slot, shortcut=None, checkable: bool = False)
     if shortcut:
         action.setShortcut(QKeySequence(shortcut))
     action.setCheckable(checkable)
-    action.triggered.connect(slot)
+    # Qt sends ``triggered(checked)``: a plain action's slot must not receive that False as its
+    # first argument (``export_dialog(ask=False)`` once skipped the export choices from the menu)
+    action.triggered.connect(slot if checkable else (lambda checked=False: slot()))
     return action
 
 
 def build_menus(window) -> None:
-    """File, Edit, View, Tools, Analysis and Help, plus the tool bar; sets
+    """File, Edit, View, Image, Tools, Analysis and Help, plus the tool bar; sets
     ``window.tool_actions``, ``window.detect_action`` and ``window.recent_menu``."""
     a = lambda *args, **kw: make_action(window, *args, **kw)  # noqa: E731
     menu = window.menuBar()
@@ -46,9 +48,9 @@ def build_menus(window) -> None:
 
     edit = menu.addMenu("&Edit")
     undo_action = window.undo.createUndoAction(window, "&Undo")
-    undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+    undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
     redo_action = window.undo.createRedoAction(window, "&Redo")
-    redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+    redo_action.setShortcuts(QKeySequence.StandardKey.Redo)  # all of them: Ctrl+Shift+Z as well as Ctrl+Y
     edit.addAction(undo_action)
     edit.addAction(redo_action)
     edit.addSeparator()
@@ -70,6 +72,10 @@ def build_menus(window) -> None:
     view_menu.addAction(window.classes.dock.toggleViewAction())
     view_menu.addAction(window.review_dock.toggleViewAction())
     view_menu.addAction(window.project.dock.toggleViewAction())
+
+    image_menu = menu.addMenu("&Image")
+    image_menu.addAction(a("Set &pixel size (µm/px)…", window.scale.set_pixel_size_dialog))
+    image_menu.addAction(a("Set pixel size of the &selected project slides…", window.project.set_scale_of_selected))
 
     tools_menu = menu.addMenu("&Tools")
     toolbar = window.addToolBar("Tools")
@@ -94,6 +100,7 @@ def build_menus(window) -> None:
     analysis = menu.addMenu("&Analysis")
     analysis.addAction(window.detect_action)
     analysis.addAction(a("&Adapt model to reviewed regions…", window.adaptation.start))
+    analysis.addAction(a("&Calibrate sensitivity to reviewed regions", lambda: window.adaptation.start(calibrate_only=True)))
     analysis.addAction(a("Draw masks for all points", lambda: window.draw_masks("all"), "Ctrl+M"))
     analysis.addAction(a("Draw masks for points in view", lambda: window.draw_masks("view")))
     analysis.addAction(a("Draw masks for selected points", lambda: window.draw_masks("selected"), "Ctrl+Shift+M"))

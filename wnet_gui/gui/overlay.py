@@ -23,6 +23,8 @@ from ..annotations import MANUAL, NucleusStore
 VECTOR_LIMIT = 5000  # visible points drawn as antialiased sprites; beyond, one raster image
 VECTOR_OUTLINES = 3000  # visible outlines drawn as antialiased paths; beyond, rasterised
 MASK_MIN_SCALE = 0.2  # screen px per level-0 px below which outlines are too small to see
+SELECTION_COLOR = QColor(255, 255, 255)  # a round halo: selected
+HAND_SET_COLOR = QColor(20, 20, 20, 230)  # a small square: class set by hand (a different shape, never mistaken for it)
 
 
 @dataclass
@@ -129,7 +131,8 @@ def _draw_vector(painter: QPainter, xs, ys, groups, style: PointStyle) -> None:
 
 
 def _draw_hand_set(painter: QPainter, store: NucleusStore, cols: dict, style: PointStyle) -> None:
-    """A white ring around points whose class a pathologist set: told apart from a model's."""
+    """A small dark square around points whose class a pathologist set: told apart from a
+    model's, and never mistaken for the selection's round white halo."""
     hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in cols["id"]], bool)
     if not hand.any():
         return
@@ -138,12 +141,11 @@ def _draw_hand_set(painter: QPainter, store: NucleusStore, cols: dict, style: Po
     v = (cols["y"][hand] + 0.5) * t.m22() + t.m32()
     painter.save()
     painter.resetTransform()
-    pen = QPen(QColor(255, 255, 255, 230), 1.5)
-    painter.setPen(pen)
+    painter.setPen(QPen(HAND_SET_COLOR, 1.5))
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    radius = style.size / 2 + 2.5
+    half = style.size / 2 + 2.0
     for x, y in zip(u.tolist(), v.tolist()):
-        painter.drawEllipse(QPointF(x, y), radius, radius)
+        painter.drawRect(QRectF(x - half, y - half, 2 * half, 2 * half))
     painter.restore()
 
 
@@ -167,24 +169,25 @@ def _draw_raster(painter: QPainter, xs, ys, groups, rect: QRectF, scale: float, 
 
 
 def draw_selection(painter: QPainter, store: NucleusStore, ids: np.ndarray, rect: QRectF, style: PointStyle) -> None:
-    """White rings around the selected nuclei that are inside ``rect``."""
+    """A round white halo on a dark rim around the selected nuclei inside ``rect``."""
     if len(ids) == 0:
         return
     xy = store.coordinates(ids)
     inside = (xy[:, 0] >= rect.left() - 1) & (xy[:, 0] <= rect.right()) & (xy[:, 1] >= rect.top() - 1) & (xy[:, 1] <= rect.bottom())
     if inside.sum() > VECTOR_LIMIT // 4:  # rings would be sub-pixel clutter: tint instead
-        pen = QPen(QColor(255, 255, 255), style.size + 2)
+        pen = QPen(SELECTION_COLOR, style.size + 2)
         pen.setCosmetic(True)
         painter.setPen(pen)
         painter.drawPoints(_points(xy[inside, 0], xy[inside, 1]))
         return
-    pen = QPen(QColor(255, 255, 255), 2.0)
-    pen.setCosmetic(True)
-    painter.setPen(pen)
     painter.setBrush(Qt.BrushStyle.NoBrush)
     radius = (style.size + 6) / 2 / max(painter.transform().m11(), 1e-9)
-    for x, y in xy[inside].tolist():
-        painter.drawEllipse(QPointF(x + 0.5, y + 0.5), radius, radius)
+    for color, width in ((QColor(0, 0, 0, 200), 4.0), (SELECTION_COLOR, 2.0)):  # the rim keeps it visible on pale tissue
+        pen = QPen(color, width)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        for x, y in xy[inside].tolist():
+            painter.drawEllipse(QPointF(x + 0.5, y + 0.5), radius, radius)
 
 
 def _draw_masks(painter: QPainter, store: NucleusStore, ids: list[int], style: PointStyle) -> None:

@@ -7,7 +7,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
-from ..engine.device import available_devices
 from ..models.card import ModelCard
 
 REGIONS = (("Current view", "view"), ("Drawn region", "roi"), ("Whole slide", "slide"))
@@ -46,8 +45,7 @@ class SidePanel(QWidget):
         add_model.clicked.connect(self.addModelRequested)
         self.device_combo = QComboBox()
         self.device_combo.addItem("Auto", "auto")
-        for dev in available_devices():
-            self.device_combo.addItem(dev.upper(), dev)
+        self.device_combo.addItem("CPU", "cpu")  # accelerators join once torch has looked (add_devices)
         self.region_combo = QComboBox()
         for label, key in REGIONS:
             self.region_combo.addItem(label, key)
@@ -181,6 +179,12 @@ class SidePanel(QWidget):
         for button, color in ((self.model_color_button, self.model_color), (self.manual_color_button, self.manual_color)):
             text = "black" if color.lightness() > 128 else "white"
             button.setStyleSheet(f"background-color: {color.name()}; color: {text};")
+
+    def add_devices(self, devices: list[str]) -> None:
+        """The accelerators torch found (CUDA, MPS), after the window is up."""
+        for dev in devices:
+            if self.device_combo.findData(dev) < 0:
+                self.device_combo.addItem(dev.upper(), dev)
 
     def set_cards(self, cards: list[ModelCard], current: str | None = None) -> None:
         self.model_combo.clear()

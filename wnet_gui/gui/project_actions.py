@@ -92,6 +92,8 @@ class ProjectActions(QObject):
         self.panel.remember_view()
         project = self.project
         current = window.slide.path if window.slide is not None else None
+        if not self.panel.scales_known([e for e in project.slides if e.state == "new" and not project.missing(e)]):
+            return
         from ..engine.detect import DetectOptions
 
         options = DetectOptions(device=window.panel.device_combo.currentData(), sensitivity=window.panel.sensitivity_for(card))
@@ -103,11 +105,11 @@ class ProjectActions(QObject):
             text = f"Detected the new slides with {card.title}"
             if failures:
                 window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+                text += f"; {len(failures)} failed"
             window.panel.progress_label.setText(text)
             entry = project.entry_for(current) if current else None
             if entry is not None and entry.state == "new":
-                window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
-                window.auto_detect()
+                window.detection.start(whole_slide=True)  # like the others: the whole slide (the Region choice stays the user's)
 
         self._run("Detecting the project's new slides…", work, done)
 
@@ -135,16 +137,21 @@ class ProjectActions(QObject):
         self._run("Drawing masks for every slide…", work, done)
 
     def export_dialog(self) -> None:
+        """*Export all…*: the same choices as a single slide's export, then the folder."""
+        choices = self.window.files.export_choices()
+        if choices is None:
+            return
         folder = QFileDialog.getExistingDirectory(self.window, "Export all slides to a folder", self.window.files.folder("exports"))
         if folder:
-            self.export_all(folder)
+            self.window.files.remember("exports", Path(folder) / "x")
+            self.export_all(folder, **choices)
 
-    def export_all(self, folder: str | Path, points_as: str = "detections", masks_as: str = "cells") -> None:
+    def export_all(self, folder: str | Path, points_as: str = "detections", masks_as: str = "cells", split_sources: bool = False) -> None:
         self.window.autosave(wait=True)  # the open slide's latest edits are in its autosave
         project = self.project
 
         def work(progress, cancel):
-            return export_all(project, folder, points_as, masks_as, progress, cancel)
+            return export_all(project, folder, points_as, masks_as, progress, cancel, split_sources=split_sources)
 
         def done(summary):
             self.window.panel.progress_label.setText(f"Exported {len(project.slides)} slides; summary {Path(summary).name}")

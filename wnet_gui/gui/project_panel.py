@@ -20,8 +20,9 @@ from ..projects import STATES, Project, ProjectError, refresh_entry
 from .project_actions import ProjectActions
 
 COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")
-STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed", "exported": "exported"}
+STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed"}
 THUMB = 48
+EXPORTED_MARK = ", exported"  # beside the review state, never in its place
 
 
 class _SortItem(QTableWidgetItem):
@@ -52,7 +53,7 @@ class ProjectPanel(QObject):
         self.table.verticalHeader().setVisible(False)
         self.table.setIconSize(self.table.iconSize().expandedTo(self.table.iconSize().__class__(THUMB, THUMB)))
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.ExtendedSelection)  # several slides get one µm/px at once
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
@@ -76,6 +77,10 @@ class ProjectPanel(QObject):
         self.reviewed_button = QPushButton("Slide reviewed ✓")
         self.reviewed_button.setToolTip("Mark this slide as done (its state becomes 'reviewed')")
         self.reviewed_button.clicked.connect(lambda: self.set_state("reviewed"))
+        self.scale_button = QPushButton("Set µm/px…")
+        self.scale_button.setObjectName("projectScaleButton")
+        self.scale_button.setToolTip("State the microns per pixel of the selected slides (for files that do not state it, or state it wrongly)")
+        self.scale_button.clicked.connect(lambda checked=False: self.set_scale_of_selected())
         self.detect_button = QPushButton("Detect all new slides")
         self.detect_button.setObjectName("projectDetectButton")
         self.actions = ProjectActions(self)
@@ -90,7 +95,7 @@ class ProjectPanel(QObject):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         nav = QHBoxLayout()
-        for b in (self.prev_button, self.next_button, self.reviewed_button):
+        for b in (self.prev_button, self.next_button, self.reviewed_button, self.scale_button):
             nav.addWidget(b)
         actions = QHBoxLayout()
         actions.addWidget(self.detect_button)
@@ -121,6 +126,7 @@ class ProjectPanel(QObject):
         # bound methods, not lambdas: Qt drops the connections when this object goes, so a window
         # being torn down (its undo stack clearing) never calls into a half-deleted one
         window.detectionFinished.connect(self._on_detected)
+        window.scale.stated.connect(self._on_scale_stated)
         window.exportFinished.connect(self._on_exported)
         window.undo.indexChanged.connect(self._on_undo_index)
 
@@ -247,8 +253,80 @@ class ProjectPanel(QObject):
         self.note_current(state_if_new="detected")
 
     def _on_exported(self, path: str, error: str) -> None:
-        if not error:
-            self.note_current(state="exported")
+        """Exporting is noted beside the review state, which stays what it was."""
+        entry = self.current_entry()
+        if not error and entry is not None:
+            from datetime import datetime
+
+            entry.exported = datetime.now().isoformat(timespec="seconds")
+            self.note_current()
+
+    # -- the slides' scale ----------------------------------------------------------------
+    def selected_entries(self) -> list:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        entries = [self.project.entry_for(self.table.item(r, 1).data(Qt.ItemDataRole.UserRole)) for r in rows if self.table.item(r, 1)]
+        return [e for e in entries if e is not None]
+
+    def set_scale_of_selected(self) -> bool:
+        """*Set µm/px…*: one scale for the selected slides (the open one if none is selected)."""
+        from .scale import ask_mpp
+
+        if self.project is None:
+            return False
+        entries = self.selected_entries() or [e for e in [self.current_entry()] if e is not None]
+        if not entries:
+            self.window.statusBar().showMessage("Select the slides in the list first", 4000)
+            return False
+        names = ", ".join(e.name for e in entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        mpp = ask_mpp(self.window, "Set pixel size", f"{len(entries)} slide(s): {names}.", entries[0].mpp)
+        if mpp is None:
+            return False
+        self.state_scale(entries, mpp)
+        return True
+
+    def state_scale(self, entries: list, mpp: float) -> None:
+        current = self.current_entry()
+        for entry in entries:
+            entry.mpp = mpp
+            if entry is current:
+                self.window.scale.apply(mpp)  # the open slide: also in its annotations, at once
+        self._save()
+        self.populate()
+
+    def scales_known(self, entries: list) -> bool:
+        """Before a project run: every slide's µm/px known — read from the file where the
+        list has none yet, else asked once for all that state none. False: the user cancelled."""
+        from ..slides import open_slide
+
+        from .scale import ask_mpp
+
+        unknown = []
+        for entry in entries:
+            if entry.mpp is None:
+                try:
+                    slide = open_slide(self.project.absolute(entry))
+                    entry.mpp = slide.metadata_mpp
+                    slide.close()
+                except Exception:  # unreadable: the run reports it for that slide
+                    continue
+                if entry.mpp is None:
+                    unknown.append(entry)
+        if not unknown:
+            return True
+        names = ", ".join(e.name for e in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        mpp = ask_mpp(self.window, "Set pixel size", f"{len(unknown)} slide(s) do not state their scale: {names}.", None)
+        if mpp is None:
+            return False
+        self.state_scale(unknown, mpp)
+        return True
+
+    def _on_scale_stated(self, path: str, mpp: float) -> None:
+        entry = self.project.entry_for(path) if self.project is not None else None
+        if entry is not None and entry.mpp != mpp:
+            entry.mpp = mpp
+            refresh_entry(self.project, entry, self.window.store)  # densities in the stated scale
+            self._save()
+            self.populate()
 
     def _on_undo_index(self, index: int) -> None:
         if not self.window.closing:
@@ -265,7 +343,7 @@ class ProjectPanel(QObject):
         if isinstance(undo.command(undo.index() - 1), DetectionRunCommand):
             return
         entry = self.project.entry_for(window.slide.path)
-        if entry is not None and entry.state in ("new", "detected", "exported"):
+        if entry is not None and entry.state in ("new", "detected"):
             self.note_current(state="reviewing")
 
     def set_state(self, state: str) -> None:
@@ -295,7 +373,10 @@ class ProjectPanel(QObject):
             name.setToolTip(str(project.absolute(e)))
             size = _SortItem(f"{e.width}×{e.height}" if e.width else "", (e.width or 0) * (e.height or 0))
             mpp = _SortItem(f"{e.mpp:.3f}" if e.mpp else "", e.mpp or 0.0)
-            state = _SortItem("missing" if missing else STATE_WORDS[e.state], -1 if missing else STATES.index(e.state))
+            state = _SortItem("missing" if missing else STATE_WORDS[e.state] + (EXPORTED_MARK if e.exported else ""),
+                              -1 if missing else STATES.index(e.state))
+            if e.exported:
+                state.setToolTip(f"Exported {e.exported.replace('T', ' ')}")
             nuclei = _SortItem(f"{e.nuclei:,}", e.nuclei)
             classes = QTableWidgetItem(", ".join(f"{c} {n:,}" for c, n in sorted(e.classes.items(), key=lambda kv: -kv[1])))
             for col, item in enumerate((thumb, name, size, mpp, state, nuclei, classes)):
@@ -312,15 +393,17 @@ class ProjectPanel(QObject):
         table.setUpdatesEnabled(True)
         counts = project.counts()
         n_missing = sum(project.missing(e) for e in project.slides)
+        n_exported = sum(bool(e.exported) for e in project.slides)
         self.summary.setText(f"{project.folder.name}: {len(project.slides)} slides — " + ", ".join(
-            f"{n} {STATE_WORDS[s]}" for s, n in counts.items() if n) + (f", {n_missing} missing" if n_missing else ""))
+            f"{n} {STATE_WORDS[s]}" for s, n in counts.items() if n) + (f", {n_missing} missing" if n_missing else "")
+            + (f"; {n_exported} exported" if n_exported else ""))
         self.apply_filter()
         self.changed.emit()
 
     def apply_filter(self) -> None:
         want = self.filter.currentData()
         for row in range(self.table.rowCount()):
-            state = self.table.item(row, 4).text() if self.table.item(row, 4) else ""
+            state = self.table.item(row, 4).text().removesuffix(EXPORTED_MARK) if self.table.item(row, 4) else ""
             shown = not want or (state == "missing" if want == "missing" else state == STATE_WORDS.get(want))
             self.table.setRowHidden(row, not shown)
 

@@ -7,13 +7,15 @@ wrong image. The panel shows progress while a run is alive.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread
+from PySide6.QtCore import QObject, QThread, Signal
 
 from .panel import SidePanel
 from .workers import start_in_thread
 
 
 class RunSlot(QObject):
+    busyChanged = Signal(bool)  # whatever a run greys out (Adapt, Calibrate) comes back when it ends
+
     def __init__(self, panel: SidePanel, parent: QObject):
         super().__init__(parent)
         self.panel = panel
@@ -44,6 +46,7 @@ class RunSlot(QObject):
         self.panel.set_running(True)
         self.panel.progress_label.setText(label)
         self.thread = start_in_thread(worker, self.parent())
+        self.busyChanged.emit(True)
 
     def finish(self) -> None:
         if self.thread is not None:
@@ -52,6 +55,7 @@ class RunSlot(QObject):
         self.thread = None
         self.worker = None
         self.panel.set_running(False)
+        self.busyChanged.emit(False)
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -69,6 +73,7 @@ class RunSlot(QObject):
         self.thread, self.worker = None, None
         self.panel.set_running(False)
         self.new_token()
+        self.busyChanged.emit(False)
 
     def wait(self, msecs: int = 10000) -> None:
         """Before closing: let every thread end (a QThread destroyed while running aborts)."""

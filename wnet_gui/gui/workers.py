@@ -12,10 +12,14 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..engine.detect import DetectOptions, iter_detections
+from typing import TYPE_CHECKING
+
 from ..engine.tiling import Rect
-from ..models.card import ModelCard
 from ..slides import Slide
+
+if TYPE_CHECKING:  # the engine (and torch) load when the first run starts, not with the window
+    from ..engine.detect import DetectOptions
+    from ..models.card import ModelCard
 
 
 class DetectionWorker(QObject):
@@ -32,6 +36,8 @@ class DetectionWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            from ..engine.detect import iter_detections
+
             for result in iter_detections(self.slide, self.card, self.region, self.options, self.cancel_event, self.predictor):
                 self.tileDone.emit(self.token, result.tile, result.centres, result.scores, result.done, result.total, result.skipped, result.eta, result.types)
             self.finished.emit(self.token, self.cancel_event.is_set())

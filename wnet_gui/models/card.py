@@ -15,17 +15,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from . import card_schema
-from .architectures import ArchitectureSpec, build_model
+from .spec import ArchitectureSpec
+
+if TYPE_CHECKING:  # torch is imported where a network is built or loaded, never to read a card
+    import torch
+    from torch import nn
+from .errors import ModelError
 
 MAX_CARD_BYTES = 8 << 20  # a card is a few kB; 8 MiB leaves room for long training notes
-
-
-class ModelError(Exception):
-    """A model card or its weights are missing, corrupt or do not match."""
 
 
 @dataclass
@@ -123,6 +123,8 @@ class CardFile:
         card, with the weights' sha256, into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        import torch
+
         state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
         self.weights = f"{self.name}.pt"
         torch.save(state, directory / self.weights)
@@ -174,6 +176,8 @@ class ModelCard(CardFile):
         return super().from_dict(d, path)
 
     def build(self) -> nn.Module:
+        from .architectures import build_model
+
         return build_model(self.architecture)
 
 
@@ -208,6 +212,8 @@ def load_verified_state_dict(path: Path, sha256: str) -> dict[str, torch.Tensor]
     actual = file_sha256(path)
     if actual != sha256:
         raise ModelError(f"model weights {path.name} fail their checksum (expected {sha256[:12]}…, got {actual[:12]}…): the file is corrupt or was changed")
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..models import card_schema
 from ..models.card import CardFile
-from .network import NuClickNet
+
+if TYPE_CHECKING:
+    from .network import NuClickNet
 
 
 @dataclass
@@ -30,6 +32,8 @@ class NuClickCard(CardFile):
     path: Path | None = field(default=None, compare=False, repr=False)
 
     def build(self) -> NuClickNet:
+        from .network import NuClickNet
+
         return NuClickNet(self.width)
 
 

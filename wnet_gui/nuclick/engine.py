@@ -16,6 +16,7 @@ import torch
 from ..engine.allocator import keep_freed_memory
 from ..engine.device import autocast, memory_format, select_device, select_precision
 from ..slides import Slide
+from ..slides.scale import MppUnknownError
 from .card import NuClickCard
 from .patches import build_inputs
 from .postprocess import clean_mask, clip_to_slide, mask_to_polygon
@@ -53,7 +54,7 @@ class NuClickSegmenter:
         exclusion candidates (default: ``points``)."""
         slide_mpp = mpp or slide.mpp
         if slide_mpp is None:
-            raise ValueError(f"{slide.path.name} does not state its microns per pixel; give it (e.g. --mpp 0.25 for 40×)")
+            raise MppUnknownError(slide.path)
         ds = self.card.mpp / slide_mpp
         size = self.card.patch_size
         points = np.asarray(points, np.float64).reshape(-1, 2)

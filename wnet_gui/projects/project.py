@@ -23,7 +23,7 @@ from ..slides import SLIDE_SUFFIXES
 PROJECT_FILE = "wnet-project.json"
 FORMAT = "wnet-project"
 VERSION = 2
-STATES = ("new", "detected", "reviewing", "reviewed", "exported")
+STATES = ("new", "detected", "reviewing", "reviewed")  # where the review stands; exporting is recorded beside it
 
 
 class ProjectError(ValueError):
@@ -44,6 +44,7 @@ class SlideEntry:
     reviewed_mm2: float = 0.0
     view: dict[str, float] | None = None  # centre x, y (level-0) and scale, restored when reopened
     updated: str = ""
+    exported: str = ""  # when the slide was last exported (ISO time); the review state stays what it was
 
     @property
     def name(self) -> str:
@@ -82,6 +83,9 @@ def _upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
             continue  # an entry we cannot read is skipped, the others kept
         if "status" in item and "state" not in item:  # version 1's name
             item["state"] = item.pop("status")
+        if item.get("state") == "exported":  # once a state of its own, which hid the review's: it was at least under review
+            item["state"] = "reviewing"
+            item.setdefault("exported", item.get("updated") or "yes")
         upgraded.append(item)
     data["slides"] = upgraded
     data["version"] = VERSION

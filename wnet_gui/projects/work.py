@@ -15,6 +15,7 @@ import numpy as np
 
 from ..annotations import NucleusStore
 from ..annotations.autosave import Autosaver
+from ..slides.scale import MppUnknownError
 from .project import Project, SlideEntry
 
 
@@ -53,6 +54,8 @@ def refresh_entry(project: Project, entry: SlideEntry, store: NucleusStore | Non
     for c in classes:
         counts[c] = counts.get(c, 0) + 1
     entry.nuclei, entry.classes = len(store), counts
+    if not entry.mpp and store.stated_mpp:  # the scale the user stated for this slide, kept in its annotations
+        entry.mpp = store.stated_mpp
     entry.reviewed_mm2 = round(reviewed_area_mm2(store, entry.mpp), 6)
     return entry
 
@@ -171,7 +174,7 @@ def draw_masks(project: Project, nuclick_card="nuclick", device: str = "auto", p
             slide = open_slide(path, mpp=entry.mpp)
             try:
                 if slide.mpp is None:
-                    raise ValueError(f"{path.name} does not state its microns per pixel")
+                    raise MppUnknownError(path)
                 for batch in segmenter.segment(slide, ids, store.coordinates(ids), cancel=cancel):
                     store.set_polygons({int(i): p for i, p in zip(batch.ids, batch.polygons)})
             finally:
@@ -184,15 +187,22 @@ def draw_masks(project: Project, nuclick_card="nuclick", device: str = "auto", p
     return failures
 
 
-SUMMARY_FIELDS = ("slide", "state", "nuclei", "reviewed_mm2", "reviewed_nuclei", "density_per_mm2")
+SUMMARY_FIELDS = ("slide", "state", "exported", "output", "error", "nuclei", "reviewed_mm2", "reviewed_nuclei", "density_per_mm2")
 
 
 def export_all(project: Project, out_dir: str | Path, points_as: str = "detections", masks_as: str = "cells",
-               progress: Callable[[int, int, str], None] | None = None, cancel: threading.Event | None = None) -> Path:
-    """Every slide's annotations as GeoJSON (one file per slide) plus ``summary.csv``: counts
-    per class, reviewed area and the density of nuclei inside it per mm². Returns the CSV."""
+               progress: Callable[[int, int, str], None] | None = None, cancel: threading.Event | None = None,
+               split_sources: bool = False) -> Path:
+    """Every slide's annotations as GeoJSON (one file per slide) plus ``summary.csv``: the
+    review state, counts per class, reviewed area and the density of nuclei inside it per mm².
+    A slide that cannot be exported gets its error in the summary and no output name; the
+    others go on. Exporting is recorded beside the review state, never in its place. Returns
+    the CSV."""
+    from datetime import datetime
+
     from ..annotations import write_geojson
     from ..annotations.atomic_file import replacing
+    from ..annotations.csv_io import spreadsheet_safe
     from ..engine.slide_inputs import output_names
 
     out_dir = Path(out_dir)
@@ -205,23 +215,35 @@ def export_all(project: Project, out_dir: str | Path, points_as: str = "detectio
             break
         if progress:
             progress(k, len(present), entry.name)
-        store = load_annotations(project.absolute(entry))
-        write_geojson(store, out_dir / name, points_as=points_as, masks_as=masks_as)
+        row = {"slide": entry.path, "state": entry.state, "exported": "", "output": "", "error": ""}
+        try:
+            store = load_annotations(project.absolute(entry))
+            if not entry.mpp and store.stated_mpp:
+                entry.mpp = store.stated_mpp
+            write_geojson(store, out_dir / name, points_as=points_as, masks_as=masks_as, split_sources=split_sources)
+        except Exception as exc:  # one slide never stops the export; the summary says why
+            row["error"] = f"{type(exc).__name__}: {exc}"
+            rows.append(row)
+            continue
         refresh_entry(project, entry, store)
+        entry.exported = datetime.now().isoformat(timespec="seconds")
         reviewed = int(len(store.reviewed_ids()))
-        row = {"slide": entry.path, "state": "exported", "nuclei": entry.nuclei, "reviewed_mm2": f"{entry.reviewed_mm2:.4f}",
-               "reviewed_nuclei": reviewed, "density_per_mm2": f"{reviewed / entry.reviewed_mm2:.1f}" if entry.reviewed_mm2 > 0 else ""}
+        row.update({"exported": entry.exported, "output": name, "nuclei": entry.nuclei, "reviewed_mm2": f"{entry.reviewed_mm2:.4f}",
+                    "reviewed_nuclei": reviewed,
+                    "density_per_mm2": f"{reviewed / entry.reviewed_mm2:.1f}" if entry.reviewed_mm2 > 0 else ""})
         row.update({f"n_{c}": n for c, n in entry.classes.items()})
         classes.update(entry.classes)
         rows.append(row)
-        project.update(project.absolute(entry), state="exported")
     project.save()
     summary = out_dir / "summary.csv"
     fields = list(SUMMARY_FIELDS) + [f"n_{c}" for c in sorted(classes)]
+    for row in rows:
+        if not row["error"]:
+            row.update({f"n_{c}": row.get(f"n_{c}", 0) for c in classes})
     with replacing(summary) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, restval=0)
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.DictWriter(fh, fieldnames=fields, restval="")
+        writer.writerow({f: spreadsheet_safe(f) for f in fields})  # class names come from files: never formulas
+        writer.writerows([{k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows])
     if progress:
         progress(len(present), len(present), "")
     return summary

@@ -25,7 +25,8 @@ from ..detection.typed_metrics import typed_tally
 from ..detection.metrics import count_matches, pooled
 from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
-from ..models.architectures import ArchitectureSpec, build_model, stage1_encoder
+from ..models.architectures import build_model, stage1_encoder
+from ..models.spec import ArchitectureSpec
 from ..models.card import ModelCard, PeakSettings
 from ..models.checkpoint import load_checkpoint
 from .config import SELECTIONS, TrainConfig
