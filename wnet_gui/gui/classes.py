@@ -130,9 +130,17 @@ class ClassTools(QObject):
         if active in self.names:
             self.set_active(active)
         self.table.resizeColumnsToContents()
+        self._fit_rows()
         self.save()
         self.update_counts()
         self.apply_style()
+
+    def _fit_rows(self) -> None:
+        """Tall enough to show every class without scrolling (up to nine, the hotkeys' reach)."""
+        table = self.table
+        rows = min(max(len(self.names), 3), 9)
+        row_height = table.verticalHeader().defaultSectionSize()
+        table.setMinimumHeight(table.horizontalHeader().height() + rows * row_height + 2 * table.frameWidth() + 2)
 
     def apply_style(self) -> None:
         store, style = self.window.store, self.window.view.style

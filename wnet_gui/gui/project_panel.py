@@ -19,10 +19,18 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
 from ..projects import STATES, Project, ProjectError, refresh_entry
 from .project_actions import ProjectActions
 
-COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")
+COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")  # column 0 stays hidden: the thumbnail is the name's icon
 STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed"}
-THUMB = 48
+THUMB = 40
 EXPORTED_MARK = ", exported"  # beside the review state, never in its place
+
+
+def size_text(width: int | None, height: int | None) -> str:
+    """'512×512', '98k×74k': a whole slide's size readable in a narrow column (it was elided to '100…000')."""
+    if not width:
+        return ""
+    short = lambda n: f"{n / 1000:.0f}k" if n >= 10000 else str(n)  # noqa: E731
+    return f"{short(width)}×{short(height)}"
 
 
 class _SortItem(QTableWidgetItem):
@@ -58,8 +66,9 @@ class ProjectPanel(QObject):
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once per fill: per-item resizing is O(rows²)
-        header.setStretchLastSection(True)
-        self.table.setColumnWidth(1, 170)
+        header.setStretchLastSection(True)  # the counts per class take what is left (elided, whole in the tooltip)
+        self.table.setColumnWidth(1, 130)
+        self.table.setColumnHidden(0, True)  # a column of its own for the thumbnail hid the counts at 1400×900
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # study slide names differ at their end
         self.table.cellDoubleClicked.connect(lambda row, col: self.open_row(row))
         self.filter = QComboBox()
@@ -149,8 +158,8 @@ class ProjectPanel(QObject):
         self.populate()
         self.dock.show()
         self.dock.raise_()
-        self.window.resizeDocks([self.dock], [max(440, self.dock.width())], Qt.Orientation.Horizontal)
-        self.window.resizeDocks([self.dock, self.window.classes.dock], [560, 300], Qt.Orientation.Vertical)
+        self.window.resizeDocks([self.dock], [max(560, self.dock.width())], Qt.Orientation.Horizontal)  # every column in sight at 1400×900
+        self.window.resizeDocks([self.dock, self.window.classes.dock], [440, 420], Qt.Orientation.Vertical)
         self._start_thumbnails()
         if open_first and project.slides:
             target = project.entry_for(project.absolute(project.slides[0])) if project.current is None else next(
@@ -366,12 +375,12 @@ class ProjectPanel(QObject):
         for row, e in enumerate(project.slides):
             missing = project.missing(e)
             thumb = QTableWidgetItem()
-            if e.path in self.thumbs:
-                thumb.setIcon(self.thumbs[e.path])
             name = _SortItem(("▶ " if e is current else "") + e.name, e.name.lower())
+            if e.path in self.thumbs:
+                name.setIcon(self.thumbs[e.path])
             name.setData(Qt.ItemDataRole.UserRole, str(project.absolute(e)))
             name.setToolTip(str(project.absolute(e)))
-            size = _SortItem(f"{e.width}×{e.height}" if e.width else "", (e.width or 0) * (e.height or 0))
+            size = _SortItem(size_text(e.width, e.height), (e.width or 0) * (e.height or 0))
             mpp = _SortItem(f"{e.mpp:.3f}" if e.mpp else "", e.mpp or 0.0)
             state = _SortItem("missing" if missing else STATE_WORDS[e.state] + (EXPORTED_MARK if e.exported else ""),
                               -1 if missing else STATES.index(e.state))
@@ -379,6 +388,7 @@ class ProjectPanel(QObject):
                 state.setToolTip(f"Exported {e.exported.replace('T', ' ')}")
             nuclei = _SortItem(f"{e.nuclei:,}", e.nuclei)
             classes = QTableWidgetItem(", ".join(f"{c} {n:,}" for c, n in sorted(e.classes.items(), key=lambda kv: -kv[1])))
+            classes.setToolTip(classes.text())
             for col, item in enumerate((thumb, name, size, mpp, state, nuclei, classes)):
                 if missing:
                     item.setForeground(QColor(200, 40, 40))
@@ -388,7 +398,7 @@ class ProjectPanel(QObject):
                     item.setFont(font)
                 table.setItem(row, col, item)
         table.setSortingEnabled(True)
-        for col in (0, 2, 3, 4, 5):
+        for col in (2, 3, 4, 5):
             table.resizeColumnToContents(col)
         table.setUpdatesEnabled(True)
         counts = project.counts()
@@ -460,9 +470,9 @@ class ProjectPanel(QObject):
                     image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
                     self.thumbs[key] = QIcon(QPixmap.fromImage(image))
                     if row is not None:
-                        self.table.item(row, 0).setIcon(self.thumbs[key])
+                        self.table.item(row, 1).setIcon(self.thumbs[key])
                 if row is not None and entry.width:
-                    self.table.item(row, 2).setText(f"{entry.width}×{entry.height}")
+                    self.table.item(row, 2).setText(size_text(entry.width, entry.height))
                     self.table.item(row, 2).key = entry.width * entry.height
                     self.table.item(row, 3).setText(f"{entry.mpp:.3f}" if entry.mpp else "")
                     self.table.item(row, 3).key = entry.mpp or 0.0

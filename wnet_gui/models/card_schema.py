@@ -59,11 +59,16 @@ def sha256(value: Any) -> str:
     return value
 
 
+# encoders the bundled models and configs use, known without importing timm or
+# segmentation-models-pytorch (and with them torch): listing models at start-up stays instant
+KNOWN_ENCODERS = frozenset({"basic", "resnet18", "tu-tf_efficientnet_lite0", "tu-tf_efficientnet_lite1", "tu-tf_efficientnet_lite2"})
+
+
 def encoder_name(value: Any, field: str) -> str:
     """'basic', an encoder segmentation-models-pytorch ships, or a timm model name that timm
     knows locally ('tu-NAME'); nothing that names a hub or a URL."""
     require(isinstance(value, str) and 0 < len(value) <= 100, f"'{field}' must be an encoder name")
-    if value == "basic":
+    if value in KNOWN_ENCODERS:
         return value
     if value.startswith("tu-"):
         name = value[3:]
