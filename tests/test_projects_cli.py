@@ -31,7 +31,35 @@ def test_detect_and_export_a_project(tmp_path, sample_tiff, monkeypatch, capsys)
     rows = list(csv.DictReader(open(out / "summary.csv")))
     assert [(r["slide"], int(r["nuclei"]), int(r["n_Nucleus"])) for r in rows] == [("a.tif", len(stores[0]), len(stores[0])), ("b.tif", len(stores[1]), len(stores[1]))]
     assert len(json.loads((out / "a.geojson").read_text())["features"]) == len(stores[0])
-    assert [e.state for e in Project.open(study).slides] == ["exported", "exported"]
+    assert [e.state for e in Project.open(study).slides] == ["detected", "detected"]  # exporting is noted beside the state
+    assert all(e.exported for e in Project.open(study).slides) and [r["state"] for r in rows] == ["detected", "detected"]
+
+
+def test_a_slide_that_cannot_be_exported_is_named_and_the_others_go_on(tmp_path, sample_tiff, monkeypatch, capsys):
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    study = tmp_path / "study"
+    study.mkdir()
+    for name in ("a.tif", "b.tif"):
+        shutil.copy(sample_tiff, study / name)
+    from wnet_gui.annotations import NucleusStore
+    from wnet_gui.projects import save_annotations
+
+    for name in ("a.tif", "b.tif"):
+        store = NucleusStore()
+        store.add(3.0, 4.0)
+        save_annotations(study / name, store)
+    project = Project.open(study)
+    project.slides[0].state = "reviewed"
+    project.save()
+    out = tmp_path / "out"
+    (out / "a.geojson").mkdir(parents=True)  # a's file cannot be written there
+    assert main(["export", str(study), "-o", str(out)]) == 1
+    assert "error: a.tif: IsADirectoryError" in capsys.readouterr().err
+    rows = {r["slide"]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows["a.tif"]["output"] == "" and "IsADirectoryError" in rows["a.tif"]["error"] and rows["a.tif"]["state"] == "reviewed"
+    assert rows["b.tif"]["output"] == "b.geojson" and rows["b.tif"]["error"] == "" and rows["b.tif"]["nuclei"] == "1"
+    states = {e.path: (e.state, bool(e.exported)) for e in Project.open(study).slides}
+    assert states == {"a.tif": ("reviewed", False), "b.tif": ("new", True)}
 
 
 def test_detect_without_output_outside_a_project_is_refused(tmp_path, sample_tiff, capsys):

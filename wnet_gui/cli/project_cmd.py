@@ -70,9 +70,11 @@ def export(args: argparse.Namespace) -> int:
     from ..projects import export_all
 
     project = _open(args.project)
-    summary = export_all(project, args.output, args.points_as, args.masks_as, _progress)
-    print(f"{len([e for e in project.slides if not project.missing(e)])} slides → {args.output}; summary: {summary}")
-    return 0
+    done = export_all(project, args.output, args.points_as, args.masks_as, _progress)
+    print(f"{done.written} slides → {args.output}; summary: {done.summary}")
+    for slide, error in done.failures:
+        print(f"error: {slide}: {error}", file=sys.stderr)
+    return 1 if done.failures else 0
 
 
 def add_export_parser(sub) -> None:

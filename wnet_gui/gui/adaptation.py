@@ -68,7 +68,7 @@ class AdaptationTools(QObject):
         self.adapt_button.setToolTip(f"Fine-tune the current model on the {n:,} reviewed nuclei (needs {self.min_nuclei:,}); "
                                      f"about {self.settings.seconds / 60:.1f} min on this computer's CPU"
                                      + (f". Its encoder and types ({', '.join(types)}) are kept; the reviewed classes are "
-                                        "scored before and after (learning them: wnet adapt --type-weight 1)" if types else ""))
+                                        "scored before and after" if types else ""))
         if self.last_card is None:  # after an adaptation the status keeps its before/after numbers
             self.status.setText("" if window.slide is None else (
                 f"Adapting needs {self.min_nuclei:,} reviewed nuclei: {self.min_nuclei - n:,} more." if n < self.min_nuclei

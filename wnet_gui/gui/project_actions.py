@@ -74,6 +74,14 @@ class ProjectActions(QObject):
             window.runs.new_token()
             window.error(label, message)
 
+    def report_failures(self, failures: list[tuple[str, str]]) -> None:
+        """Slides a project action could not do, in the app's words (never a command-line flag)."""
+        hint = ""
+        if any("does not state its microns per pixel" in e for _, e in failures):
+            hint = "\n\nState a slide's scale with Image › Set pixel size, or select slides in the Project list and press Set µm/px…"
+        self.window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10])
+                          + (f"\n… and {len(failures) - 10} more" if len(failures) > 10 else "") + hint)
+
     def _on_progress(self, token, k: int, n: int, name: str) -> None:
         if not self.window.runs.current(token):
             return
@@ -104,7 +112,7 @@ class ProjectActions(QObject):
         def done(failures):
             text = f"Detected the new slides with {card.title}"
             if failures:
-                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+                self.report_failures(failures)
                 text += f"; {len(failures)} failed"
             window.panel.progress_label.setText(text)
             entry = project.entry_for(current) if current else None
@@ -129,7 +137,7 @@ class ProjectActions(QObject):
 
         def done(failures):
             if failures:
-                window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10]))
+                self.report_failures(failures)
             window.panel.progress_label.setText("Masks drawn for the project's slides")
             if current is not None and len(window.store):
                 window.draw_masks("all")
@@ -153,9 +161,11 @@ class ProjectActions(QObject):
         def work(progress, cancel):
             return export_all(project, folder, points_as, masks_as, progress, cancel, split_sources=split_sources)
 
-        def done(summary):
-            self.window.panel.progress_label.setText(f"Exported {len(project.slides)} slides; summary {Path(summary).name}")
+        def done(result):
+            self.window.panel.progress_label.setText(f"Exported {result.written} slides; summary {result.summary.name}")
             self.window.statusBar().showMessage(f"Exported the project to {folder}", 8000)
+            if result.failures:
+                self.report_failures(result.failures)
 
         self._run("Exporting every slide…", work, done)
 

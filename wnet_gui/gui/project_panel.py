@@ -67,7 +67,8 @@ class ProjectPanel(QObject):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once per fill: per-item resizing is O(rows²)
         header.setStretchLastSection(True)  # the counts per class take what is left (elided, whole in the tooltip)
-        self.table.setColumnWidth(1, 130)
+        self.table.setColumnWidth(1, 116)
+        self.table.setColumnWidth(4, 112)  # "being reviewed, exported" wraps onto the row's second line
         self.table.setColumnHidden(0, True)  # a column of its own for the thumbnail hid the counts at 1400×900
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # study slide names differ at their end
         self.table.cellDoubleClicked.connect(lambda row, col: self.open_row(row))
@@ -398,7 +399,7 @@ class ProjectPanel(QObject):
                     item.setFont(font)
                 table.setItem(row, col, item)
         table.setSortingEnabled(True)
-        for col in (2, 3, 4, 5):
+        for col in (2, 3, 5):
             table.resizeColumnToContents(col)
         table.setUpdatesEnabled(True)
         counts = project.counts()

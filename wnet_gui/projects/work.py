@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -187,17 +188,25 @@ def draw_masks(project: Project, nuclick_card="nuclick", device: str = "auto", p
     return failures
 
 
+@dataclass
+class ProjectExport:
+    """What *Export all* / ``wnet export PROJECT`` wrote: the summary, and the slides that failed."""
+
+    summary: Path
+    written: int
+    failures: list[tuple[str, str]]
+
+
 SUMMARY_FIELDS = ("slide", "state", "exported", "output", "error", "nuclei", "reviewed_mm2", "reviewed_nuclei", "density_per_mm2")
 
 
 def export_all(project: Project, out_dir: str | Path, points_as: str = "detections", masks_as: str = "cells",
                progress: Callable[[int, int, str], None] | None = None, cancel: threading.Event | None = None,
-               split_sources: bool = False) -> Path:
+               split_sources: bool = False) -> ProjectExport:
     """Every slide's annotations as GeoJSON (one file per slide) plus ``summary.csv``: the
     review state, counts per class, reviewed area and the density of nuclei inside it per mm².
     A slide that cannot be exported gets its error in the summary and no output name; the
-    others go on. Exporting is recorded beside the review state, never in its place. Returns
-    the CSV."""
+    others go on. Exporting is recorded beside the review state, never in its place."""
     from datetime import datetime
 
     from ..annotations import write_geojson
@@ -246,7 +255,8 @@ def export_all(project: Project, out_dir: str | Path, points_as: str = "detectio
         writer.writerows([{k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows])
     if progress:
         progress(len(present), len(present), "")
-    return summary
+    failures = [(r["slide"], r["error"]) for r in rows if r["error"]]
+    return ProjectExport(summary, len(rows) - len(failures), failures)
 
 
-__all__ = ["detect_on_cluster", "detect_pending", "draw_masks", "merge_detections", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
+__all__ = ["ProjectExport", "detect_on_cluster", "detect_pending", "draw_masks", "merge_detections", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
