@@ -1,6 +1,6 @@
 """Regenerate the README's screenshots from the real app on a real X server.
 
-    Xvfb :99 -screen 0 1600x1000x24 &  DISPLAY=:99 python scripts/readme_screenshots.py
+    Xvfb :99 -screen 0 1920x1080x24 &  DISPLAY=:99 python scripts/readme_screenshots.py
 Refuses to run offscreen: the point is to see what a user sees."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
         loop.exec()
 
     window = MainWindow()
-    window.resize(1600, 970)
+    window.resize(1400, 900)
     window.show()
     # 1. the sample: detect, draw a region, masks for the points in it
     work = Path(tempfile.mkdtemp())
@@ -78,6 +78,36 @@ def main() -> None:
     settle()
     dialog.grab().save(str(docs / "shortcuts.png"))
     dialog.close()
+    # 4. a project of tiles that state no scale, at 1400×900 and 1920×1080: the scale stated for all,
+    # typed's classes, a reviewed region, one slide exported
+    from PIL import Image
+
+    study = work / "study"
+    study.mkdir()
+    samples = sorted(sample_path().parent.glob("*.tif"))
+    for k, source in enumerate(samples[:2]):
+        image = np.asarray(Image.open(source).convert("RGB"))
+        Image.fromarray(image).save(study / f"TCGA-case-{k + 1}_region.jpg", quality=95)
+        Image.fromarray(np.ascontiguousarray(image[::-1])).save(study / f"TCGA-case-{k + 1}_flipped.png")
+    window.exported_revision = window.store.revision
+    window.project.open_project(study)
+    window.project.state_scale(window.project.project.slides, 0.25)
+    window.reload_models("typed")
+    window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
+    window.detection.start()
+    wait(window.detectionFinished)
+    window.classes.by_class.setChecked(True)
+    window.view.set_roi(QRectF(20, 20, 240, 220))
+    window.review.mark_drawn_region()
+    window.export_geojson(work / "case-1.geojson")
+    for size, name in (((1400, 900), "project.png"), ((1920, 1080), "project-1920.png")):
+        window.resize(*size)
+        window.project.dock.raise_()
+        settle(800)
+        window.view.fit()
+        window.view.tiles.wait_idle()
+        settle()
+        window.grab().save(str(docs / name))
     window.exported_revision = window.store.revision
     window.close()
     print("wrote", ", ".join(p.name for p in sorted(docs.glob("*.png"))))

@@ -25,6 +25,7 @@ from wnet_gui.gui.main_window import MainWindow  # noqa: E402
 slide, first, preload, export_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 app = QApplication([])
 window = MainWindow()
+window.warm_up.start()  # as wnet-gui does: torch loads behind the window, not on the GUI thread
 window.open_slide(slide)
 if preload and len(window.store) < preload:  # a large store: snapshots take real work
     rng = np.random.default_rng(0)

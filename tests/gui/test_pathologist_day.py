@@ -215,7 +215,7 @@ def test_a_pathologist_day(qtbot, tiles, person, tmp_path):
     assert float(rows["a.jpg"]["reviewed_mm2"]) == pytest.approx(300 * 300 * 0.25**2 / 1e6, rel=0.02)
     assert float(rows["a.jpg"]["density_per_mm2"]) > 0 and rows["a.jpg"]["output"] == "a.geojson"
     assert all(r["exported"] for r in rows.values())
-    assert project_rows(window)["b.png"] == ("0.250", "new, exported")
+    assert project_rows(window)["b.png"] == ("0.250", "new\nexported")
 
     # -- next / previous (Page Down, Page Up): the stated scale goes along ----------------------
     n_a = len(store)
@@ -237,6 +237,6 @@ def test_a_pathologist_day(qtbot, tiles, person, tmp_path):
     assert again.slide.path.name == "a.jpg" and again.slide.mpp == 0.25 and len(again.store) == n_a
     assert len(again.store.reviewed) == 1 and (again.store.extras.get(target) or {}).get("class_by_hand")
     rows = project_rows(again)
-    assert rows["a.jpg"] == ("0.250", "being reviewed, exported") and rows["b.png"][1].startswith("detected")
+    assert rows["a.jpg"] == ("0.250", "being reviewed\nexported") and rows["b.png"][1].startswith("detected")
     again.close()
     dialogs.check()

@@ -107,7 +107,7 @@ def test_states_follow_detection_and_export_and_missing_slides_stay(qtbot, windo
     summary = (out / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("slide,state,exported,output,error,nuclei,reviewed_mm2") and len(summary) == 4
     assert [line.split(",")[1] for line in summary[1:]] == ["detected"] * 3  # the review state, not "exported"
-    assert set(table_rows(window).values()) == {"detected, exported"}
+    assert set(table_rows(window).values()) == {"detected\nexported"}
     # a slide that went missing is shown as missing, never dropped; reopening keeps it
     window.project.go(+1)
     (study / "c.tif").rename(tmp_path / "c-away.tif")

@@ -18,6 +18,7 @@ from ..engine.slide_inputs import expand_inputs
 from ..engine.tiling import PolygonRegion, Rect
 from ..models.zoo import resolve_card
 from ..slides import SlideError
+from .hints import with_hint
 
 
 def parse_region(text: str) -> Rect | PolygonRegion:
@@ -75,6 +76,7 @@ def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, 
         raise
     except Exception as exc:
         message = str(exc) if isinstance(exc, (SlideError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+        message = with_hint(message)
         print(f"error: {slide_path}: {message}" if slide_path.name not in message else f"error: {message}", file=sys.stderr)
         return 2
     finally:
@@ -117,7 +119,7 @@ def _run_many(args, slides, card, options, region, output: Path) -> int:
             if outcome.status == "skipped":
                 tqdm.write(f"{Path(outcome.slide).name}: already done ({outcome.output}), skipped")
             elif outcome.status == "failed":
-                tqdm.write(f"error: {outcome.slide}: {outcome.error}", file=sys.stderr)
+                tqdm.write(f"error: {outcome.slide}: {with_hint(outcome.error or '')}", file=sys.stderr)
             elif outcome.status == "done":
                 tqdm.write(f"{Path(outcome.slide).name}: {outcome.nuclei} nuclei in {outcome.seconds:.1f} s "
                            f"({outcome.mpx_per_s:.1f} Mpx/s on {outcome.worker}) → {outcome.output}")

@@ -195,15 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     from ..annotations.geojson import GeoJSONError
     from ..models.errors import ModelError
     from ..slides import SlideError
-    from ..slides.scale import MPP_HINT, MppUnknownError
+    from .hints import with_hint
 
     try:
         return int(args.func(args) or 0)
-    except MppUnknownError as exc:
-        print(f"wnet {args.command}: error: {exc}; give it with --mpp ({MPP_HINT})", file=sys.stderr)
-        return 2
     except (SlideError, GeoJSONError, ModelError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        print(f"wnet {args.command}: error: {exc}", file=sys.stderr)
+        print(f"wnet {args.command}: error: {with_hint(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"wnet {args.command}: interrupted", file=sys.stderr)

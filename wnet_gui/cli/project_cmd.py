@@ -61,8 +61,10 @@ def detect(args: argparse.Namespace) -> int:
         failures = detect_pending(project, card, options, _progress, redo=args.overwrite)
     counts = project.counts()
     print(f"{project.file}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    from .hints import with_hint
+
     for path, error in failures:
-        print(f"error: {path}: {error}", file=sys.stderr)
+        print(f"error: {path}: {with_hint(error)}", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -21,8 +21,9 @@ from .project_actions import ProjectActions
 
 COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")  # column 0 stays hidden: the thumbnail is the name's icon
 STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed"}
-THUMB = 40
-EXPORTED_MARK = ", exported"  # beside the review state, never in its place
+THUMB = 32
+COLUMN_WIDTHS = {1: 136, 2: 72, 3: 56, 4: 112, 5: 60}  # the last column, counts per class, takes the rest
+EXPORTED_MARK = "\nexported"  # under the review state (its own line), never in its place
 
 
 def size_text(width: int | None, height: int | None) -> str:
@@ -67,8 +68,10 @@ class ProjectPanel(QObject):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once per fill: per-item resizing is O(rows²)
         header.setStretchLastSection(True)  # the counts per class take what is left (elided, whole in the tooltip)
-        self.table.setColumnWidth(1, 116)
-        self.table.setColumnWidth(4, 112)  # "being reviewed, exported" wraps onto the row's second line
+        # fixed widths that fit a 560 px dock (every column in sight at 1400×900): names and states
+        # wrap onto a second line rather than push the counts out of view
+        for col, width in COLUMN_WIDTHS.items():
+            self.table.setColumnWidth(col, width)
         self.table.setColumnHidden(0, True)  # a column of its own for the thumbnail hid the counts at 1400×900
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # study slide names differ at their end
         self.table.cellDoubleClicked.connect(lambda row, col: self.open_row(row))
@@ -343,14 +346,14 @@ class ProjectPanel(QObject):
             self.note_edit()
 
     def note_edit(self) -> None:
-        """A hand edit (any undoable step but a detection run or an import) on a slide: it is being reviewed."""
+        """A hand edit (any undoable step but a detection run, an import or drawn masks) on a slide: it is being reviewed."""
         window = self.window
         undo = window.undo
         if self.project is None or window.slide is None or undo.count() == 0 or undo.index() == 0:
             return
-        from .commands import DetectionRunCommand
+        from .commands import DetectionRunCommand, SetMasksCommand
 
-        if isinstance(undo.command(undo.index() - 1), DetectionRunCommand):
+        if isinstance(undo.command(undo.index() - 1), (DetectionRunCommand, SetMasksCommand)):  # model runs, not a hand's review
             return
         entry = self.project.entry_for(window.slide.path)
         if entry is not None and entry.state in ("new", "detected"):
@@ -399,8 +402,6 @@ class ProjectPanel(QObject):
                     item.setFont(font)
                 table.setItem(row, col, item)
         table.setSortingEnabled(True)
-        for col in (2, 3, 5):
-            table.resizeColumnToContents(col)
         table.setUpdatesEnabled(True)
         counts = project.counts()
         n_missing = sum(project.missing(e) for e in project.slides)
