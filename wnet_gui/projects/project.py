@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ..slides import SLIDE_SUFFIXES
+from ..slides.scale import valid_mpp
 
 PROJECT_FILE = "wnet-project.json"
 FORMAT = "wnet-project"
@@ -67,14 +69,24 @@ def project_file_for(folder: Path) -> Path:
     return _user_projects_dir() / f"{folder.name}.{digest}.{PROJECT_FILE}"
 
 
+MAX_PROJECT_BYTES = 64 << 20  # one short line per slide: 64 MiB is some 200,000 slides
+MAX_SLIDES = 200_000
+MAX_CLASSES_PER_SLIDE = 1_000
+MAX_SIDE = 10_000_000  # px: larger than any scanner's slide, smaller than a typo's damage
+
+
 def _upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """Older files: version 1 kept a plain list of paths under "slides" and a "status" word."""
     version = data.get("version", 1)
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ProjectError(f"{path.name}: 'version' is not a whole number ({str(version)[:20]!r}); the file is damaged")
+    if version > VERSION:
         raise ProjectError(f"{path.name} was written by a newer version of W-Net Annotator (format {version}); update the app")
     slides = data.get("slides", [])
     if not isinstance(slides, list):
         raise ProjectError(f"{path.name}: 'slides' is not a list")
+    if len(slides) > MAX_SLIDES:
+        raise ProjectError(f"{path.name} lists {len(slides):,} slides, more than the {MAX_SLIDES:,} a project may hold")
     upgraded = []
     for item in slides:
         if isinstance(item, str):  # version 1
@@ -90,6 +102,54 @@ def _upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
     data["slides"] = upgraded
     data["version"] = VERSION
     return data
+
+
+def inside_path(text: str) -> str | None:
+    """A slide path as the project may hold it: relative, inside the project folder, in one
+    spelling ('a/./b.tif' and 'a/b.tif' are one slide); None for anything else (absolute,
+    '../', a drive, NUL, absurdly long). A project file comes from anyone: it never points
+    the app (and the autosaves it writes beside each slide) outside its folder."""
+    if not text or len(text) > 4096 or "\x00" in text:
+        return None
+    pure = PurePosixPath(text.replace("\\", "/"))
+    if pure.is_absolute() or PureWindowsPath(text).drive or ".." in pure.parts:
+        return None
+    parts = [p for p in pure.parts if p not in ("", ".")]
+    return "/".join(parts) if parts else None
+
+
+def _number(value: Any, low: float, high: float, whole: bool = False) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+        return None
+    return value if math.isfinite(value) and low <= value <= high else None
+
+
+def entry_from(item: dict[str, Any]) -> SlideEntry | None:
+    """A slide entry with every field checked like the command line's options: what does not
+    pass is dropped (the entry keeps its defaults there); a path that does not pass drops the entry."""
+    path = inside_path(item.get("path", ""))
+    if path is None:
+        return None
+    entry = SlideEntry(path)
+    if item.get("state") in STATES:
+        entry.state = item["state"]
+    entry.nuclei = _number(item.get("nuclei"), 0, 10**9, whole=True) or 0
+    classes = item.get("classes")
+    if isinstance(classes, dict) and len(classes) <= MAX_CLASSES_PER_SLIDE:
+        entry.classes = {k[:200]: v for k, v in classes.items() if isinstance(k, str) and _number(v, 0, 10**9, whole=True) is not None}
+    entry.width = _number(item.get("width"), 1, MAX_SIDE, whole=True)
+    entry.height = _number(item.get("height"), 1, MAX_SIDE, whole=True) if entry.width else None
+    entry.width = entry.width if entry.height else None
+    entry.mpp = valid_mpp(item.get("mpp"))
+    entry.reviewed_mm2 = _number(item.get("reviewed_mm2"), 0, 1e6) or 0.0
+    view = item.get("view")
+    if isinstance(view, dict) and all(_number(view.get(k), -1e9, 1e9) is not None for k in ("x", "y")) \
+            and _number(view.get("scale"), 1e-6, 1e3) is not None:
+        entry.view = {k: float(view[k]) for k in ("x", "y", "scale")}
+    for key in ("updated", "exported"):
+        if isinstance(item.get(key), str):
+            setattr(entry, key, item[key][:40])
+    return entry
 
 
 class Project:
@@ -109,7 +169,7 @@ class Project:
             file = where
             folder = where.parent
             data = cls._read(file)
-            folder = Path(data.get("folder") or folder)
+            folder = cls._kept_elsewhere(file, data) or folder
         elif where.is_dir():
             folder = where.resolve()
             file = project_file_for(folder)
@@ -119,13 +179,12 @@ class Project:
         known = set()
         slides = []
         for item in data.get("slides", []):
-            entry = SlideEntry(**{k: v for k, v in item.items() if k in SlideEntry.__dataclass_fields__})
-            if entry.state not in STATES:
-                entry.state = "new"
-            if entry.path not in known:
+            entry = entry_from(item)
+            if entry is not None and entry.path not in known:  # one entry per slide
                 known.add(entry.path)
                 slides.append(entry)
-        project = cls(folder, file, slides, data.get("current"))
+        current = inside_path(data["current"]) if isinstance(data.get("current"), str) else None
+        project = cls(folder, file, slides, current)
         if scan and folder.is_dir():
             project.scan()
         return project
@@ -140,11 +199,31 @@ class Project:
         return project
 
     @staticmethod
+    def _kept_elsewhere(file: Path, data: dict[str, Any]) -> Path | None:
+        """The slide folder of a project file kept in the user's data folder (its "folder"
+        key). Honoured only there, and only when the file's name is the one this app gives
+        that folder's project: a "folder" key in a file beside the slides redirects nothing."""
+        folder = data.get("folder")
+        if not isinstance(folder, str) or file.parent.resolve() != _user_projects_dir().resolve():
+            return None
+        folder_path = Path(folder)
+        if not folder_path.is_absolute() or not folder_path.is_dir():
+            raise ProjectError(f"{file.name}: its slide folder {folder[:200]} is not there")
+        expected = f"{folder_path.resolve().name}.{hashlib.sha1(str(folder_path.resolve()).encode()).hexdigest()[:12]}.{PROJECT_FILE}"
+        if file.name != expected:
+            raise ProjectError(f"{file.name} names a slide folder ({folder[:200]}) that is not its own")
+        return folder_path.resolve()
+
+    @staticmethod
     def _read(file: Path) -> dict[str, Any]:
         try:
+            if file.stat().st_size > MAX_PROJECT_BYTES:
+                raise ProjectError(f"{file.name} is larger than {MAX_PROJECT_BYTES >> 20} MiB; a project file is one short line per slide")
             data = json.loads(file.read_text(encoding="utf-8"))
+        except RecursionError:
+            raise ProjectError(f"{file.name} cannot be read: it is nested too deeply to be a project file") from None
         except (OSError, ValueError) as exc:
-            raise ProjectError(f"{file.name} cannot be read: {exc}") from exc
+            raise ProjectError(f"{file.name} cannot be read: {str(exc)[:200]}") from exc
         if not isinstance(data, dict) or data.get("format", FORMAT) != FORMAT:
             raise ProjectError(f"{file.name} is not a W-Net Annotator project")
         return _upgrade(data, file)
@@ -158,7 +237,9 @@ class Project:
         return len(self.slides) - before
 
     def add(self, path: Path) -> SlideEntry:
-        rel = self.relative(path)
+        rel = inside_path(self.relative(path))
+        if rel is None:
+            raise ProjectError(f"{path} is not inside the project folder {self.folder}")
         for entry in self.slides:
             if entry.path == rel:
                 return entry
@@ -168,15 +249,18 @@ class Project:
 
     # -- paths --------------------------------------------------------------------------
     def relative(self, path: Path) -> str:
+        """``path`` relative to the folder, as written (a slide linked into the folder stays
+        the link's name); through its real location when the folder was reached by a link."""
+        for candidate in (Path(os.path.abspath(path)), Path(path).resolve()):
+            try:
+                return candidate.relative_to(self.folder).as_posix()
+            except ValueError:
+                continue
         path = Path(path).resolve()
-        try:
-            return path.relative_to(self.folder).as_posix()
-        except ValueError:
-            return os.path.relpath(path, self.folder).replace(os.sep, "/") if path.anchor == self.folder.anchor else str(path)
+        return os.path.relpath(path, self.folder).replace(os.sep, "/") if path.anchor == self.folder.anchor else str(path)
 
     def absolute(self, entry: SlideEntry) -> Path:
-        p = Path(entry.path)
-        return p if p.is_absolute() else self.folder / p
+        return self.folder / entry.path  # entries are inside the folder by construction (inside_path)
 
     def missing(self, entry: SlideEntry) -> bool:
         return not self.absolute(entry).exists()
