@@ -26,6 +26,9 @@ def main() -> None:
     from wnet_gui.gui.main_window import MainWindow, sample_path
     from wnet_gui.gui.menus import shortcuts_dialog
 
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())  # not the user's own settings
     app = QApplication([])
     if app.platformName() == "offscreen":
         sys.exit("run this on an X server (e.g. Xvfb), not offscreen")
@@ -49,6 +52,7 @@ def main() -> None:
     slide = work / "sample.tif"
     slide.write_bytes(sample_path().read_bytes())
     window.open_slide(slide)
+    window.reload_models("typed")  # its classes colour points and masks
     settle()
     window.detection.start()
     wait(window.detectionFinished)

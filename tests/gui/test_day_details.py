@@ -91,3 +91,69 @@ def test_the_app_and_wnet_models_print_the_same_held_back_numbers(qtbot, window,
     assert main(["models"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if tools.last_card.name in line][0]
     assert f"held-back F1 {shown[0]} → {shown[1]}" in listed
+
+
+def test_re_run_on_the_rest_detects_the_whole_slide_outside_the_reviewed_region(qtbot, window, sample_copy, sample_truth, monkeypatch):
+    """Adapt ends better → the real question → Yes: detection runs on the whole slide (it once
+    ran on the drawn region, the reviewed one, and found 0), and the reviewed region keeps its points."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from user import Dialogs, press
+    from wnet_gui.adaptation.finetune import AdaptResult
+    from wnet_gui.gui.commands import RemovePointsCommand
+
+    monkeypatch.setattr(AdaptResult, "improved", property(lambda self: True))
+    window.open_slide(sample_copy)
+    assert window.import_geojson(sample_truth, wait=True)
+    key(qtbot, window, "R")
+    drag(qtbot, window, (0, 0), (260, 260))
+    key(qtbot, window, "Ctrl+Shift+R")
+    reviewed = window.store.reviewed_ids()
+    kept = np.sort(window.store.coordinates(reviewed), axis=0)
+    outside = [int(i) for i in window.store.ids() if i not in set(reviewed.tolist())]
+    window.undo.push(RemovePointsCommand(window.store, np.array(outside)))
+    assert not (~window.store.inside_reviewed(window.store.coordinates())).any()  # nothing outside the reviewed region yet
+    tools = window.adaptation
+    tools.min_nuclei = 20
+    tools.settings.seconds, tools.settings.max_steps, tools.settings.crop = 10.0, 2, 128
+    monkeypatch.delenv("WNET_NO_PROMPT")
+    dialogs = Dialogs(qtbot)
+    try:
+        dialogs.expect("Model adapted", press(QMessageBox.StandardButton.Yes))
+        with qtbot.waitSignal(window.detectionFinished, timeout=240000):
+            menu_action(window, "Analysis", "Adapt model to reviewed regions…").trigger()
+        dialogs.check()
+    finally:
+        dialogs.close()
+    found_outside = (~window.store.inside_reviewed(window.store.coordinates())).sum()
+    assert found_outside > 50  # the rest of the slide, detected with the adapted model
+    assert np.array_equal(np.sort(window.store.coordinates(window.store.reviewed_ids()), axis=0), kept)
+    assert window.panel.region_combo.currentData() == "roi"  # the user's choice untouched
+
+
+def test_quit_asks_only_when_edits_would_be_lost_and_discard_discards(qtbot, window, sample_copy, monkeypatch):
+    import errno
+
+    from PySide6.QtWidgets import QMessageBox
+
+    import wnet_gui.annotations.autosave as autosave_module
+    from user import Dialogs, press
+    from wnet_gui.gui.commands import AddPointsCommand
+
+    window.open_slide(sample_copy)
+    window.undo.push(AddPointsCommand(window.store, [30.0], [40.0]))
+    monkeypatch.setattr(autosave_module, "write_snapshot", lambda store, path: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    monkeypatch.delenv("WNET_NO_PROMPT")
+    dialogs = Dialogs(qtbot)
+    try:
+        dialogs.expect("not saved", press(QMessageBox.StandardButton.Cancel))
+        menu_action(window, "File", "Quit").trigger()
+        dialogs.check()
+        assert window.isVisible()  # Cancel keeps the window and the edit
+        assert "NOT autosaved" in dialogs.seen[-1] and "Discard loses them" in dialogs.seen[-1]
+        dialogs.expect("not saved", press(QMessageBox.StandardButton.Discard))
+        menu_action(window, "File", "Quit").trigger()
+        dialogs.check()
+        assert not window.isVisible()
+    finally:
+        dialogs.close()
