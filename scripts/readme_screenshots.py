@@ -69,6 +69,7 @@ def main() -> None:
     big = write_pyramidal_tiff(work / "mosaic.tif", np.tile(sample_mosaic(), (4, 6, 1)))
     window.exported_revision = window.store.revision
     window.open_slide(big)
+    window.reload_models("fast")  # a whole slide in seconds; untyped points in the model's colour
     window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
     window.detection.start()
     wait(window.detectionFinished)

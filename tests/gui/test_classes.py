@@ -130,3 +130,20 @@ def test_a_hand_set_class_is_marked_apart_from_the_selection(qtbot, window, samp
     window.view.selection.set(ids[1:])
     qtbot.wait(20)
     assert ring(300, 300).lightness() > 200 and ring(300, 300) != ring_before  # selected: a white halo, not a square
+
+
+def test_class_colours_switch_off_again_for_untyped_nuclei_unless_the_user_chose(qtbot, window, sample_copy, tmp_path):
+    """After `typed` (by class, switched on by the app) a slide of untyped points is drawn by
+    source again (model and manual colours); a choice the user clicked stays."""
+    window.open_slide(sample_copy)
+    window.store.add_many([100.0], [100.0], source="typed", classes=["Epithelial"])
+    window.classes.sync_from_store()
+    assert window.classes.by_class.isChecked()
+    window.store.clear()
+    window.store.add_many([50.0], [50.0], source="fast")
+    window.classes.sync_from_store()
+    assert not window.classes.by_class.isChecked()
+    qtbot.mouseClick(window.classes.by_class, Qt.MouseButton.LeftButton)  # the user wants class colours
+    assert window.classes.by_class.isChecked()
+    window.classes.sync_from_store()
+    assert window.classes.by_class.isChecked()

@@ -39,7 +39,9 @@ class ClassTools(QObject):
         self.by_class = QCheckBox("Colour points and masks by class")
         self.by_class.setToolTip("Off: model and manual points in their own colours (Display). On as soon as nuclei have classes.")
         self.by_class.setChecked(False)
+        self._by_class_auto = False  # switched on by the app (typed nuclei), not by the user: it may switch off again
         self.by_class.toggled.connect(self.apply_style)
+        self.by_class.clicked.connect(lambda checked=False: setattr(self, "_by_class_auto", False))  # the user's own choice stays
         buttons = QHBoxLayout()
         for text, slot, tip in (("Add…", self.add_dialog, "A new class"), ("Rename…", self.rename_dialog, "Rename the active class"),
                                 ("Colour…", self.recolour_dialog, "Change the active class's colour"), ("Remove", self.remove_active, "Remove the active class from the list")):
@@ -102,9 +104,14 @@ class ClassTools(QObject):
         self.refresh()
 
     def show_classes_if_typed(self, present: set[str]) -> None:
-        """Typed nuclei are shown in their class colours (untyped ones by source, as before)."""
+        """Typed nuclei are shown in their class colours, untyped ones by source (model or
+        manual): a slide of untyped nuclei after a typed one goes back, unless the user chose."""
         if present - {"Nucleus"} and not self.by_class.isChecked():
             self.by_class.setChecked(True)
+            self._by_class_auto = True
+        elif present and not present - {"Nucleus"} and self.by_class.isChecked() and self._by_class_auto:
+            self.by_class.setChecked(False)
+            self._by_class_auto = False
 
     def save(self) -> None:
         colors = assign_colors(self.names, self.window.store.class_colors)

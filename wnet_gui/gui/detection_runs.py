@@ -154,7 +154,7 @@ class DetectionRuns(QObject):
         if state["card"].architecture.types:  # a typing model: its types (and their colours) join the class list
             for name, rgb in state["card"].type_colors.items():
                 self.window.store.class_colors.setdefault(name, tuple(rgb))
-            self.window.classes.sync_from_store()
+        self.window.classes.sync_from_store()  # typed or not, the colours follow what the slide now holds
         self.runs.finish()
         self.runs.new_token()  # nothing more from this run
         seconds = time.monotonic() - state["start"]
