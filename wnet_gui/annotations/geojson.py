@@ -23,7 +23,9 @@ import gzip
 import io
 import json
 import math
+import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import qupath
+from .json_depth import DepthGuard, TooDeep
 from .geojson_export import store_to_geojson, write_geojson  # noqa: F401  (the package's API)
 from .store import MANUAL, NucleusStore
 
@@ -330,6 +333,7 @@ class _Bounded(io.RawIOBase):
 
     def __init__(self, raw, limit: int):
         self.raw, self.limit, self.count = raw, limit, 0
+        self.depth = DepthGuard()  # and nests no deeper than GeoJSON does
 
     def readable(self) -> bool:
         return True
@@ -339,6 +343,7 @@ class _Bounded(io.RawIOBase):
         self.count += len(data)
         if self.count > self.limit:
             raise _TooLarge()
+        self.depth.feed(data)
         buffer[: len(data)] = data
         return len(data)
 
@@ -348,8 +353,31 @@ class _TooLarge(Exception):
 
 
 def _open_bounded(path: Path):
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.BufferedReader(_Bounded(raw, MAX_GEOJSON_BYTES), 1 << 20), raw
+    """The file's bytes, bounded in size and depth; a FIFO, device or folder is refused before
+    anything waits on it (opened non-blocking, checked, then read normally)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GeoJSONError("is not a regular file (a pipe, device or folder); save the GeoJSON to a file first")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        plain = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    raw = gzip.open(plain, "rb") if path.suffix == ".gz" else plain
+    return io.BufferedReader(_Bounded(raw, MAX_GEOJSON_BYTES), 1 << 20), _Closing(raw, plain)
+
+
+class _Closing:
+    """Closes the decompressor and the file under it."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def close(self) -> None:
+        for s in self.streams:
+            s.close()
 
 
 def _skip_bom(fh) -> None:
@@ -428,7 +456,7 @@ def read_geojson(path: str | Path, progress=None) -> ParsedNuclei:
                 return parse_geojson(_load_whole(path))
             else:
                 raise GeoJSONError("not valid JSON (it does not start with an object or a list)")
-        except (GeoJSONError, _TooLarge):
+        except (GeoJSONError, _TooLarge, TooDeep):
             raise
         except Exception:
             # the streaming parser is strict JSON; Python's own writer puts NaN in files, which
@@ -441,6 +469,8 @@ def read_geojson(path: str | Path, progress=None) -> ParsedNuclei:
         raise GeoJSONError(str(exc), path) from exc
     except _TooLarge as exc:
         raise GeoJSONError(f"holds more than {MAX_GEOJSON_BYTES >> 20} MB of JSON (after decompression); refusing to read on", path) from exc
+    except TooDeep as exc:
+        raise GeoJSONError(f"is {exc} (GeoJSON nests fewer than 20); refusing to read on", path) from exc
     except (OSError, EOFError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # ijson.JSONError is a ValueError
         raise GeoJSONError(f"not valid JSON ({type(exc).__name__}: {str(exc)[:200]})", path) from exc
     except Exception as exc:  # ijson's IncompleteJSONError and friends
