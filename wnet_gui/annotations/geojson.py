@@ -93,6 +93,7 @@ class ParsedNuclei:
     regions: list[ParsedRegion] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)  # reason → objects not imported
     notes: Counter = field(default_factory=Counter)  # reason → nuclei imported with a change
+    _class_set: set = field(default_factory=set, repr=False)
 
     def __len__(self) -> int:
         return len(self.xs)
@@ -108,6 +109,10 @@ class ParsedNuclei:
         except OverflowError:
             value = float("nan")
         self.scores.append(value)
+        if cls not in self._class_set:
+            if len(self._class_set) >= qupath.MAX_CLASSES:
+                raise GeoJSONError(f"has more than {qupath.MAX_CLASSES:,} different classes; a study has tens")
+            self._class_set.add(cls)
         self.classes.append(cls)
         self.polygons.append(polygon)
         self.extras.append(extra)
@@ -179,6 +184,10 @@ def _nucleus_outline(geometry: dict, parsed: ParsedNuclei) -> np.ndarray:
 
 def _class_of(properties: dict, colors: dict) -> str | None:
     name, color = qupath.classification(properties)
+    if name and len(name) > qupath.MAX_CLASS_NAME:
+        raise GeoJSONError(f"has a class name of {len(name):,} characters; class names are at most {qupath.MAX_CLASS_NAME}")
+    if name and name not in colors and len(colors) >= qupath.MAX_CLASSES:
+        raise GeoJSONError(f"has more than {qupath.MAX_CLASSES:,} different classes; a study has tens")
     if name and color is not None:
         colors.setdefault(name, color)
     return name

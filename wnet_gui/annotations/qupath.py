@@ -22,6 +22,8 @@ NOT_NUCLEI = {"tile", "tmacore", "tma_core", "root"}
 # distinct, readable on H&E (no pinks or purples); a class without a colour of its own gets one
 PALETTE = ((230, 25, 25), (0, 130, 200), (60, 180, 75), (255, 165, 0), (0, 200, 200), (255, 225, 25),
            (128, 128, 0), (170, 110, 40), (0, 0, 128), (128, 0, 0), (0, 128, 128), (250, 190, 160))
+MAX_CLASS_NAME = 200  # characters: QuPath's longest derived classes ("Tumor: Positive: …") are far shorter
+MAX_CLASSES = 1000  # distinct classes a file or a slide may hold (a study has tens)
 NUCLEUS_COLOR = (0, 230, 230)  # cyan: apart from every type colour (was near Epithelial's red) and from H&E
 
 
@@ -89,26 +91,33 @@ TYPE_COLORS = {"Epithelial": QUPATH_DEFAULTS["Tumor"], "Inflammatory": (0, 120, 
                "Stromal": QUPATH_DEFAULTS["Stroma"], "Other": QUPATH_DEFAULTS["Other"]}
 
 
-def class_color(cls: str, known: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+def class_color(cls: str, known: dict[str, tuple[int, int, int]], used: set | None = None) -> tuple[int, int, int]:
     """The class's own colour (``known``, as ``assign_colors`` fills it), else QuPath's
-    default for its name (or for the nearest QuPath class, for our four nucleus types), else the palette's first colour no known class uses."""
+    default for its name (or for the nearest QuPath class, for our four nucleus types), else the
+    palette's first colour no known class uses (``used``: those colours, when the caller keeps them)."""
     if cls in known:
         return known[cls]
     if cls in QUPATH_DEFAULTS:
         return QUPATH_DEFAULTS[cls]
-    if cls in TYPE_COLORS and TYPE_COLORS[cls] not in known.values():  # "Tumor" and "Epithelial" together stay apart
+    used = set(known.values()) if used is None else used
+    if cls in TYPE_COLORS and TYPE_COLORS[cls] not in used:  # "Tumor" and "Epithelial" together stay apart
         return TYPE_COLORS[cls]
-    used = set(known.values()) | set(QUPATH_DEFAULTS.values())
-    free = [c for c in PALETTE if c not in used]
+    free = [c for c in PALETTE if c not in used and c not in _DEFAULT_COLORS]
     return free[0] if free else PALETTE[zlib.crc32(cls.encode()) % len(PALETTE)]
+
+
+_DEFAULT_COLORS = frozenset(QUPATH_DEFAULTS.values())
 
 
 def assign_colors(classes, known: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
     """Give every class in ``classes`` a colour, distinct from the others' as long as the
-    palette lasts; records them in ``known`` (so every export of a slide agrees)."""
+    palette lasts; records them in ``known`` (so every export of a slide agrees). Linear in the
+    classes (the colours in use are kept as it goes, not recounted per class)."""
+    used = set(known.values())
     for cls in classes:
         if cls not in known:
-            known[cls] = class_color(cls, known)
+            known[cls] = class_color(cls, known, used)
+            used.add(known[cls])
     return known
 
 

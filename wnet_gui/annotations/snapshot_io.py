@@ -74,12 +74,31 @@ def _check(a: dict[str, np.ndarray], n_sources: int, n_classes: int) -> None:
         raise SnapshotError("an outline belongs to no nucleus")
 
 
+MAX_INFLATION = 4  # our snapshots are stored, not compressed: what they unpack to is about what they weigh
+MAX_SNAPSHOT_ARRAYS = 16
+
+
+def _check_inflation(path: Path) -> None:
+    """Refuse a snapshot that would unpack to far more than it weighs (a 31 MB file that
+    inflates to 32 GB once took the app past 6 GB) before any array is read."""
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        members = zf.infolist()
+        if len(members) > MAX_SNAPSHOT_ARRAYS:
+            raise SnapshotError(f"holds {len(members)} arrays; a snapshot has {MAX_SNAPSHOT_ARRAYS} at most")
+        unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_INFLATION * size + (16 << 20):
+        raise SnapshotError(f"would unpack to {unpacked / 2**20:,.0f} MiB from {size / 2**20:,.1f} MiB on disk (a compression bomb, "
+                            "not a snapshot this app wrote)")
+
+
 def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
     """Add the snapshot's nuclei to ``store``; returns their ids (the saved ones, unless the
     store has already used them, e.g. after a clear — then new ones, links kept by order).
 
     Raises SnapshotError, leaving ``store`` untouched, when the file is unreadable."""
     try:
+        _check_inflation(Path(path))
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays["meta"]))
@@ -87,6 +106,10 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
             raise SnapshotError(f"unknown snapshot format {meta.get('format') if isinstance(meta, dict) else None!r}")
         if not all(isinstance(v, list) and all(isinstance(t, str) for t in v) for v in (meta["sources"], meta["classes"])):
             raise SnapshotError("source and class names are not text")
+        from .qupath import MAX_CLASS_NAME, MAX_CLASSES
+
+        if len(meta["classes"]) > MAX_CLASSES + 1 or any(len(t) > MAX_CLASS_NAME for t in meta["classes"]):
+            raise SnapshotError(f"more than {MAX_CLASSES:,} classes, or a class name over {MAX_CLASS_NAME} characters")
         colors = meta.get("class_colors", {})
         if not (isinstance(colors, dict) and all(isinstance(c, list) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)
                                                  for c in colors.values())):

@@ -30,7 +30,9 @@ def fingerprint(slide: Path, model_sha256: str, options: DetectOptions, region, 
     except OSError:
         size, mtime = -1, -1
     opts = {k: getattr(options, k) for k in RESULT_OPTIONS}
-    return {"input": str(Path(slide).resolve()), "size": size, "mtime_ns": mtime, "model_sha256": model_sha256,
+    from .slide_inputs import real_path
+
+    return {"input": str(real_path(Path(slide))), "size": size, "mtime_ns": mtime, "model_sha256": model_sha256,
             "options": opts, "region": None if region is None else hashlib.sha256(pickle.dumps(region)).hexdigest(), "format": out_format, "points_as": points_as}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,11 +66,20 @@ def expand_inputs(inputs: list[str]) -> list[SlideInput]:
             found.append(SlideInput(path))
     seen, unique = set(), []
     for s in found:
-        key = s.path.resolve()
+        key = real_path(s.path)
         if key not in seen:
             seen.add(key)
             unique.append(s)
     return unique
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with its links followed; a link loop (or another unreadable link) is left as
+    written, so it fails as that one slide ("does not exist") instead of stopping the run."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
 
 
 def output_names(slides: list[Path], suffix: str) -> list[str]:
@@ -79,7 +89,7 @@ def output_names(slides: list[Path], suffix: str) -> list[str]:
     stems = [p.stem for p in slides]
     names = list(stems)
     clashing = {n for n in stems if stems.count(n) > 1}
-    resolved = [p.resolve() for p in slides]
+    resolved = [real_path(p) for p in slides]
     for i, p in enumerate(slides):
         if names[i] not in clashing:
             continue

@@ -15,10 +15,11 @@ from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QDockWidget, QHBoxLayout, QInputDialog, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..annotations.qupath import assign_colors
+from ..annotations.qupath import MAX_CLASS_NAME, assign_colors
 from .commands import SetClassCommand
 
 DEFAULT_CLASSES = ("Nucleus", "Epithelial", "Inflammatory", "Stromal", "Other")
+MAX_LISTED = 100  # classes in the list (and in the saved settings): nine have hotkeys, a study has tens
 COLUMNS = ("Key", "Class", "Shown", "Total", "In view", "In region")
 
 
@@ -69,13 +70,13 @@ class ClassTools(QObject):
             shortcut = QShortcut(QKeySequence(str(k)), window)
             shortcut.activated.connect(lambda k=k: self.number_key(k))
         saved = window.settings.value("classes/list", "")
-        try:
-            entries = json.loads(saved) if saved else [{"name": n} for n in DEFAULT_CLASSES]
-        except ValueError:
+        try:  # the list as this app saves it is a few kB: anything far larger is not ours to load
+            entries = json.loads(saved) if saved and len(saved) < (1 << 20) else [{"name": n} for n in DEFAULT_CLASSES]
+        except (ValueError, RecursionError):
             entries = [{"name": n} for n in DEFAULT_CLASSES]
         colors = window.store.class_colors
-        for e in entries:
-            if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] not in self.names:
+        for e in entries[:MAX_LISTED] if isinstance(entries, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("name"), str) and 0 < len(e["name"]) <= MAX_CLASS_NAME and e["name"] not in self.names:
                 self.names.append(e["name"])
                 if isinstance(e.get("color"), list) and len(e["color"]) == 3:
                     colors.setdefault(e["name"], tuple(int(v) for v in e["color"]))
@@ -98,7 +99,7 @@ class ClassTools(QObject):
         store = self.window.store
         present = set(store.classes_of(store.ids())) if len(store) else set()
         for name in list(store.class_list) + sorted(present):
-            if name not in self.names:
+            if name not in self.names and len(self.names) < MAX_LISTED and len(name) <= MAX_CLASS_NAME:
                 self.names.append(name)
         self.show_classes_if_typed(present)
         self.refresh()
@@ -215,8 +216,8 @@ class ClassTools(QObject):
             self.show_classes_if_typed({name})
 
     def add(self, name: str, color: tuple[int, int, int] | None = None) -> None:
-        name = " ".join(name.split())
-        if not name or name in self.names:
+        name = " ".join(name.split())[:MAX_CLASS_NAME]
+        if not name or name in self.names or len(self.names) >= MAX_LISTED:
             return
         if color is not None:
             self.window.store.class_colors[name] = color
@@ -231,7 +232,7 @@ class ClassTools(QObject):
 
     def rename(self, old: str, new: str) -> None:
         """Rename a class everywhere (its nuclei too, as one undo step)."""
-        new = " ".join(new.split())
+        new = " ".join(new.split())[:MAX_CLASS_NAME]
         if not new or new in self.names or old not in self.names:
             return
         store = self.window.store
