@@ -57,7 +57,8 @@ def test_export_shape_is_what_qupath_reads():
     assert f["properties"]["objectType"] == "cell"  # inside properties, not at feature level
     assert "objectType" not in f
     assert f["nucleusGeometry"] == f["geometry"]  # the NuClick mask is the cell's nucleus
-    assert f["properties"]["classification"] == {"name": "Tumor", "color": [200, 0, 0]}
+    assert f["properties"]["classification"] == {"name": "Tumor", "color": [200, 0, 0], "colorRGB": -3670016}  # both forms: 0.2/0.3 read colorRGB
+    assert f["properties"]["color"] == [200, 0, 0]  # an object colour: QuPath 0.2 cannot re-export a named object without one
     assert f["geometry"]["type"] == "Polygon"
     ring = f["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 5

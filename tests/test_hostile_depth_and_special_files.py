@@ -2,6 +2,7 @@
 past 8 GB), and a FIFO given as GeoJSON is refused at once (it once hung the CLI and the app)."""
 
 import json
+from pathlib import Path
 import os
 import subprocess
 import sys
@@ -190,3 +191,24 @@ def test_class_names_and_counts_are_bounded_and_nothing_persists(tmp_path, qtbot
     start = time.perf_counter()
     assign_colors([f"k{i}" for i in range(8000)], known)
     assert len(known) == 8000 and time.perf_counter() - start < 5  # it was quadratic: 0.75 s at 8k, minutes at 100k
+
+
+def test_the_cohort_summary_never_writes_a_formula_nor_a_file_it_did_not_make(tmp_path, sample_tiff, monkeypatch):
+    """Issue 31 item 10 (and 27's "names output files for slides that failed")."""
+    import csv
+    import shutil
+
+    from wnet_gui.cli.main import main
+
+    shutil.copy(sample_tiff, tmp_path / "=HYPERLINK(1).tif")
+    (tmp_path / "@cmd.tif").write_bytes(b"not a tiff")
+    monkeypatch.chdir(tmp_path)  # relative names, as a study's manifest often has them
+    out = Path("out")
+    assert main(["detect", "=HYPERLINK(1).tif", "@cmd.tif", "-o", "out", "--scheduler", "none", "--device", "cpu"]) == 1
+    rows = {Path(r["slide"].lstrip("'")).name: r for r in csv.DictReader(open(out / "summary.csv", encoding="utf-8"))}
+    assert set(rows) == {"=HYPERLINK(1).tif", "@cmd.tif"}
+    for r in rows.values():
+        assert not any(v.startswith(("=", "+", "-", "@")) for v in r.values() if v), r
+    assert rows["@cmd.tif"]["slide"] == "'@cmd.tif"
+    assert rows["@cmd.tif"]["status"] == "failed" and rows["@cmd.tif"]["output"] == ""
+    assert rows["=HYPERLINK(1).tif"]["status"] == "done" and Path(rows["=HYPERLINK(1).tif"]["output"].lstrip("'")).exists()

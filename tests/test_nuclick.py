@@ -63,6 +63,31 @@ def test_mask_to_polygon_outline_has_the_mask_area():
     assert mask_to_polygon(np.zeros((5, 5), bool)) is None
 
 
+def test_outlines_never_cross_or_touch_themselves():
+    """Issue 31 item 15: lobes meeting at a pixel's corner and one-pixel spurs were traced as
+    self-touching rings (26 of 555 on CoNSeP test_1), which QuPath splits, keeping one part."""
+    from shapely.geometry import Polygon
+
+    lobes = np.zeros((20, 20), bool)
+    lobes[2:8, 2:8] = True
+    lobes[8:14, 8:14] = True  # touches the first only diagonally
+    spur = np.zeros((20, 20), bool)
+    spur[4:12, 4:12] = True
+    spur[7, 12:18] = True  # a one-pixel tail
+    for mask, least_area in ((lobes, 50), (spur, 49)):
+        poly = mask_to_polygon(mask)
+        shape = Polygon(poly)
+        assert shape.is_valid and shape.area >= least_area, (shape.area, shape.is_valid)
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # ragged random blobs, the kind a thresholded probability map gives
+        mask = np.zeros((24, 24), bool)
+        mask[6:18, 6:18] = rng.random((12, 12)) < 0.7
+        mask[11:13, 11:13] = True
+        clicked = clean_mask(mask.astype(float), (12, 12), min_size=1, max_hole=0)
+        poly = mask_to_polygon(clicked)
+        assert poly is None or Polygon(poly).is_valid
+
+
 def test_crop_centered_pads():
     a = np.arange(25).reshape(5, 5)
     c = crop_centered(a, 0, 0, 4, -1)

@@ -9,8 +9,10 @@ What QuPath shows depends on the shape chosen:
   ``nucleusGeometry`` is the mask (QuPath measures it as a nucleus); ``masks_as="detections"``:
   a polygon detection.
 
-QuPath keeps ids, classifications, names and measurements when it saves; it drops any other
-property. So the score is a measurement (``score``), the source (model name or "manual") the
+QuPath keeps ids, classifications, names, object colours and measurements when it saves; it
+drops any other property. Every named object carries an object colour (QuPath 0.2's writer
+fails on a named object without one) and every class both colour forms (0.2/0.3 read only
+``colorRGB``). So the score is a measurement (``score``), the source (model name or "manual") the
 object's ``name``, and ids are UUIDs fixed by the slide and the nucleus (stable across
 exports, unique across slides). Our exact fields also ride in ``properties.wnet`` for a
 lossless round trip through our own files.
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .atomic_file import replacing
-from .qupath import assign_colors, class_color, object_id
+from .qupath import assign_colors, class_color, object_id, packed_of_rgb
 from .store import Nucleus, NucleusStore
 
 POINTS_AS = ("detections", "annotations")
@@ -57,6 +59,12 @@ def _measurements(score: float, extra: dict | None) -> dict[str, Any] | None:
     return m or None
 
 
+def _classification(name: str, rgb) -> dict[str, Any]:
+    """A class as every QuPath version reads it: ``color`` (0.4+) and ``colorRGB`` (0.2/0.3,
+    which ignore ``color``)."""
+    return {"name": name, "color": [int(v) for v in rgb], "colorRGB": packed_of_rgb(rgb)}
+
+
 def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_as: str = "cells", split_sources: bool = False) -> dict[str, Any]:
     """A FeatureCollection of the store in the chosen shapes (see the module's doc)."""
     if points_as not in POINTS_AS:
@@ -75,7 +83,7 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
     scores = np.round(raw_scores, 4).tolist()
     has_score = (~np.isnan(raw_scores)).tolist()
     sources, classes = store.sources.names, store.classes.names
-    classification = {code: {"name": cls, "color": list(class_color(cls, colors))} for code, cls in enumerate(classes)}
+    classification = {code: _classification(cls, class_color(cls, colors)) for code, cls in enumerate(classes)}
     for nid, x, y, score, scored, src, cls_code in zip(ids, xs, ys, scores, has_score, cols["source"].tolist(), cols["cls"].tolist(), strict=True):
         extra = store.extras.get(nid)
         polygon = store.polygons.get(nid)
@@ -84,7 +92,8 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
             groups.setdefault((cls, source if split_sources else ""), []).append(Nucleus(nid, x, y, source, score if scored else math.nan, cls))
             continue
         fid = (extra or {}).get("uuid") or object_id(store.namespace, f"nucleus/{nid}")
-        properties: dict[str, Any] = {"objectType": "detection", "name": source, "classification": classification[cls_code]}
+        properties: dict[str, Any] = {"objectType": "detection", "name": source, "color": classification[cls_code]["color"],
+                                      "classification": classification[cls_code]}
         feature: dict[str, Any] = {"type": "Feature", "id": fid}
         if polygon is not None:
             outline = {"type": "Polygon", "coordinates": [_ring(polygon)]}
@@ -113,16 +122,16 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
             "type": "Feature",
             "id": object_id(store.namespace, f"points/{cls}/{source}"),
             "geometry": geometry,
-            "properties": {"objectType": "annotation", "name": f"{cls} ({source})" if source else cls,
-                           "classification": {"name": cls, "color": list(class_color(cls, colors))}, "wnet": wnet},
+            "properties": {"objectType": "annotation", "name": f"{cls} ({source})" if source else cls, "color": list(class_color(cls, colors)),
+                           "classification": _classification(cls, class_color(cls, colors)), "wnet": wnet},
         })
     for k, outline in enumerate(store.reviewed):  # QuPath shows them as annotations; `wnet adapt --regions` reads them
         ring = _ring(outline)
         features.append({
             "type": "Feature", "id": object_id(store.namespace, f"reviewed/{k}/{ring[:3]}"),
             "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {"objectType": "annotation", "name": REVIEWED_NAME,
-                           "classification": {"name": REVIEWED_CLASS, "color": list(REVIEWED_COLOR)}, "wnet": {"reviewed": True}},
+            "properties": {"objectType": "annotation", "name": REVIEWED_NAME, "color": list(REVIEWED_COLOR),
+                           "classification": _classification(REVIEWED_CLASS, REVIEWED_COLOR), "wnet": {"reviewed": True}},
         })
     return {"type": "FeatureCollection", "features": features}
 

@@ -53,7 +53,7 @@ class SlideOutcome:
     def row(self) -> dict[str, Any]:
         return {"slide": self.slide, "status": self.status, "nuclei": self.nuclei, "tissue_mm2": f"{self.tissue_mm2:.3f}",
                 "seconds": f"{self.seconds:.1f}", "mpx_per_s": f"{self.mpx_per_s:.2f}", "worker": self.worker,
-                "error": self.error, "output": self.output}
+                "error": self.error, "output": self.output if self.status in ("done", "skipped") else ""}  # no file for a slide not done
 
 
 @dataclass
@@ -385,12 +385,13 @@ def _run_dask(todo: list[SlideTask], state: Progress, finish, progress, client, 
 
 def write_summary(summary: CohortSummary, path: Path) -> None:
     from ..annotations.atomic_file import replacing
+    from ..annotations.csv_io import spreadsheet_safe
 
     with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
-        for o in summary.outcomes:
-            writer.writerow(o.row())
+        for o in summary.outcomes:  # slide names and errors come from files: never formulas in a spreadsheet
+            writer.writerow({k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in o.row().items()})
 
 
 __all__ = ["CohortSummary", "Progress", "SlideOutcome", "SlideTask", "plan", "run_cohort", "run_slide_task", "warm_up", "write_summary"]

@@ -41,19 +41,58 @@ def clean_mask(prob: np.ndarray, click_uv: tuple[int, int], threshold: float = 0
 
 
 def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.5) -> np.ndarray | None:
-    """Outer outline (M, 2) x, y in mask pixels (pixel centres), simplified; None if empty."""
+    """Outer outline (M, 2) x, y in mask pixels (pixel centres), simplified and valid (never
+    crossing or touching itself: QuPath splits such a ring into parts and keeps the largest
+    after a round trip); None if empty."""
     if not mask.any():
         return None
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contours, _ = cv2.findContours(_bridged(mask).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea)[:, 0, :].astype(np.float64)
     if len(contour) < 3:
         return None
+    return valid_outline(contour, tolerance)
+
+
+def _bridged(mask: np.ndarray) -> np.ndarray:
+    """Lobes that meet only at a pixel's corner would be traced as joined by a line of no width:
+    each such joint gets the two pixels beside it, a 2×2 body the outline can go round."""
+    m = mask.astype(bool).copy()
+    a, b, c, d = m[:-1, :-1], m[:-1, 1:], m[1:, :-1], m[1:, 1:]  # top-left, top-right, bottom-left, bottom-right
+    joint = (a & d & ~b & ~c) | (b & c & ~a & ~d)
+    if joint.any():
+        m[:-1, :-1] |= joint
+        m[:-1, 1:] |= joint
+        m[1:, :-1] |= joint
+        m[1:, 1:] |= joint
+    return m
+
+
+def valid_outline(ring: np.ndarray, tolerance: float = 0.0) -> np.ndarray | None:
+    """``ring`` as one simple polygon: a pixel trace that runs out along a one-pixel spur and
+    back is self-touching; the spur is dropped (the largest valid part is kept). Optionally simplified
+    (``tolerance`` px), validity kept."""
+    from shapely import make_valid
     from shapely.geometry import Polygon
 
-    poly = Polygon(contour).simplify(tolerance, preserve_topology=True)
-    if poly.is_empty or poly.geom_type != "Polygon" or poly.area <= 0:
-        return contour
+    poly = Polygon(ring)
+    if not poly.is_valid:
+        parts = [g for g in _polygons_in(make_valid(poly)) if g.area > 0]
+        if not parts:
+            return None
+        poly = max(parts, key=lambda g: g.area)
+    if tolerance > 0:
+        simpler = poly.simplify(tolerance, preserve_topology=True)
+        poly = simpler if simpler.geom_type == "Polygon" and simpler.is_valid and simpler.area > 0 else poly
+    if poly.is_empty or poly.geom_type != "Polygon" or poly.area <= 0 or not poly.is_valid:
+        return None
     return np.asarray(poly.exterior.coords)[:-1]
+
+
+def _polygons_in(geometry) -> list:
+    """Every Polygon inside a (possibly nested) collection, as make_valid returns them."""
+    if geometry.geom_type == "Polygon":
+        return [geometry]
+    return [p for g in getattr(geometry, "geoms", []) for p in _polygons_in(g)]
 
 
 def clip_to_slide(polygon: np.ndarray, width: float, height: float) -> np.ndarray | None:
