@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic_file import sibling_name
 from .snapshot_io import SnapshotError, read_snapshot, write_snapshot
 from .store import NucleusStore
 
@@ -42,19 +43,24 @@ def autosave_path(slide_path: str | Path, beside: bool = True) -> Path:
     ``beside`` and its folder is writable, else in the user's data folder."""
     slide_path = Path(slide_path).resolve()
     if beside and os.access(slide_path.parent, os.W_OK):
-        return slide_path.with_name(slide_path.name + SUFFIX)
-    return user_data_dir() / f"{_slide_key(slide_path)}{SUFFIX}"
+        return slide_path.with_name(sibling_name(slide_path.name, SUFFIX, room=48))  # room for the series' and temporary suffixes
+    return user_data_dir() / sibling_name(_slide_key(slide_path), SUFFIX, room=48)
 
 
 class SlideLock:
     """An exclusive, advisory lock on one slide's autosave, held while the slide is open.
 
-    ``flock`` on a file in the user's data folder (the same for every instance, wherever
-    the snapshots go); the kernel drops it when the process ends, however it ends."""
+    ``flock`` on a file beside the slide, where the autosaves are, so two users (two data
+    folders) or two machines on a shared folder see each other; and on one in the user's data
+    folder, which also covers slides in read-only folders. The kernel (or the NFS lock
+    manager) drops it when the process ends, however it ends."""
 
-    def __init__(self, slide_path: Path):
-        self.path = user_data_dir() / "locks" / f"{_slide_key(slide_path)}.lock"
-        self._fh = None
+    def __init__(self, slide_path: Path, beside: bool = True):
+        self.paths = [user_data_dir() / "locks" / sibling_name(_slide_key(slide_path), ".lock")]
+        if beside and os.access(slide_path.parent, os.W_OK):
+            self.paths.insert(0, slide_path.with_name(sibling_name(f".{slide_path.name}", ".wnet-lock")))
+        self.path = self.paths[-1]
+        self._held: list = []
         self.owner = ""  # who holds it, when we could not take it
 
     def acquire(self) -> bool:
@@ -62,34 +68,38 @@ class SlideLock:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no lock, as before
             return True
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a+b", buffering=0)  # unbuffered: nothing left to flush at close
-        except OSError:
-            return True  # no writable data folder: nothing to lock with; saving will say what fails
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            self.owner = fh.read(200).decode("utf-8", "replace").strip()
-            fh.close()
-            return False
-        try:  # who owns it, for the other instance's message; a full disk only loses this note
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} on {os.uname().nodename if hasattr(os, 'uname') else 'this machine'}".encode())
-        except OSError:
-            pass
-        self._fh = fh
+        for path in self.paths:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fh = open(path, "a+b", buffering=0)  # unbuffered: nothing left to flush at close
+            except OSError:
+                continue  # a folder we cannot write: nothing to lock with there; saving will say what fails
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                self.owner = fh.read(200).decode("utf-8", "replace").strip()
+                fh.close()
+                self.release()
+                return False
+            try:  # who owns it, for the other instance's message; a full disk only loses this note
+                fh.seek(0)
+                fh.truncate()
+                user = os.environ.get("USER") or os.environ.get("USERNAME") or ""
+                host = os.uname().nodename if hasattr(os, "uname") else "this machine"
+                fh.write(f"{user + ', ' if user else ''}pid {os.getpid()} on {host}".encode())
+            except OSError:
+                pass
+            self._held.append(fh)
         return True
 
     def release(self) -> None:
-        if self._fh is not None:
+        for fh in self._held:
             try:
-                self._fh.close()  # closing drops the flock
+                fh.close()  # closing drops the flock
             except OSError:
                 pass
-            self._fh = None
+        self._held = []
 
 
 @dataclass
@@ -115,7 +125,7 @@ class Autosaver:
         self.durable: list[tuple[int, Path]] = []  # (revision, file) of each save made durable
         self.on_durable = None  # callback(revision, path) after fsync + rename
         self._thread: threading.Thread | None = None
-        self._lock = SlideLock(self.slide_path)
+        self._lock = SlideLock(self.slide_path, beside)
         self.read_only = lock and not self._lock.acquire()
         self._owner = lock and not self.read_only  # only the instance holding the slide renames its files
         if self.read_only:
@@ -166,7 +176,7 @@ class Autosaver:
 
     def _write_to(self, snapshot: NucleusStore, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.next")  # unique: no two writers share it
+        tmp = path.with_name(sibling_name(path.name, f".{os.getpid()}-{uuid.uuid4().hex[:8]}.next", room=8))  # unique: no two writers share it
         try:
             write_snapshot(snapshot, tmp)  # complete, fsynced and renamed into place only when whole
             self._rotate(path)

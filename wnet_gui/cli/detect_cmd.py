@@ -18,7 +18,7 @@ from ..engine.slide_inputs import expand_inputs
 from ..engine.tiling import PolygonRegion, Rect
 from ..models.zoo import resolve_card
 from ..slides import SlideError
-from .hints import with_hint
+from .hints import printable, with_hint
 
 
 def parse_region(text: str) -> Rect | PolygonRegion:
@@ -66,7 +66,7 @@ def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, 
 
     def progress(result):
         if not bars:  # tissue tiles only: skipped background would make the rate (and ETA) a lie
-            bars.append(tqdm(desc=slide_path.name, unit="tile", leave=True, total=result.total - result.skipped))
+            bars.append(tqdm(desc=printable(slide_path.name), unit="tile", leave=True, total=result.total - result.skipped))
         bars[0].update(result.done - result.skipped - bars[0].n)
 
     start = time.monotonic()
@@ -77,14 +77,15 @@ def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, 
     except Exception as exc:
         message = str(exc) if isinstance(exc, (SlideError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
         message = with_hint(message)
-        print(f"error: {slide_path}: {message}" if slide_path.name not in message else f"error: {message}", file=sys.stderr)
+        shown = printable(str(slide_path))
+        print(f"error: {shown}: {message}" if printable(slide_path.name) not in message else f"error: {message}", file=sys.stderr)
         return 2
     finally:
         for bar in bars:
             bar.close()
     mpx = run_.area_px / 1e6
-    print(f"{slide_path.name}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
-          f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {out}")
+    print(f"{printable(slide_path.name)}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
+          f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {printable(str(out))}")
     return 0
 
 
@@ -119,7 +120,7 @@ def _run_many(args, slides, card, options, region, output: Path) -> int:
             if outcome.status == "skipped":
                 tqdm.write(f"{Path(outcome.slide).name}: already done ({outcome.output}), skipped")
             elif outcome.status == "failed":
-                tqdm.write(f"error: {outcome.slide}: {with_hint(outcome.error or '')}", file=sys.stderr)
+                tqdm.write(f"error: {printable(outcome.slide)}: {with_hint(outcome.error or '')}", file=sys.stderr)
             elif outcome.status == "done":
                 tqdm.write(f"{Path(outcome.slide).name}: {outcome.nuclei} nuclei in {outcome.seconds:.1f} s "
                            f"({outcome.mpx_per_s:.1f} Mpx/s on {outcome.worker}) → {outcome.output}")
@@ -141,7 +142,7 @@ def _run_many(args, slides, card, options, region, output: Path) -> int:
             client.close()
         if jobs is not None:
             jobs.close()
-    print(summary.table())
+    print(printable(summary.table()))  # newlines and tabs pass; escapes in slide names do not
     print(f"{summary.count('done')} done, {summary.count('skipped')} skipped, {summary.failed} failed in {summary.seconds:.1f} s; "
           f"summary: {output / 'summary.csv'}")
     if summary.failed:

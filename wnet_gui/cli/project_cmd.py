@@ -61,10 +61,10 @@ def detect(args: argparse.Namespace) -> int:
         failures = detect_pending(project, card, options, _progress, redo=args.overwrite)
     counts = project.counts()
     print(f"{project.file}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
-    from .hints import with_hint
+    from .hints import printable, with_hint
 
     for path, error in failures:
-        print(f"error: {path}: {with_hint(error)}", file=sys.stderr)
+        print(f"error: {printable(path)}: {with_hint(error)}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -74,8 +74,10 @@ def export(args: argparse.Namespace) -> int:
     project = _open(args.project)
     done = export_all(project, args.output, args.points_as, args.masks_as, _progress)
     print(f"{done.written} slides → {args.output}; summary: {done.summary}")
+    from .hints import printable, with_hint
+
     for slide, error in done.failures:
-        print(f"error: {slide}: {error}", file=sys.stderr)
+        print(f"error: {printable(slide)}: {with_hint(error)}", file=sys.stderr)
     return 1 if done.failures else 0
 
 
