@@ -88,3 +88,35 @@ def test_one_pixel_high_strip_opens_and_has_a_thumbnail(tmp_path):
     cv2.imwrite(str(path), np.full((1, 5000, 3), 100, np.uint8))
     slide = open_slide(path, mpp=0.25)
     assert slide.get_thumbnail(256).shape == (1, 256, 3)
+
+
+def test_a_uniform_field_is_background_whatever_its_thumbnail_says(tmp_path):
+    """Issue 31 item 7: a uniform 65,536² TIFF planned 5,476 tiles of model time (about 1.5 h):
+    a uniform grey is 'dark' to the tissue mask, and a thumbnail too big to decode whole is
+    sampled, so nothing was skipped. A tile read and found uniform is background: no model
+    time, no centres, no tissue area."""
+    from wnet_gui.engine.detect import DetectOptions, run_detection
+    from wnet_gui.models.zoo import resolve_card
+
+    import wnet_gui.engine.detect as detect
+
+    slide = open_slide(header_only_tiff(tmp_path / "grey.tif", 16384, 16384, value=128), mpp=0.25)
+    run = run_detection(slide, resolve_card("fast"), options=DetectOptions(device="cpu"))
+    assert len(run.centres) == 0 and run.area_px == 0 and run.tiles_done == run.tiles_skipped  # the thumbnail saw it all: no tile planned
+    # a thumbnail too big to decode is sampled and skips nothing: each tile read is checked instead
+    small = open_slide(header_only_tiff(tmp_path / "grey-small.tif", 4096, 3000, value=128), mpp=0.25)
+
+    class Everything:
+        def __init__(self, *a, **k):
+            pass
+
+        def has_tissue(self, *a):
+            return True
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.setattr(detect, "TissueMask", Everything)
+        run = run_detection(small, resolve_card("fast"), options=DetectOptions(device="cpu"))
+    assert run.tiles_total > 4 and run.tiles_skipped == run.tiles_total  # edge tiles too: their padding does not count
+    assert len(run.centres) == 0 and run.area_px == 0

@@ -23,7 +23,7 @@ from ..models.card import ModelCard
 from ..models.card_schema import SENSITIVITY_RANGE
 from ..slides import Slide, SlideError, open_slide
 from ..slides.scale import MPP_HINT, MPP_RANGE, MppUnknownError
-from ..slides.tissue import TissueMask
+from ..slides.tissue import UNIFORM_RANGE, TissueMask
 from .device import select_device
 from .predict import DensityPredictor
 from .tiling import PolygonRegion, Rect, Tile, fitted_tile_size, plan_tiles
@@ -85,9 +85,10 @@ class TileResult:
     scores: np.ndarray
     done: int  # tiles finished so far, skipped ones included
     total: int
-    skipped: int  # tiles never read: background, or outside a region outline
+    skipped: int  # tiles not run through the model: background, outside a region outline, or a uniform field
     elapsed: float
     types: list[str] | None = None  # a type per centre, for a typing model
+    background: bool = False  # this tile was read and found uniform (no tissue): no centres, no tissue area
 
     @property
     def eta(self) -> float:
@@ -139,7 +140,19 @@ def _batch_size(device: torch.device, options: DetectOptions) -> int:
     return 4 if device.type == "cpu" else 16
 
 
-def _read_tiles(slide: Slide, tiles: list[Tile], out: "queue.Queue", stop: threading.Event) -> None:
+
+def _uniform(slide: Slide, tile: Tile, pixels: np.ndarray) -> bool:
+    """Whether the part of the tile inside the slide is one flat colour (its padding beyond the
+    slide's edge does not count)."""
+    w, h = slide.dimensions
+    scale = tile.size / tile.read_size
+    u0, v0 = int(max(0, -tile.read_x) * scale), int(max(0, -tile.read_y) * scale)
+    u1, v1 = int(np.ceil(min(tile.read_size, w - tile.read_x) * scale)), int(np.ceil(min(tile.read_size, h - tile.read_y) * scale))
+    inside = pixels[max(v0, 0):max(v1, v0 + 1), max(u0, 0):max(u1, u0 + 1)]
+    return inside.size == 0 or int(inside.max()) - int(inside.min()) <= UNIFORM_RANGE
+
+
+def _read_tiles(slide: Slide, tiles: list[Tile], out: "queue.Queue", stop: threading.Event, skip_uniform: bool = True) -> None:
     """Producer: read each tile at model scale, in plan order; None marks the end."""
     try:
         for tile in tiles:
@@ -147,6 +160,8 @@ def _read_tiles(slide: Slide, tiles: list[Tile], out: "queue.Queue", stop: threa
                 break
             ds = tile.read_size / tile.size
             pixels = slide.read_scaled(tile.read_x, tile.read_y, tile.read_size, tile.read_size, ds, (tile.size, tile.size))
+            if skip_uniform and _uniform(slide, tile, pixels):
+                pixels = None  # a uniform field holds no nucleus: no model time spent on it
             while not stop.is_set():
                 try:
                     out.put((tile, pixels), timeout=0.1)
@@ -203,7 +218,7 @@ def iter_detections(
     start = time.monotonic()
     stop = threading.Event()
     inbox: queue.Queue = queue.Queue(maxsize=max(2, options.prefetch))
-    reader = threading.Thread(target=_read_tiles, args=(slide, todo, inbox, stop), daemon=True, name="tile-reader")
+    reader = threading.Thread(target=_read_tiles, args=(slide, todo, inbox, stop, options.skip_background), daemon=True, name="tile-reader")
     reader.start()
     batch_size = _batch_size(predictor.device, options)
     done = skipped
@@ -218,6 +233,12 @@ def iter_detections(
                     failure = item
                     finished = True  # tiles read before a failure are still processed
                     break
+                if item[1] is None:  # read and found uniform: background after all
+                    done += 1
+                    skipped += 1
+                    yield TileResult(item[0], np.zeros((0, 2)), np.zeros(0, np.float32), done, total, skipped, time.monotonic() - start,
+                                     [] if predictor.types else None, background=True)
+                    continue
                 batch.append(item)
             if not batch or cancel.is_set():
                 continue
@@ -292,7 +313,8 @@ def run_detection(
         if result.types is not None:
             part_types += result.types
         run.tiles_total, run.tiles_done, run.tiles_skipped = result.total, result.done, result.skipped
-        run.area_px += result.tile.core.w * result.tile.core.h
+        if not result.background:
+            run.area_px += result.tile.core.w * result.tile.core.h
         if on_tile:
             on_tile(result)
     run.cancelled = bool(cancel and cancel.is_set())

@@ -9,10 +9,14 @@ from skimage.morphology import remove_small_objects
 
 from .base import Slide
 
+UNIFORM_RANGE = 6  # grey levels: an image whose every pixel lies within this of the others is empty glass or fill
+
 
 def tissue_mask_from_rgb(rgb: np.ndarray, min_object_fraction: float = 1e-4) -> np.ndarray:
     """Boolean tissue mask: saturated or dark pixels, Otsu on saturation clamped to
     [0.04, 0.10] so an image that is all tissue is not split into 'tissue' and 'not'."""
+    if rgb.size and int(rgb.max()) - int(rgb.min()) <= UNIFORM_RANGE:
+        return np.zeros(rgb.shape[:2], bool)  # one flat colour everywhere (glass, a fill): no tissue, however dark
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     sat = hsv[..., 1].astype(np.float32) / 255.0
     val = hsv[..., 2].astype(np.float32) / 255.0
