@@ -7,8 +7,12 @@ import sys
 
 
 def modules_after(code: str) -> set[str]:
+    import tempfile
+
+    home = tempfile.mkdtemp()  # the window reads and writes settings: never the user's own
+    env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "", "HOME": home, "XDG_CONFIG_HOME": home, "WNET_DATA_HOME": home}
     out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
-                         capture_output=True, text=True, timeout=120, env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""})
+                         capture_output=True, text=True, timeout=120, env=env)
     return set(out.stdout.split())
 
 
