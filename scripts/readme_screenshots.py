@@ -96,7 +96,7 @@ def main() -> None:
         Image.fromarray(np.ascontiguousarray(image[::-1])).save(study / f"TCGA-case-{k + 1}_flipped.png")
     window.exported_revision = window.store.revision
     window.project.open_project(study)
-    window.project.state_scale(window.project.project.slides, 0.25)
+    window.project.scales.state(window.project.project.slides, 0.25)
     window.reload_models("typed")
     window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
     window.detection.start()

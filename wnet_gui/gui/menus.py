@@ -75,7 +75,7 @@ def build_menus(window) -> None:
 
     image_menu = menu.addMenu("&Image")
     image_menu.addAction(a("Set &pixel size (µm/px)…", window.scale.set_pixel_size_dialog))
-    image_menu.addAction(a("Set pixel size of the &selected project slides…", window.project.set_scale_of_selected))
+    image_menu.addAction(a("Set pixel size of the &selected project slides…", window.project.scales.set_for_selected))
 
     tools_menu = menu.addMenu("&Tools")
     toolbar = window.addToolBar("Tools")

@@ -100,7 +100,7 @@ class ProjectActions(QObject):
         self.panel.remember_view()
         project = self.project
         current = window.slide.path if window.slide is not None else None
-        if not self.panel.scales_known([e for e in project.slides if e.state == "new" and not project.missing(e)]):
+        if not self.panel.scales.known([e for e in project.slides if e.state == "new" and not project.missing(e)]):
             return
         from ..engine.detect import DetectOptions
 

@@ -6,32 +6,22 @@ shared with ``wnet detect PROJECT`` and ``wnet export PROJECT``)."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..projects import STATES, Project, ProjectError, refresh_entry
 from .project_actions import ProjectActions
+from .project_thumbnails import THUMB, ProjectThumbnails, size_text
+from .scale import ProjectScales
 
 COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")  # column 0 stays hidden: the thumbnail is the name's icon
 STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed"}
-THUMB = 32
 COLUMN_WIDTHS = {1: 136, 2: 72, 3: 56, 4: 112, 5: 60}  # the last column, counts per class, takes the rest
 EXPORTED_MARK = "\nexported"  # under the review state (its own line), never in its place
-
-
-def size_text(width: int | None, height: int | None) -> str:
-    """'512×512', '98k×74k': a whole slide's size readable in a narrow column (it was elided to '100…000')."""
-    if not width:
-        return ""
-    short = lambda n: f"{n / 1000:.0f}k" if n >= 10000 else str(n)  # noqa: E731
-    return f"{short(width)}×{short(height)}"
 
 
 class _SortItem(QTableWidgetItem):
@@ -52,10 +42,7 @@ class ProjectPanel(QObject):
         super().__init__(window)
         self.window = window
         self.project: Project | None = None
-        self.thumbs: dict[str, QIcon] = {}
-        self._thumb_queue: queue.Queue = queue.Queue()
-        self._thumb_thread: threading.Thread | None = None
-        self._thumb_stop = threading.Event()
+        self.thumbnails = ProjectThumbnails(self)  # loaded lazily, off the GUI thread
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("projectTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -93,7 +80,7 @@ class ProjectPanel(QObject):
         self.scale_button = QPushButton("Set µm/px…")
         self.scale_button.setObjectName("projectScaleButton")
         self.scale_button.setToolTip("State the microns per pixel of the selected slides (for files that do not state it, or state it wrongly)")
-        self.scale_button.clicked.connect(lambda checked=False: self.set_scale_of_selected())
+        self.scale_button.clicked.connect(lambda checked=False: self.scales.set_for_selected())
         self.detect_button = QPushButton("Detect all new slides")
         self.detect_button.setObjectName("projectDetectButton")
         self.actions = ProjectActions(self)
@@ -132,14 +119,13 @@ class ProjectPanel(QObject):
         for key, step in ((QKeySequence.StandardKey.MoveToNextPage, +1), (QKeySequence.StandardKey.MoveToPreviousPage, -1)):
             shortcut = QShortcut(QKeySequence(key), window)
             shortcut.activated.connect(lambda step=step: self.go(step))
-        self._thumb_timer = QTimer(self, interval=50)
-        self._thumb_timer.timeout.connect(self._take_thumbnails)
         window.slideLeaving.connect(self.remember_view)
         window.slideOpened.connect(self.on_slide_opened)
         # bound methods, not lambdas: Qt drops the connections when this object goes, so a window
         # being torn down (its undo stack clearing) never calls into a half-deleted one
         window.detectionFinished.connect(self._on_detected)
-        window.scale.stated.connect(self._on_scale_stated)
+        self.scales = ProjectScales(self)  # the µm/px of the project's slides (gui/scale.py)
+        window.scale.stated.connect(self.scales.on_stated)
         window.exportFinished.connect(self._on_exported)
         window.undo.indexChanged.connect(self._on_undo_index)
 
@@ -157,14 +143,14 @@ class ProjectPanel(QObject):
         except (ProjectError, OSError) as exc:
             self.window.error("Cannot open project", str(exc))
             return False
-        self._stop_thumbnails()
+        self.thumbnails.stop()
         self.project = project
         self.populate()
         self.dock.show()
         self.dock.raise_()
         self.window.resizeDocks([self.dock], [max(560, self.dock.width())], Qt.Orientation.Horizontal)  # every column in sight at 1400×900
         self.window.resizeDocks([self.dock, self.window.classes.dock], [440, 420], Qt.Orientation.Vertical)
-        self._start_thumbnails()
+        self.thumbnails.start()
         if open_first and project.slides:
             target = project.entry_for(project.absolute(project.slides[0])) if project.current is None else next(
                 (e for e in project.slides if e.path == project.current), project.slides[0])
@@ -226,7 +212,7 @@ class ProjectPanel(QObject):
         center = window.view.visible_scene_rect().center()
         entry.view = {"x": round(center.x(), 1), "y": round(center.y(), 1), "scale": float(window.view.scale)}
         refresh_entry(self.project, entry, window.store)
-        self._save()
+        self.save()
 
     def on_slide_opened(self, path: str) -> None:
         if self.project is None:
@@ -246,7 +232,7 @@ class ProjectPanel(QObject):
             view.scale_by(entry.view["scale"] / max(view.scale, 1e-12))
             view.centerOn(QPointF(entry.view["x"], entry.view["y"]))
         refresh_entry(self.project, entry, window.store)
-        self._save()
+        self.save()
         self.populate()
 
     def note_current(self, state: str | None = None, state_if_new: str | None = None) -> None:
@@ -259,7 +245,7 @@ class ProjectPanel(QObject):
         elif state_if_new and entry.state == "new":
             entry.state = state_if_new
         refresh_entry(self.project, entry, window.store)
-        self._save()
+        self.save()
         self.populate()
 
     def _on_detected(self, cancelled: bool) -> None:
@@ -273,73 +259,6 @@ class ProjectPanel(QObject):
 
             entry.exported = datetime.now().isoformat(timespec="seconds")
             self.note_current()
-
-    # -- the slides' scale ----------------------------------------------------------------
-    def selected_entries(self) -> list:
-        rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        entries = [self.project.entry_for(self.table.item(r, 1).data(Qt.ItemDataRole.UserRole)) for r in rows if self.table.item(r, 1)]
-        return [e for e in entries if e is not None]
-
-    def set_scale_of_selected(self) -> bool:
-        """*Set µm/px…*: one scale for the selected slides (the open one if none is selected)."""
-        from .scale import ask_mpp
-
-        if self.project is None:
-            return False
-        entries = self.selected_entries() or [e for e in [self.current_entry()] if e is not None]
-        if not entries:
-            self.window.statusBar().showMessage("Select the slides in the list first", 4000)
-            return False
-        names = ", ".join(e.name for e in entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
-        mpp = ask_mpp(self.window, "Set pixel size", f"{len(entries)} slide(s): {names}.", entries[0].mpp)
-        if mpp is None:
-            return False
-        self.state_scale(entries, mpp)
-        return True
-
-    def state_scale(self, entries: list, mpp: float) -> None:
-        current = self.current_entry()
-        for entry in entries:
-            entry.mpp = mpp
-            if entry is current:
-                self.window.scale.apply(mpp)  # the open slide: also in its annotations, at once
-        self._save()
-        self.populate()
-
-    def scales_known(self, entries: list) -> bool:
-        """Before a project run: every slide's µm/px known — read from the file where the
-        list has none yet, else asked once for all that state none. False: the user cancelled."""
-        from ..slides import open_slide
-
-        from .scale import ask_mpp
-
-        unknown = []
-        for entry in entries:
-            if entry.mpp is None:
-                try:
-                    slide = open_slide(self.project.absolute(entry))
-                    entry.mpp = slide.metadata_mpp
-                    slide.close()
-                except Exception:  # unreadable: the run reports it for that slide
-                    continue
-                if entry.mpp is None:
-                    unknown.append(entry)
-        if not unknown:
-            return True
-        names = ", ".join(e.name for e in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
-        mpp = ask_mpp(self.window, "Set pixel size", f"{len(unknown)} slide(s) do not state their scale: {names}.", None)
-        if mpp is None:
-            return False
-        self.state_scale(unknown, mpp)
-        return True
-
-    def _on_scale_stated(self, path: str, mpp: float) -> None:
-        entry = self.project.entry_for(path) if self.project is not None else None
-        if entry is not None and entry.mpp != mpp:
-            entry.mpp = mpp
-            refresh_entry(self.project, entry, self.window.store)  # densities in the stated scale
-            self._save()
-            self.populate()
 
     def _on_undo_index(self, index: int) -> None:
         if not self.window.closing:
@@ -362,7 +281,7 @@ class ProjectPanel(QObject):
     def set_state(self, state: str) -> None:
         self.note_current(state=state)
 
-    def _save(self) -> None:
+    def save(self) -> None:
         try:
             self.project.save()
         except OSError as exc:
@@ -380,8 +299,8 @@ class ProjectPanel(QObject):
             missing = project.missing(e)
             thumb = QTableWidgetItem()
             name = _SortItem(("▶ " if e is current else "") + e.name, e.name.lower())
-            if e.path in self.thumbs:
-                name.setIcon(self.thumbs[e.path])
+            if e.path in self.thumbnails.icons:
+                name.setIcon(self.thumbnails.icons[e.path])
             name.setData(Qt.ItemDataRole.UserRole, str(project.absolute(e)))
             name.setToolTip(str(project.absolute(e)))
             size = _SortItem(size_text(e.width, e.height), (e.width or 0) * (e.height or 0))
@@ -418,73 +337,3 @@ class ProjectPanel(QObject):
             state = self.table.item(row, 4).text().removesuffix(EXPORTED_MARK) if self.table.item(row, 4) else ""
             shown = not want or (state == "missing" if want == "missing" else state == STATE_WORDS.get(want))
             self.table.setRowHidden(row, not shown)
-
-    # -- thumbnails, lazily, off the GUI thread ---------------------------------------------
-    def _start_thumbnails(self) -> None:
-        project = self.project
-        todo = [(e.path, project.absolute(e)) for e in project.slides if e.path not in self.thumbs and not project.missing(e)]
-        if not todo:
-            return
-        self._thumb_stop = threading.Event()
-        stop, out = self._thumb_stop, self._thumb_queue
-
-        def work() -> None:
-            from ..slides import open_slide
-
-            for key, path in todo:
-                if stop.is_set():
-                    return
-                try:
-                    slide = open_slide(path)
-                    try:
-                        out.put((key, slide.get_thumbnail(THUMB * 2), slide.dimensions, slide.mpp))
-                    finally:
-                        slide.close()
-                except Exception:  # an unreadable slide simply has no thumbnail
-                    out.put((key, None, None, None))
-
-        self._thumb_thread = threading.Thread(target=work, daemon=True, name="project-thumbnails")
-        self._thumb_thread.start()
-        self._thumb_timer.start()
-
-    def _take_thumbnails(self) -> None:
-        """Thumbnails (and sizes) that arrived: set on their rows in place, not a refill."""
-        arrived = []
-        while True:
-            try:
-                arrived.append(self._thumb_queue.get_nowait())
-            except queue.Empty:
-                break
-        if arrived and self.project is not None:
-            rows = {self.table.item(r, 1).data(Qt.ItemDataRole.UserRole): r for r in range(self.table.rowCount()) if self.table.item(r, 1)}
-            sorting = self.table.isSortingEnabled()
-            self.table.setSortingEnabled(False)  # a sorted table would move rows under our feet
-            for key, rgb, dims, mpp in arrived:
-                entry = next((e for e in self.project.slides if e.path == key), None)
-                if entry is None:
-                    continue
-                if dims is not None and entry.width is None:
-                    entry.width, entry.height = dims
-                    entry.mpp = entry.mpp or mpp
-                row = rows.get(str(self.project.absolute(entry)))
-                if rgb is not None:
-                    rgb = np.ascontiguousarray(rgb)
-                    image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
-                    self.thumbs[key] = QIcon(QPixmap.fromImage(image))
-                    if row is not None:
-                        self.table.item(row, 1).setIcon(self.thumbs[key])
-                if row is not None and entry.width:
-                    self.table.item(row, 2).setText(size_text(entry.width, entry.height))
-                    self.table.item(row, 2).key = entry.width * entry.height
-                    self.table.item(row, 3).setText(f"{entry.mpp:.3f}" if entry.mpp else "")
-                    self.table.item(row, 3).key = entry.mpp or 0.0
-            self.table.setSortingEnabled(sorting)
-        if self._thumb_thread is None or not self._thumb_thread.is_alive():
-            if self._thumb_queue.empty():
-                self._thumb_timer.stop()
-                if arrived and self.project is not None:
-                    self._save()
-
-    def _stop_thumbnails(self) -> None:
-        self._thumb_stop.set()
-        self._thumb_timer.stop()

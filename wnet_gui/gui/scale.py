@@ -6,7 +6,7 @@ detection, masks, densities, *Export all*, *Detect all new slides* — uses it."
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QInputDialog
 
 from ..slides.scale import MPP_HINT, MPP_RANGE, valid_mpp
@@ -65,4 +65,83 @@ class ScaleTools(QObject):
         window.statusBar().showMessage(f"{window.slide.path.name}: {mpp:g} µm/px", 5000)
 
 
-__all__ = ["ScaleTools", "ask_mpp"]
+
+class ProjectScales:
+    """The µm/px of a project's slides: set for the selected rows, asked once before a project
+    run for every slide that states none, and kept in step with what is stated for the open one."""
+
+    def __init__(self, panel):
+        self.panel = panel
+        self.window = panel.window
+
+    def selected_entries(self) -> list:
+        table, project = self.panel.table, self.panel.project
+        rows = sorted({i.row() for i in table.selectedIndexes()})
+        entries = [project.entry_for(table.item(r, 1).data(Qt.ItemDataRole.UserRole)) for r in rows if table.item(r, 1)]
+        return [e for e in entries if e is not None]
+
+    def set_for_selected(self) -> bool:
+        """*Set µm/px…*: one scale for the selected slides (the open one if none is selected)."""
+        if self.panel.project is None:
+            return False
+        entries = self.selected_entries() or [e for e in [self.panel.current_entry()] if e is not None]
+        if not entries:
+            self.window.statusBar().showMessage("Select the slides in the list first", 4000)
+            return False
+        mpp = ask_mpp(self.window, "Set pixel size", f"{len(entries)} slide(s): {_names(entries)}.", entries[0].mpp)
+        if mpp is None:
+            return False
+        self.state(entries, mpp)
+        return True
+
+    def state(self, entries: list, mpp: float) -> None:
+        current = self.panel.current_entry()
+        for entry in entries:
+            entry.mpp = mpp
+            if entry is current:
+                self.window.scale.apply(mpp)  # the open slide: also in its annotations, at once
+        self.panel.save()
+        self.panel.populate()
+
+    def known(self, entries: list) -> bool:
+        """Before a project run: every slide's µm/px known — read from the file where the list
+        has none yet, else asked once for all that state none. False: the user cancelled."""
+        from ..slides import open_slide
+
+        unknown = []
+        for entry in entries:
+            if entry.mpp is None:
+                try:
+                    slide = open_slide(self.panel.project.absolute(entry))
+                    entry.mpp = slide.metadata_mpp
+                    slide.close()
+                except Exception:  # unreadable: the run reports it for that slide
+                    continue
+                if entry.mpp is None:
+                    unknown.append(entry)
+        if not unknown:
+            return True
+        mpp = ask_mpp(self.window, "Set pixel size", f"{len(unknown)} slide(s) do not state their scale: {_names(unknown)}.", None)
+        if mpp is None:
+            return False
+        self.state(unknown, mpp)
+        return True
+
+    def on_stated(self, path: str, mpp: float) -> None:
+        """The open slide's scale was stated: its row, and its densities, follow."""
+        from ..projects import refresh_entry
+
+        project = self.panel.project
+        entry = project.entry_for(path) if project is not None else None
+        if entry is not None and entry.mpp != mpp:
+            entry.mpp = mpp
+            refresh_entry(project, entry, self.window.store)
+            self.panel.save()
+            self.panel.populate()
+
+
+def _names(entries: list) -> str:
+    return ", ".join(e.name for e in entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+
+
+__all__ = ["ProjectScales", "ScaleTools", "ask_mpp"]
