@@ -65,6 +65,9 @@ def test_a_link_out_of_the_folder_is_refused(card_dir):
     (lambda d: d["architecture"].update(kind="transformer"), "kind"),
     (lambda d: d["architecture"]["stage2"].update(decoder_channels=[10**9, 16, 32, 64]), "decoder_channels"),
     (lambda d: d["architecture"]["stage2"].update(decoder_channels=list(range(1, 40))), "1 to 6 widths"),
+    # issue 31 item 5: every size in range, but together 170 GiB of activations per tile
+    (lambda d: (d["architecture"]["stage1"].update(decoder_channels=[1024] * 5), d["architecture"]["stage2"].update(decoder_channels=[1024] * 5),
+                d.update(tile_size=4096, margin=1024)), "together they are not"),
     (lambda d: d.pop("architecture"), "missing 'architecture'"),
     (lambda d: d.update(mpp=0), "'mpp'"),
     (lambda d: d.update(mpp=float("nan")), "'mpp'"),

@@ -120,6 +120,26 @@ def triple(value: Any, field: str, low: float, high: float) -> None:
         number(v, field, low, high)
 
 
+MAX_DECODER_BYTES = 4 << 30  # float32 decoder activations of one tile by this estimate; the bundled models: 100–230 MiB
+
+
+def decoder_bytes(architecture: dict[str, Any], tile: int) -> int:
+    """What a card's decoders hold for one tile at float32: each level's width at its
+    resolution (the last at the tile's, each earlier one at half the next's), summed over
+    stage 1, stage 2 and the type branch. Each size alone is bounded by the schema; this
+    bounds what they add up to (five levels 1,024 wide on 4,096 px tiles: about 90 GiB)."""
+    total = 0
+    stages = [architecture.get("stage1", {}), architecture.get("stage2", {})]
+    for widths in [s.get("decoder_channels", [128, 64, 32, 16, 16]) for s in stages if isinstance(s, dict)] + \
+            [architecture.get("type_decoder_channels", [])]:
+        if not isinstance(widths, (list, tuple)):
+            continue
+        for k, width in enumerate(reversed(list(widths))):
+            if isinstance(width, int) and not isinstance(width, bool):
+                total += width * (tile >> k) ** 2 * 4
+    return total
+
+
 def detection_card(d: dict[str, Any]) -> None:
     """Every rule for a detection model card (raises ``CardSchemaError``)."""
     for key in ("name", "architecture", "mpp"):
@@ -139,6 +159,9 @@ def detection_card(d: dict[str, Any]) -> None:
         triple(d["std"], "std", 1e-3, 10.0)
     tile = integer(d.get("tile_size", 512), "tile_size", 64, 4096)
     integer(d.get("margin", 32), "margin", 0, tile // 4)
+    cost = decoder_bytes(d["architecture"], tile)
+    require(cost <= MAX_DECODER_BYTES, f"its decoders would hold {cost / 2**30:,.1f} GiB of activations per tile "
+            f"(at most {MAX_DECODER_BYTES >> 30} GiB): each size is in range, but together they are not")
     peaks = d.get("peaks", {})
     require(isinstance(peaks, dict), "'peaks' must be an object")
     known = {"threshold", "min_distance_um", "subpixel", "sensitivity"}
