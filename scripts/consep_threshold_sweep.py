@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from pathlib import Path
 
-import numpy as np
 
 from wnet_gui.datasets import shared_data_dir
 from wnet_gui.datasets.typed_truth import read_consep

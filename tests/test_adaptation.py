@@ -45,6 +45,7 @@ def test_adapt_improves_nothing_it_cannot_see_and_saves_a_checked_card(tmp_path,
     card = save_adapted(base, result, [str(sample_tiff)], len(examples), tmp_path / "mine.json")
     again = ModelCard.load(tmp_path / "mine.json")
     again.load_model()  # the weights pass their sha256
+    assert (card.name, card.sha256) == (again.name, again.sha256)  # what was saved is what loads
     assert again.training["adaptation"]["base_sha256"] == base.sha256 and again.peaks.threshold == result.threshold
     assert again.training["adaptation"]["lineage"][-1]["model"] == "fast"
     # the held-back measurement of the saved card is what adapt reported

@@ -63,7 +63,7 @@ def test_export_shape_is_what_qupath_reads():
     ring = f["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 5
     assert doc["features"][0]["geometry"] == {"type": "Point", "coordinates": [10.5, 20.25 and 11.0]}
-    assert doc["features"][0]["properties"]["measurements"] == {"score": 0.9}
+    assert doc["features"][0]["properties"]["measurements"] == [{"name": "score", "value": 0.9}]  # the list every QuPath reads
 
 
 def test_import_the_exact_shape_qupath_writes():
@@ -139,8 +139,9 @@ def test_import_into_non_empty_store_gets_fresh_ids(tmp_path):
     store = make_store()
     store.namespace = "a.svs:1"
     write_geojson(store, tmp_path / "a.geojson")
-    other = make_store()
+    other = NucleusStore()
     other.namespace = "b.svs:1"
+    other.add_many([1000.0 + 10 * k for k in range(5)], [500.0] * 5)  # its own nuclei, elsewhere
     ids = import_geojson(other, tmp_path / "a.geojson")
     assert len(other) == 10 and ids.min() > 5
     import_geojson(store, tmp_path / "a.geojson")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from wnet_gui.annotations import NucleusStore, import_geojson, read_geojson, store_to_geojson, write_geojson
-from wnet_gui.annotations.qupath import class_color, packed_of_rgb, rgb_of_packed, write_counting_tsv
+from wnet_gui.annotations.qupath import packed_of_rgb, rgb_of_packed, write_counting_tsv
 from wnet_gui.cli.main import main
 
 
@@ -114,5 +114,5 @@ def test_reimporting_our_own_export_updates_instead_of_doubling(tmp_path):
         del f["properties"]["wnet"]
         f["properties"]["classification"]["name"] = "Edited"
     path.write_text(json.dumps(edited))
-    added, replaced = merge_parsed(store, read_geojson(path))
-    assert len(store) == 5 and len(replaced) == 5 and {n.cls for n in store} == {"Edited"}
+    merged = merge_parsed(store, read_geojson(path))
+    assert len(store) == 5 and len(merged.updated) == 5 and len(merged.added) == 0 and {n.cls for n in store} == {"Edited"}

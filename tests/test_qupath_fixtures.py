@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wnet_gui.annotations import NucleusStore, import_geojson, merge_parsed, read_geojson, write_geojson
+from wnet_gui.annotations import NucleusStore, import_geojson, merge_parsed, read_geojson
 from wnet_gui.annotations.geojson import read_region_outline
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "qupath"
@@ -80,10 +80,10 @@ def test_reimport_merges_by_id_instead_of_doubling(tmp_path):
     store = NucleusStore()
     path = FIXTURES / "written-by-qupath" / "qupath_v0.4.4_written.geojson"
     first = import_geojson(store, path)
-    again, replaced = merge_parsed(store, read_geojson(path))
+    merged = merge_parsed(store, read_geojson(path))
     assert len(store) == 8  # not 16
-    assert sorted(replaced) == sorted(first.tolist())  # each replaced by its new reading
-    assert len(again) == 8
+    assert sorted(merged.updated.tolist()) == sorted(first.tolist())  # each updated in place: the same ids
+    assert len(merged.added) == 0
 
 
 def test_a_region_drawn_in_qupath_outlines_detection():

@@ -36,3 +36,18 @@ def sample_copy(tmp_path, sample_tiff):
     target.parent.mkdir()
     shutil.copy(sample_tiff, target)
     return target
+
+
+@pytest.fixture
+def person(qtbot, tmp_path, monkeypatch):
+    """A person at the app: no WNET_NO_PROMPT, so every question and message is a real modal
+    dialog, answered by what the test queued (``user.Dialogs``); open it with ``user.launch``."""
+    from PySide6.QtCore import QSettings
+    from user import Dialogs
+
+    monkeypatch.delenv("WNET_NO_PROMPT", raising=False)
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "data-home"))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    dialogs = Dialogs(qtbot)
+    yield dialogs
+    dialogs.close()

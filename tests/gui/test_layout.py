@@ -5,7 +5,6 @@ import shutil
 
 import pytest
 
-from wnet_gui.projects import Project
 
 
 @pytest.mark.parametrize("size", [(1400, 900), (1920, 1080)])

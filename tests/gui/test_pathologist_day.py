@@ -15,10 +15,10 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from user import (Dialogs, choose_file, click, drag, export_shapes, key, menu_action, on_view, press_any,
+from user import (choose_file, launch, click, drag, export_shapes, key, menu_action, on_view, press_any,
                   type_number)
 
 Yes, Ok = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Ok
@@ -35,28 +35,6 @@ def tiles(tmp_path, sample_tiff):
     Image.fromarray(b).save(folder / "b.png")
     Image.fromarray(np.ascontiguousarray(a[:, ::-1])).save(folder / "c.bmp")
     return folder
-
-
-@pytest.fixture
-def person(qtbot, tmp_path, monkeypatch):
-    """No WNET_NO_PROMPT: every question and message is a real modal dialog."""
-    monkeypatch.delenv("WNET_NO_PROMPT", raising=False)
-    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "data-home"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    dialogs = Dialogs(qtbot)
-    yield dialogs
-    dialogs.close()
-
-
-def launch(qtbot):
-    from wnet_gui.gui.main_window import MainWindow
-
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
 
 
 def project_rows(window) -> dict[str, tuple[str, str]]:

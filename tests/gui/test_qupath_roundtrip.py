@@ -80,5 +80,62 @@ def test_gui_export_writes_the_chosen_shapes(qtbot, window, sample_copy, tmp_pat
     assert window.files.export_geojson(out, points_as="annotations")
     features = json.loads(out.read_text())["features"]
     assert [f["geometry"]["type"] for f in features] == ["MultiPoint"] and features[0]["properties"]["classification"]["name"] == "Tumor"
-    assert window.store.namespace.startswith(sample_copy.name)
+    namespace = window.store.namespace
+    assert len(namespace) == 32 and sample_copy.name not in namespace  # its own, not the slide's name
+    window.exported_revision = window.store.revision
+    window.open_slide(sample_copy)  # again: the namespace came back with the points, so do the ids
+    assert window.store.namespace == namespace
+    window.store.add(30.0, 30.0, cls="Tumor")
+    assert window.files.export_geojson(out, points_as="annotations")
+    assert json.loads(out.read_text())["features"][0]["id"] == features[0]["id"]
     window.settings.setValue("export/points_as", "annotations")
+
+
+@pytest.mark.parametrize("version", ["0.3", "HEAD"])
+def test_points_for_counting_come_back_from_qupath_by_the_menu(qtbot, person, sample_copy, tmp_path, version):
+    """Open (Ctrl+O), Auto-detect (Ctrl+D), export as Points for counting (Ctrl+E), QuPath
+    saves the file again, File › Import GeoJSON…: the model's points are updated, not doubled
+    into as many "manual" ones, and keep their scores; Ctrl+Z takes the import back."""
+    import json
+
+    from qupath_resave import resave
+    from user import choose_file, export_shapes, key, launch, menu_action
+
+    dialogs = person
+    window = launch(qtbot)
+    dialogs.expect("Open slide", choose_file(sample_copy))
+    key(qtbot, window, "Ctrl+O")
+    dialogs.wait_answered()
+    panel = window.panel
+    panel.model_combo.setCurrentIndex(next(i for i in range(panel.model_combo.count()) if panel.model_combo.itemData(i).name == "fast"))
+    with qtbot.waitSignal(window.detectionFinished, timeout=60000):
+        key(qtbot, window, "Ctrl+D")
+    store = window.store
+    before = {(round(n.x, 2), round(n.y, 2)): (n.source, round(float(n.score), 4)) for n in store}
+    assert len(before) > 50
+    out = tmp_path / "counting.geojson"
+    dialogs.expect("Export for QuPath", export_shapes("annotations", "cells"))
+    dialogs.expect("Export GeoJSON", choose_file(out))
+    with qtbot.waitSignal(window.files.exportFinished, timeout=60000):
+        key(qtbot, window, "Ctrl+E")
+    dialogs.check()
+    saved = tmp_path / f"saved-by-qupath-{version}.geojson"
+    doc = resave(json.loads(out.read_text()), version)
+    (points,) = [f for f in doc["features"] if f["geometry"]["type"] == "MultiPoint"]
+    points["properties"]["classification"]["name"] = "Tumor"  # the pathologist reclassified them in QuPath
+    saved.write_text(json.dumps(doc))
+
+    dialogs.expect("Import GeoJSON", choose_file(saved))
+    with qtbot.waitSignal(window.files.importFinished, timeout=60000) as done:
+        menu_action(window, "File", "Import GeoJSON…").trigger()
+    dialogs.check()
+    assert done.args == [True]
+    ids = store.ids()
+    after = {(round(n.x, 2), round(n.y, 2)): (n.source, round(float(n.score), 4)) for n in store}
+    assert after == before  # the same nuclei, still the model's, with their scores
+    assert {n.cls for n in store} == {"Tumor"}
+    assert f"{len(before):,} already here were updated" in window.files.last_summary
+    key(qtbot, window, "Ctrl+Z")  # one step back: the classes they had, the same nuclei
+    assert np.array_equal(store.ids(), ids) and {n.cls for n in store} == {"Nucleus"}
+    key(qtbot, window, "Ctrl+Shift+Z")
+    assert np.array_equal(store.ids(), ids) and {n.cls for n in store} == {"Tumor"}

@@ -20,6 +20,18 @@ def plain(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&")
 
 
+def launch(qtbot, size: tuple[int, int] = (1400, 900)):
+    """The main window as the app starts it, shown and exposed."""
+    from wnet_gui.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def menu_action(window, menu: str, item: str) -> QAction:
     """The action ``item`` of the menu ``menu``, by the text a person reads."""
     for top in window.menuBar().actions():

@@ -9,17 +9,8 @@ from pathlib import Path
 
 from .atomic_file import replacing
 from .qupath import assign_colors
+from .spreadsheet import spreadsheet_safe
 from .store import NucleusStore
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(text: str) -> str:
-    """Text a spreadsheet shows as text: a class named ``=HYPERLINK(…)`` would otherwise run
-    as a formula when the CSV is opened in Excel or LibreOffice (OWASP: CSV injection), so
-    such cells get a leading apostrophe."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def write_csv(store: NucleusStore, path: str | Path) -> None:

@@ -23,9 +23,7 @@ import gzip
 import io
 import json
 import math
-import os
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from . import qupath
+from ..regular_file import NotRegularFile, open_regular
 from .json_depth import DepthGuard, TooDeep
-from .geojson_export import store_to_geojson, write_geojson  # noqa: F401  (the package's API)
-from .store import MANUAL, NucleusStore
+from .geojson_export import CENTRE_X, CENTRE_Y, HAND_SET, store_to_geojson, write_geojson  # noqa: F401  (the package's API)
+from .store import MANUAL, NucleusFields, NucleusStore
 
 _POINT_TYPES = {"Point", "MultiPoint"}
 _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
@@ -89,6 +88,9 @@ class ParsedNuclei:
     classes: list[str] = field(default_factory=list)
     polygons: list[np.ndarray | None] = field(default_factory=list)
     extras: list[dict | None] = field(default_factory=list)
+    # whether the file said the source (our block, a detection's name); when it did not (a Points
+    # annotation after QuPath dropped our block), a re-import keeps the source the nucleus had
+    source_told: list[bool] = field(default_factory=list)
     class_colors: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     regions: list[ParsedRegion] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)  # reason → objects not imported
@@ -99,7 +101,8 @@ class ParsedNuclei:
         return len(self.xs)
 
     def append(self, x: float, y: float, nid: Any, source: str, score: Any, cls: str, polygon: np.ndarray | None,
-               extra: dict | None = None) -> None:
+               extra: dict | None = None, source_told: bool = True) -> None:
+        self.source_told.append(source_told)
         self.xs.append(x)
         self.ys.append(y)
         self.ids.append(nid if isinstance(nid, int) and not isinstance(nid, bool) and 0 < nid < 2**62 else None)
@@ -109,13 +112,17 @@ class ParsedNuclei:
         except OverflowError:
             value = float("nan")
         self.scores.append(value)
-        if cls not in self._class_set:
-            if len(self._class_set) >= qupath.MAX_CLASSES:
-                raise GeoJSONError(f"has more than {qupath.MAX_CLASSES:,} different classes; a study has tens")
-            self._class_set.add(cls)
+        self.see_class(cls)
         self.classes.append(cls)
         self.polygons.append(polygon)
         self.extras.append(extra)
+
+    def see_class(self, name: str) -> None:
+        """Count a class a nucleus or a region has: a file holds at most ``MAX_CLASSES``."""
+        if name not in self._class_set:
+            if len(self._class_set) >= qupath.MAX_CLASSES:
+                raise GeoJSONError(f"has more than {qupath.MAX_CLASSES:,} different classes; a study has tens")
+            self._class_set.add(name)
 
     def summary(self) -> str:
         """'190 nuclei, 1 region, 2 skipped (lines: 1, tile objects: 1)' for the user."""
@@ -182,14 +189,15 @@ def _nucleus_outline(geometry: dict, parsed: ParsedNuclei) -> np.ndarray:
     return exterior
 
 
-def _class_of(properties: dict, colors: dict) -> str | None:
+def _class_of(properties: dict, parsed: ParsedNuclei) -> str | None:
+    """The feature's class (bounded in length and, over the file, in number) and its colour."""
     name, color = qupath.classification(properties)
-    if name and len(name) > qupath.MAX_CLASS_NAME:
-        raise GeoJSONError(f"has a class name of {len(name):,} characters; class names are at most {qupath.MAX_CLASS_NAME}")
-    if name and name not in colors and len(colors) >= qupath.MAX_CLASSES:
-        raise GeoJSONError(f"has more than {qupath.MAX_CLASSES:,} different classes; a study has tens")
-    if name and color is not None:
-        colors.setdefault(name, color)
+    if name:
+        if len(name) > qupath.MAX_CLASS_NAME:
+            raise GeoJSONError(f"has a class name of {len(name):,} characters; class names are at most {qupath.MAX_CLASS_NAME}")
+        parsed.see_class(name)
+        if color is not None:
+            parsed.class_colors.setdefault(name, color)
     return name
 
 
@@ -248,16 +256,44 @@ def _parse_one(index: int, feature: Any, parsed: ParsedNuclei) -> None:
         raise GeoJSONError(str(exc)[:300] or type(exc).__name__, feature=label) from exc
 
 
-def _source_of(properties: dict, wnet: dict, default: str) -> str:
-    """Ours ('wnet' block), else the name QuPath kept ('fast', 'manual' in our exports)."""
+def _source_of(properties: dict, wnet: dict, default: str) -> tuple[str, bool]:
+    """Ours ('wnet' block), else the name QuPath kept ('fast', 'manual' in our exports); and
+    whether the file said it (False: ``default``)."""
     if isinstance(wnet.get("source"), str) and wnet["source"]:
-        return wnet["source"]
+        return wnet["source"], True
     name = properties.get("name")
     if isinstance(name, str) and 0 < len(name) <= 60 and "(" not in name and default != MANUAL:
-        return name
+        return name, True
     if isinstance(name, str) and name.endswith(")") and " (" in name:  # our Points annotations: "Class (source)"
-        return name.rsplit(" (", 1)[1][:-1] or default
-    return default
+        told = name.rsplit(" (", 1)[1][:-1]
+        return (told, True) if told else (default, False)
+    return default, False
+
+
+# measurements only our exports write: an object carrying one is a nucleus of ours even when
+# QuPath 0.2/0.3 turned it into an annotation (they read the type where 0.4+ wrote it)
+_OUR_MEASUREMENTS = frozenset({"score", HAND_SET, CENTRE_X, CENTRE_Y})
+
+
+def _was_our_nucleus(name: Any, measurements: dict) -> bool:
+    """Named by its source ('manual', a model's name) and, unless manual, carrying our score,
+    class mark or centre: not a region, not a landmark."""
+    if not (isinstance(name, str) and 0 < len(name) <= 60 and "(" not in name):
+        return False
+    return name == MANUAL or not _OUR_MEASUREMENTS.isdisjoint(measurements)
+
+
+def _centre(wnet: dict, told: tuple[float | None, float | None], polygon: np.ndarray) -> tuple[float, float]:
+    """Where the detector (or the click) put the nucleus: our block, else the measurements
+    QuPath kept (``told``), else the outline's centroid (another tool's cell)."""
+    if wnet.get("centre") is not None:
+        return _number_pair(wnet["centre"], "wnet centre")
+    if all(v is not None and math.isfinite(v) for v in told):
+        return _number_pair(list(told), "centre measurement")
+    from shapely.geometry import Polygon
+
+    c = Polygon(polygon).centroid
+    return (float(c.x), float(c.y)) if not c.is_empty else tuple(polygon.mean(axis=0))
 
 
 def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
@@ -271,9 +307,14 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
         raise ValueError("'properties' is not an object")
     kind = geometry["type"]
     otype = qupath.object_type(feature, properties)
-    cls = _class_of(properties, parsed.class_colors)
+    cls = _class_of(properties, parsed)
     wnet = properties.get("wnet") if isinstance(properties.get("wnet"), dict) else {}
     ours = bool(wnet)
+    name = properties.get("name")
+    measurements = _measurements_of(properties)
+    if otype == "annotation" and not ours and _was_our_nucleus(name, measurements) and (
+            kind in _POLYGON_TYPES or (kind == "Point" and name != cls and not _OUR_POINTS_NAME.fullmatch(str(name)))):
+        otype = "detection"  # our point or cell, read by QuPath 0.2/0.3 as an annotation and saved as one
     if otype in qupath.NOT_NUCLEI:
         parsed.skipped[f"{otype} objects"] += 1
         return
@@ -290,17 +331,16 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
     if otype not in ("annotation", "detection", "cell"):
         parsed.skipped[f"'{otype}' objects"] += 1
         return
-    name = properties.get("name")
     if otype == "annotation" and kind == "Point" and not ours and isinstance(name, str) and name and name != cls and not _OUR_POINTS_NAME.fullmatch(name):
         parsed.skipped["named single points (landmarks such as calibration points)"] += 1  # QuPath's counting points have no name
         return
     # a nucleus (or, for Points, several)
     default_source = MANUAL if otype == "annotation" else "imported"
-    source = _source_of(properties, wnet, default_source)
+    source, told = _source_of(properties, wnet, default_source)
     cls = cls or "Nucleus"
-    measurements = _measurements_of(properties)
     score = measurements.pop("score", wnet.get("score"))
-    by_hand = measurements.pop("Class set by hand", 0) == 1
+    by_hand = measurements.pop(HAND_SET, 0) == 1
+    centre_told = measurements.pop(CENTRE_X, None), measurements.pop(CENTRE_Y, None)
     uid = qupath.valid_uuid(feature.get("id"))
     extra = {k: v for k, v in (("uuid", uid), ("measurements", measurements), ("class_by_hand", by_hand)) if v} or None
     if kind in _POINT_TYPES:
@@ -319,21 +359,14 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
             point_extra = extra
             if many:  # one feature, many nuclei: each point's id is derived from the feature's
                 point_extra = {"uuid": qupath.object_id(uid, f"point/{i}")} if uid else None
-            parsed.append(x, y, ids[i] if ids else None, src, scores[i], cls, None, point_extra)
+            parsed.append(x, y, ids[i] if ids else None, src, scores[i], cls, None, point_extra, told or bool(sources))
         return
     nucleus = feature.get("nucleusGeometry") if otype == "cell" else None
     if not (isinstance(nucleus, dict) and nucleus.get("type") in _POLYGON_TYPES):
         nucleus = geometry  # a cell without a nucleus: its outline is the nucleus
     polygon = _nucleus_outline(nucleus, parsed)
-    centre = wnet.get("centre")
-    if centre is not None:
-        x, y = _number_pair(centre, "wnet centre")
-    else:
-        from shapely.geometry import Polygon
-
-        c = Polygon(polygon).centroid
-        x, y = (float(c.x), float(c.y)) if not c.is_empty else tuple(polygon.mean(axis=0))
-    parsed.append(x, y, wnet.get("id"), source, score, cls, polygon, extra)
+    x, y = _centre(wnet, centre_told, polygon)
+    parsed.append(x, y, wnet.get("id"), source, score, cls, polygon, extra, told)
 
 
 class _Bounded(io.RawIOBase):
@@ -364,16 +397,10 @@ class _TooLarge(Exception):
 def _open_bounded(path: Path):
     """The file's bytes, bounded in size and depth; a FIFO, device or folder is refused before
     anything waits on it (opened non-blocking, checked, then read normally)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise GeoJSONError("is not a regular file (a pipe, device or folder); save the GeoJSON to a file first")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        plain = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+        plain = open_regular(path)
+    except NotRegularFile:
+        raise GeoJSONError("is not a regular file (a pipe, device or folder); save the GeoJSON to a file first") from None
     raw = gzip.open(plain, "rb") if path.suffix == ".gz" else plain
     return io.BufferedReader(_Bounded(raw, MAX_GEOJSON_BYTES), 1 << 20), _Closing(raw, plain)
 
@@ -508,39 +535,108 @@ def _load_whole(path: Path) -> Any:
 def add_parsed(store: NucleusStore, parsed: ParsedNuclei) -> np.ndarray:
     """Add parsed nuclei to ``store`` in one step, keeping their ids when they are new,
     unique and above the store's own (a round trip into an empty store is exact)."""
-    return merge_parsed(store, parsed)[0]
+    return merge_parsed(store, parsed).added
 
 
-def merge_parsed(store: NucleusStore, parsed: ParsedNuclei) -> tuple[np.ndarray, np.ndarray]:
-    """Add parsed nuclei; those whose QuPath id is already in the store replace the nucleus
-    that carries it (re-importing a file updates, never doubles). Returns (added, replaced)."""
+CENTRE_TOLERANCE = 0.02  # px: files keep centres on a 0.01 px grid; two nuclei are never this close
+
+
+@dataclass
+class Merged:
+    """What ``merge_parsed`` did: nuclei added, and nuclei already here that were updated in
+    place (with what they were and became, for undo)."""
+
+    added: np.ndarray
+    updated: np.ndarray
+    before: NucleusFields | None = None
+    after: NucleusFields | None = None
+
+
+def merge_parsed(store: NucleusStore, parsed: ParsedNuclei) -> Merged:
+    """Add parsed nuclei; one that is already in the store — the same QuPath id, or (QuPath
+    0.2/0.3 drop ids) the same centre — updates that nucleus in place, so re-importing a file
+    never doubles and the nucleus keeps its id. The file decides position, class and outline;
+    the nucleus keeps what the file could not say (a Points annotation's source and score)."""
     if len(parsed) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    wanted = {e["uuid"] for e in parsed.extras if e and e.get("uuid")}
-    known = store.id_of_uuid() if wanted else {}
-    if wanted and len(known) < len(store):  # our own exports: ids derived from the slide and the nucleus
-        ours = {qupath.object_id(store.namespace, f"nucleus/{i}"): int(i) for i in store.ids() if int(i) not in store.extras}
-        known.update({u: i for u, i in ours.items() if u in wanted})
-    replaced = sorted({known[u] for u in wanted if u in known})
-    if replaced:
-        store.remove(replaced)
-    order = np.arange(len(parsed))
-    ids = parsed.ids
-    keep_ids = all(i is not None for i in ids) and len(set(ids)) == len(ids) and min(ids) >= store.next_id
-    if keep_ids:
-        order = np.argsort(np.asarray(ids))
+        return Merged(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    same = _already_here(store, parsed)
     store.class_colors.update({k: v for k, v in parsed.class_colors.items() if k not in store.class_colors})
-    pick = lambda seq: [seq[i] for i in order]  # noqa: E731
+    updated = np.array(list(same.values()), np.int64)
+    before = after = None
+    if len(updated):
+        before = store.fields(updated)
+        after = _updated_fields(before, parsed, list(same))
+        store.update(updated, after)
+    new = [k for k in range(len(parsed)) if k not in same]
+    ids = [parsed.ids[k] for k in new]
+    keep_ids = bool(new) and all(i is not None for i in ids) and len(set(ids)) == len(ids) and min(ids) >= store.next_id
+    order = [new[j] for j in np.argsort(np.asarray(ids))] if keep_ids else new
+    pick = lambda seq: [seq[k] for k in order]  # noqa: E731
     added = store.add_many(
-        pick(parsed.xs), pick(parsed.ys), scores=pick(parsed.scores), ids=pick(ids) if keep_ids else None,
+        pick(parsed.xs), pick(parsed.ys), scores=pick(parsed.scores), ids=[parsed.ids[k] for k in order] if keep_ids else None,
         polygons=pick(parsed.polygons), sources=pick(parsed.sources), classes=pick(parsed.classes), extras=pick(parsed.extras),
-    )
-    return added, np.asarray(replaced, np.int64)
+    ) if order else np.zeros(0, np.int64)
+    return Merged(added, updated, before, after)
+
+
+def _already_here(store: NucleusStore, parsed: ParsedNuclei) -> dict[int, int]:
+    """parsed index → id of the store's nucleus it is: by QuPath id first, then by centre."""
+    same: dict[int, int] = {}
+    if len(store) == 0:
+        return same
+    wanted = {e["uuid"] for e in parsed.extras if e and e.get("uuid")}
+    if wanted:
+        known = store.id_of_uuid()
+        if len(known) < len(store):  # our own exports: ids derived from the namespace and the nucleus
+            known.update({u: int(i) for i in store.ids() if int(i) not in store.extras
+                          for u in (qupath.object_id(store.namespace, f"nucleus/{int(i)}"),) if u in wanted})
+        for k, extra in enumerate(parsed.extras):
+            nid = known.get((extra or {}).get("uuid"))
+            if nid is not None:
+                same[k] = nid
+    rest = np.array([k for k in range(len(parsed)) if k not in same], np.int64)
+    if len(rest):
+        from scipy.spatial import cKDTree
+
+        store_ids = store.ids()
+        tree = cKDTree(store.coordinates(store_ids))
+        xy = np.stack([np.asarray(parsed.xs)[rest], np.asarray(parsed.ys)[rest]], axis=1)
+        dist, nearest = tree.query(xy, distance_upper_bound=CENTRE_TOLERANCE)
+        taken = set(same.values())
+        for k, d, j in zip(rest.tolist(), dist.tolist(), nearest.tolist()):
+            if math.isfinite(d) and int(store_ids[j]) not in taken:
+                same[k] = int(store_ids[j])
+                taken.add(int(store_ids[j]))
+    return same
+
+
+def _updated_fields(before: NucleusFields, parsed: ParsedNuclei, ks: list[int]) -> NucleusFields:
+    """The nuclei ``before`` as parsed nuclei ``ks`` describe them: the file's position, class
+    and outline (an outline it lacks is kept); its source and score where it said them."""
+    sources, scores, polygons, extras = [], np.empty(len(ks), np.float32), [], []
+    for j, k in enumerate(ks):
+        told_source, score = parsed.sources[k], parsed.scores[k]
+        source = told_source if parsed.source_told[k] else before.sources[j]
+        if math.isnan(score) and source == before.sources[j]:
+            score = before.scores[j]
+        sources.append(source)
+        scores[j] = score
+        polygons.append(parsed.polygons[k] if parsed.polygons[k] is not None else before.polygons[j])
+        old, new = before.extras[j] or {}, parsed.extras[k] or {}
+        extra = {**old, **{key: v for key, v in new.items() if key != "uuid"}}  # the nucleus stays the one it was
+        if old.get("measurements") or new.get("measurements"):
+            extra["measurements"] = {**(old.get("measurements") or {}), **(new.get("measurements") or {})}
+        if parsed.classes[k] != before.classes[j] and not new.get("class_by_hand"):
+            extra.pop("class_by_hand", None)  # another class, not said to be a person's
+        extras.append(extra or None)
+    xs, ys = np.asarray(parsed.xs)[ks], np.asarray(parsed.ys)[ks]
+    return NucleusFields(xs, ys, sources, scores, [parsed.classes[k] for k in ks], polygons, extras)
 
 
 def import_geojson(store: NucleusStore, path: str | Path) -> np.ndarray:
-    """Read ``path`` and add its nuclei (merging by QuPath id); on any error the store is untouched."""
-    return merge_parsed(store, read_geojson(path))[0]
+    """Read ``path`` and add its nuclei (those already here are updated); on any error the
+    store is untouched. Returns the ids added."""
+    return merge_parsed(store, read_geojson(path)).added
 
 
 def read_region_outline(path: str | Path) -> np.ndarray:

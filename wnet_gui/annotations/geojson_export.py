@@ -9,13 +9,21 @@ What QuPath shows depends on the shape chosen:
   ``nucleusGeometry`` is the mask (QuPath measures it as a nucleus); ``masks_as="detections"``:
   a polygon detection.
 
-QuPath keeps ids, classifications, names, object colours and measurements when it saves; it
-drops any other property. Every named object carries an object colour (QuPath 0.2's writer
-fails on a named object without one) and every class both colour forms (0.2/0.3 read only
-``colorRGB``). So the score is a measurement (``score``), the source (model name or "manual") the
-object's ``name``, and ids are UUIDs fixed by the slide and the nucleus (stable across
-exports, unique across slides). Our exact fields also ride in ``properties.wnet`` for a
-lossless round trip through our own files.
+QuPath keeps ids (0.4+), classifications, names, object colours and measurements when it
+saves; it drops any other property. So what we need back rides in those:
+
+- the score is a measurement (``score``), the source (model name or "manual") the object's
+  ``name``, and a masked nucleus's detected centre the measurements ``Centre X px`` and
+  ``Centre Y px`` (the outline's centroid is not where the detector put it);
+- ids are UUIDs fixed by the annotations' namespace and the nucleus (stable across exports,
+  never shared with another run's or slide's nuclei); QuPath 0.2/0.3 drop them, and a re-import
+  then finds each nucleus by its centre (``geojson.merge_parsed``);
+- written for every QuPath version: the type as ``objectType`` (0.4+) and ``object_type``
+  (0.3 reads only that), measurements as a list of ``{name, value}`` (0.2/0.3 read only the
+  list; 0.4+ read both), every class with ``color`` (0.4+) and ``colorRGB`` (0.2/0.3), and an
+  object colour on every named object (0.2's writer fails on a named object without one).
+
+Our exact fields also ride in ``properties.wnet`` for a lossless round trip through our own files.
 """
 
 from __future__ import annotations
@@ -49,14 +57,19 @@ def _ring(polygon: np.ndarray) -> list[list[float]]:
     return ring
 
 
-def _measurements(score: float, extra: dict | None) -> dict[str, Any] | None:
+CENTRE_X, CENTRE_Y = "Centre X px", "Centre Y px"  # a masked nucleus's detected centre, level-0 pixels
+
+
+def _measurements(score: float, extra: dict | None, centre: tuple[float, float] | None) -> list[dict[str, Any]] | None:
+    """QuPath's measurement list (the form every version reads)."""
     m = {k: v for k, v in ((extra or {}).get("measurements") or {}).items()}
     if not math.isnan(score):
         m["score"] = round(score, 4)
     if (extra or {}).get("class_by_hand"):
         m[HAND_SET] = 1  # QuPath keeps measurements: the pathologist's class stays told apart
-    m = {k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}
-    return m or None
+    if centre is not None:
+        m[CENTRE_X], m[CENTRE_Y] = centre
+    return [{"name": k, "value": "NaN" if isinstance(v, float) and math.isnan(v) else v} for k, v in m.items()] or None
 
 
 def _classification(name: str, rgb) -> dict[str, Any]:
@@ -92,21 +105,22 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
             groups.setdefault((cls, source if split_sources else ""), []).append(Nucleus(nid, x, y, source, score if scored else math.nan, cls))
             continue
         fid = (extra or {}).get("uuid") or object_id(store.namespace, f"nucleus/{nid}")
-        properties: dict[str, Any] = {"objectType": "detection", "name": source, "color": classification[cls_code]["color"],
+        kind = "detection" if polygon is None or masks_as == "detections" else "cell"
+        properties: dict[str, Any] = {"objectType": kind, "object_type": kind, "name": source, "color": classification[cls_code]["color"],
                                       "classification": classification[cls_code]}
         feature: dict[str, Any] = {"type": "Feature", "id": fid}
         if polygon is not None:
             outline = {"type": "Polygon", "coordinates": [_ring(polygon)]}
             feature["geometry"] = outline
-            if masks_as == "cells":
-                properties["objectType"] = "cell"
+            if kind == "cell":
                 feature["nucleusGeometry"] = outline
+            measurements = _measurements(score if scored else math.nan, extra, (x, y))
         else:
             feature["geometry"] = {"type": "Point", "coordinates": [x, y]}
-        if extra is None:  # the common case: a model's point, its score the only measurement
-            measurements = {"score": score} if scored else None
-        else:
-            measurements = _measurements(score if scored else math.nan, extra)
+            if extra is None:  # the common case: a model's point, its score the only measurement
+                measurements = [{"name": "score", "value": score}] if scored else None
+            else:
+                measurements = _measurements(score if scored else math.nan, extra, None)
         if measurements:
             properties["measurements"] = measurements
         properties["wnet"] = {"id": nid, "source": source, "centre": [x, y]}
@@ -122,7 +136,7 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
             "type": "Feature",
             "id": object_id(store.namespace, f"points/{cls}/{source}"),
             "geometry": geometry,
-            "properties": {"objectType": "annotation", "name": f"{cls} ({source})" if source else cls, "color": list(class_color(cls, colors)),
+            "properties": {"objectType": "annotation", "object_type": "annotation", "name": f"{cls} ({source})" if source else cls, "color": list(class_color(cls, colors)),
                            "classification": _classification(cls, class_color(cls, colors)), "wnet": wnet},
         })
     for k, outline in enumerate(store.reviewed):  # QuPath shows them as annotations; `wnet adapt --regions` reads them
@@ -130,7 +144,7 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
         features.append({
             "type": "Feature", "id": object_id(store.namespace, f"reviewed/{k}/{ring[:3]}"),
             "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {"objectType": "annotation", "name": REVIEWED_NAME, "color": list(REVIEWED_COLOR),
+            "properties": {"objectType": "annotation", "object_type": "annotation", "name": REVIEWED_NAME, "color": list(REVIEWED_COLOR),
                            "classification": _classification(REVIEWED_CLASS, REVIEWED_COLOR), "wnet": {"reviewed": True}},
         })
     return {"type": "FeatureCollection", "features": features}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic_file import replacing
+from .spreadsheet import spreadsheet_safe
 
 # 0.2 wrote the type only as the feature's "id"
 LEGACY_TYPES = {"PathCellObject": "cell", "PathDetectionObject": "detection", "PathAnnotationObject": "annotation",
@@ -134,8 +135,9 @@ _NAMESPACE = uuid.UUID("6f0c5b1e-8d1a-4f39-9a53-3c0b2b6d1e77")
 
 
 def object_id(namespace: str, key: str) -> str:
-    """A UUID fixed by the slide (``namespace``) and the object (``key``): the same nucleus
-    gets the same id in every export, and nucleus 1 of two slides never collides."""
+    """A UUID fixed by the annotations' namespace (``new_namespace``, ``run_namespace``) and the
+    object (``key``): the same nucleus gets the same id in every export, and no nucleus of
+    another run or slide ever gets it. Version 5, where QuPath's own ids are random (version 4)."""
     h = bytearray(hashlib.sha1(_NAMESPACE.bytes + f"{namespace}\x00{key}".encode()).digest()[:16])
     h[6] = (h[6] & 0x0F) | 0x50  # version 5
     h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
@@ -143,15 +145,43 @@ def object_id(namespace: str, key: str) -> str:
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
-def slide_namespace(path: str | Path) -> str:
-    """A slide's identity for ids: its file name and size (the same on every machine it is
-    copied to, different for different slides)."""
+SAMPLE_BYTES = 1 << 20  # read at the start, the middle and the end of a slide to tell it apart
+
+
+def slide_identity(path: str | Path) -> str:
+    """A slide's identity from its content, not its name: sha256 over its size and 1 MiB at
+    its start, middle and end (and an MRXS's Slidedat.ini). The same on every machine and
+    under any name; two slides that share a name and a size still differ (their headers and
+    pixels do). Costs three small reads, whatever the slide's size."""
     path = Path(path)
+    digest = hashlib.sha256()
     try:
         size = os.path.getsize(path)
+        digest.update(str(size).encode())
+        with open(path, "rb") as fh:
+            for offset in sorted({0, max(0, size // 2 - SAMPLE_BYTES // 2), max(0, size - SAMPLE_BYTES)}):
+                fh.seek(offset)
+                digest.update(fh.read(SAMPLE_BYTES))
+        index = path.with_suffix("") / "Slidedat.ini"
+        if path.suffix.lower() == ".mrxs" and index.is_file() and index.stat().st_size < (1 << 24):
+            digest.update(index.read_bytes())
     except OSError:
-        size = 0
-    return f"{path.name}:{size}"
+        digest.update(f"unreadable:{path.name}".encode())
+    return digest.hexdigest()[:32]
+
+
+def new_namespace() -> str:
+    """The namespace of a new set of annotations (a slide opened in the app for the first
+    time, a project slide's first run): random, so no other set, on this slide or any other,
+    ever derives the same nucleus ids. Saved with the annotations, so ids stay put."""
+    return uuid.uuid4().hex
+
+
+def run_namespace(slide_path: str | Path, *what: str) -> str:
+    """The namespace of a headless run's results: the slide's content and what was run (model
+    and its sha256, region, options). The same command gives the same ids; another model's or
+    another slide's nuclei never get them."""
+    return "/".join((slide_identity(slide_path), *what))
 
 
 def write_counting_tsv(store, path: str | Path, split_sources: bool = False) -> None:
@@ -169,5 +199,6 @@ def write_counting_tsv(store, path: str | Path, split_sources: bool = False) -> 
 
 
 def _cell(text: str) -> str:
-    """No tab or line break inside a field (QuPath splits on them)."""
-    return " ".join(text.split())
+    """No tab or line break inside a field (QuPath splits on them), and no formula when the
+    file is opened in a spreadsheet (a name starting with '=' gets a leading apostrophe)."""
+    return spreadsheet_safe(" ".join(text.split()))

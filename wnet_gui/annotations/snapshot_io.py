@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..regular_file import open_regular
 from .store import NucleusStore
 
 FORMAT = 1
@@ -78,11 +79,11 @@ MAX_INFLATION = 4  # our snapshots are stored, not compressed: what they unpack 
 MAX_SNAPSHOT_ARRAYS = 16
 
 
-def _check_inflation(path: Path) -> None:
+def _check_inflation(fh) -> None:
     """Refuse a snapshot that would unpack to far more than it weighs (a 31 MB file that
     inflates to 32 GB once took the app past 6 GB) before any array is read."""
-    size = path.stat().st_size
-    with zipfile.ZipFile(path) as zf:
+    size = os.fstat(fh.fileno()).st_size
+    with zipfile.ZipFile(fh) as zf:
         members = zf.infolist()
         if len(members) > MAX_SNAPSHOT_ARRAYS:
             raise SnapshotError(f"holds {len(members)} arrays; a snapshot has {MAX_SNAPSHOT_ARRAYS} at most")
@@ -98,9 +99,11 @@ def read_snapshot(path: str | Path, store: NucleusStore) -> np.ndarray:
 
     Raises SnapshotError, leaving ``store`` untouched, when the file is unreadable."""
     try:
-        _check_inflation(Path(path))
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        with open_regular(path) as fh:  # a pipe or a device named like a snapshot is refused, not waited on
+            _check_inflation(fh)
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays["meta"]))
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise SnapshotError(f"unknown snapshot format {meta.get('format') if isinstance(meta, dict) else None!r}")

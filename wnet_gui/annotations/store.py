@@ -44,6 +44,20 @@ class Nucleus:
         return self.polygon is None or (self.polygon.shape == other.polygon.shape and np.allclose(self.polygon, other.polygon, atol=tol))
 
 
+@dataclass
+class NucleusFields:
+    """What is known of some nuclei, column by column (one entry per id, in the ids' order):
+    what an import replaces in nuclei already there, and what undo puts back."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    sources: list[str]
+    scores: np.ndarray
+    classes: list[str]
+    polygons: list[np.ndarray | None]
+    extras: list[dict | None]
+
+
 class _Codes:
     """Strings stored once, referred to by small integer codes."""
 
@@ -264,6 +278,35 @@ class NucleusStore:
         self._unindexed.add(row)
         self._notify("move", np.array([nucleus_id]))
 
+    def fields(self, ids: np.ndarray) -> NucleusFields:
+        """Everything about these nuclei, for ``update`` to put back (undo)."""
+        ids = np.asarray(ids, np.int64)
+        rows = self._rows_of(ids)
+        return NucleusFields(self._x[rows].copy(), self._y[rows].copy(), [self.sources.names[c] for c in self._source[rows]],
+                             self._score[rows].copy(), [self.classes.names[c] for c in self._cls[rows]],
+                             [self.polygons.get(int(i)) for i in ids], [self.extras.get(int(i)) for i in ids])
+
+    def update(self, ids: np.ndarray, fields: NucleusFields) -> None:
+        """Replace what is known of existing nuclei in one step; they keep their ids (an
+        import that finds nuclei already here, and its undo)."""
+        ids = np.asarray(ids, np.int64)
+        rows = self._rows_of(ids)
+        self._x[rows], self._y[rows] = fields.xs, fields.ys
+        self._source[rows] = [self.sources.code(s) for s in fields.sources]
+        self._score[rows] = fields.scores
+        self._cls[rows] = [self.classes.code(c) for c in fields.classes]
+        for i, polygon, extra in zip(ids.tolist(), fields.polygons, fields.extras):
+            if polygon is None:
+                self.polygons.pop(i, None)
+            else:
+                self.polygons[i] = polygon
+            if extra:
+                self.extras[i] = extra
+            else:
+                self.extras.pop(i, None)
+        self._unindexed.update(rows.tolist())
+        self._notify("update", ids)
+
     def set_stated_mpp(self, mpp: float | None) -> None:
         """The scale the user states for this slide (saved with its annotations)."""
         self.stated_mpp = None if mpp is None else float(mpp)
@@ -291,12 +334,19 @@ class NucleusStore:
         return [self.classes.names[c] for c in self._cls[self._rows_of(ids)]]
 
     def clear(self) -> None:
+        """Empty the store for another slide: rows, outlines, regions, scale, the id counter and
+        the namespace go (a slide's saved annotations then load with their own ids and
+        namespace, so its exported ids are the same in every session). Listeners stay."""
         ids = self.ids()
-        self._alive[: self._n] = False
+        self._n = 0
+        self._next_id = 1
+        self._index_rows, self._index_x = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        self._unindexed.clear()
         self.polygons.clear()
         self.extras.clear()
         self.reviewed.clear()
         self.stated_mpp = None
+        self.namespace = ""
         self._notify("remove", ids)
 
     # -- reading ---------------------------------------------------------------------------
@@ -339,7 +389,8 @@ class NucleusStore:
 
     def id_of_uuid(self) -> dict[str, int]:
         """QuPath id → nucleus id, for nuclei alive that came with one."""
-        return {e["uuid"]: i for i, e in self.extras.items() if "uuid" in e and i in self}
+        alive = set(self.ids().tolist())  # one pass, not a search per nucleus
+        return {e["uuid"]: i for i, e in self.extras.items() if "uuid" in e and i in alive}
 
     def source_of(self, ids: np.ndarray) -> np.ndarray:
         return np.array(self.sources.names, dtype=object)[self._source[self._rows_of(ids)]] if len(ids) else np.array([], object)

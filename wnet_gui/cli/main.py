@@ -194,12 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # before any heavy import: --help and argument errors stay instant
     from ..annotations.geojson import GeoJSONError
     from ..models.errors import ModelError
+    from ..regular_file import NotRegularFile
     from ..slides import SlideError
     from .hints import with_hint
 
     try:
         return int(args.func(args) or 0)
-    except (SlideError, GeoJSONError, ModelError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (SlideError, GeoJSONError, ModelError, NotRegularFile, PermissionError, FileNotFoundError, FileExistsError, ValueError) as exc:
         print(f"wnet {args.command}: error: {with_hint(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

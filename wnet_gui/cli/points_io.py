@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..annotations.geojson import read_geojson
+from ..regular_file import require_regular
 
 
 def read_typed(path: str | Path) -> tuple[np.ndarray, list]:
@@ -16,7 +17,7 @@ def read_typed(path: str | Path) -> tuple[np.ndarray, list]:
     ``imgN_detection.mat``, CoNSeP's ``_inst.png`` + ``_type.png``."""
     from ..datasets.typed_truth import read_consep, read_crchisto
 
-    path = Path(path)
+    path = require_regular(path)  # a pipe or a device is refused, not waited on
     name = path.name.lower()
     if name.endswith((".geojson", ".json", ".geojson.gz")):
         parsed = read_geojson(path)
@@ -37,7 +38,7 @@ def read_typed(path: str | Path) -> tuple[np.ndarray, list]:
 
 def read_centres(path: str | Path) -> np.ndarray:
     """(N, 2) x, y from GeoJSON, Aperio XML (outline centroids), CRCHisto .mat or CSV."""
-    path = Path(path)
+    path = require_regular(path)
     name = path.name.lower()
     if name.endswith((".geojson", ".json", ".geojson.gz")):
         parsed = read_geojson(path)

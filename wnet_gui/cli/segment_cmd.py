@@ -14,11 +14,12 @@ from ..slides.scale import MppUnknownError
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..annotations.qupath import slide_namespace
+    from ..annotations.qupath import run_namespace, slide_identity
 
     store = NucleusStore()
-    store.namespace = slide_namespace(args.slide)
-    import_geojson(store, args.points)
+    import_geojson(store, args.points)  # refuses a pipe or a device before anything reads it
+    # points without ids of their own get ids fixed by the slide and the points file
+    store.namespace = run_namespace(args.slide, "segment", slide_identity(args.points))
     slide = open_slide(args.slide, mpp=args.mpp)
     if slide.mpp is None:  # before any progress bar: the error is the whole output
         raise MppUnknownError(slide.path)

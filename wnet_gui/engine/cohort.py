@@ -385,7 +385,7 @@ def _run_dask(todo: list[SlideTask], state: Progress, finish, progress, client, 
 
 def write_summary(summary: CohortSummary, path: Path) -> None:
     from ..annotations.atomic_file import replacing
-    from ..annotations.csv_io import spreadsheet_safe
+    from ..annotations.spreadsheet import spreadsheet_safe
 
     with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)

@@ -14,9 +14,11 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from ..regular_file import open_regular
 from .detect import DetectOptions
 
 MANIFEST_NAME = "cohort-manifest.json"
+MAX_MANIFEST_BYTES = 64 << 20  # a line per slide; more is not a manifest this app wrote (read as none)
 VERSION = 1
 # options that change what is found (device, threads, batch size and prefetch do not)
 RESULT_OPTIONS = ("skip_background", "threshold", "mpp", "tile_size", "precision")
@@ -46,7 +48,8 @@ class CohortManifest:
         """The folder's manifest; an unreadable one counts as empty (everything is redone)."""
         path = Path(out_dir) / MANIFEST_NAME
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open_regular(path) as fh:  # a pipe or a device named like the manifest counts as none
+                data = json.loads(fh.read(MAX_MANIFEST_BYTES).decode("utf-8"))
             entries = data.get("slides", {}) if isinstance(data, dict) else {}
             return cls(path, {k: v for k, v in entries.items() if isinstance(v, dict)})
         except (OSError, ValueError):

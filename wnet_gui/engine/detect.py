@@ -328,6 +328,17 @@ def run_detection(
     return run
 
 
+def run_key(card: ModelCard, region: Rect | PolygonRegion | None, options: DetectOptions) -> tuple[str, ...]:
+    """What a run's results depend on: the model (name and weights), the region and the options
+    that change points (not the device or thread count)."""
+    import hashlib
+
+    where = "whole slide" if region is None else hashlib.sha256(repr(region).encode()).hexdigest()[:16]
+    how = (f"threshold={options.threshold} sensitivity={options.sensitivity} mpp={options.mpp} tile={options.tile_size} "
+           f"background={options.skip_background} precision={options.precision}")
+    return f"{card.name}:{card.sha256}", where, how
+
+
 def detect_slide(
     slide_path: str | os.PathLike,
     card: ModelCard | str | os.PathLike,
@@ -359,10 +370,10 @@ def detect_slide(
         slide.close()
     if run.cancelled:
         return run
-    from ..annotations.qupath import slide_namespace, write_counting_tsv
+    from ..annotations.qupath import run_namespace, write_counting_tsv
 
     store = NucleusStore()
-    store.namespace = slide_namespace(slide_path)  # ids unique to this slide, stable across runs
+    store.namespace = run_namespace(slide_path, *run_key(card, region, options))  # the same run, the same ids; another, others
     store.class_colors.update({t: tuple(c) for t, c in card.type_colors.items()})
     store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores, classes=run.types)
     out_path = Path(out_path)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..slides import SLIDE_SUFFIXES
+from ..regular_file import require_regular
 from .detect import OptionError, check_mpp
 
 MANIFEST_SUFFIXES = (".csv",)
@@ -29,7 +30,7 @@ class SlideInput:
 def read_manifest(path: str | Path) -> list[SlideInput]:
     """Slides listed in a CSV: a ``path`` column (relative paths are relative to the CSV's
     folder, so a study folder can move) and optionally ``mpp``; blank lines are ignored."""
-    path = Path(path)
+    path = require_regular(path)  # a pipe or a device is refused, not waited on
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}

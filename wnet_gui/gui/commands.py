@@ -31,17 +31,27 @@ class AddPointsCommand(QUndoCommand):
 
 
 class ImportCommand(QUndoCommand):
-    """Nuclei already added by an import; undo hides them, redo shows them again."""
+    """An import, already applied: nuclei it added, and nuclei already here it updated in
+    place (``annotations.geojson.Merged``). Undo hides the added and puts the updated back as
+    they were; they keep their ids throughout."""
 
-    def __init__(self, store: NucleusStore, ids, text: str):
+    def __init__(self, store: NucleusStore, merged, text: str):
         super().__init__(text)
-        self.store, self.ids = store, np.asarray(ids, np.int64)
+        self.store, self.merged = store, merged
+        self._applied = True
 
     def redo(self) -> None:
-        self.store.restore(self.ids)
+        if self._applied:
+            self._applied = False
+            return
+        self.store.restore(self.merged.added)
+        if len(self.merged.updated):
+            self.store.update(self.merged.updated, self.merged.after)
 
     def undo(self) -> None:
-        self.store.remove(self.ids)
+        self.store.remove(self.merged.added)
+        if len(self.merged.updated):
+            self.store.update(self.merged.updated, self.merged.before)
 
 
 class RemovePointsCommand(QUndoCommand):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from ..annotations import write_geojson
 from ..annotations.geojson_export import REVIEWED_CLASS
 from ..annotations.csv_io import write_csv
-from .commands import DetectionRunCommand
+from .commands import ImportCommand
 from .export_dialog import ExportChoices
 from .workers import ImportWorker
 
@@ -100,14 +100,14 @@ class FileActions(QObject):
             window.statusBar().showMessage(f"Import of {path.name} cancelled", 5000)
             self.importFinished.emit(False)
             return
-        added, replaced = merge_parsed(window.store, parsed)
-        window.undo.push(DetectionRunCommand(window.store, replaced, added, f"Import {len(added)} nuclei from {path.name}"))
+        merged = merge_parsed(window.store, parsed)
+        window.undo.push(ImportCommand(window.store, merged, f"Import {len(parsed):,} nuclei from {path.name}"))
         reviewed = [r for r in parsed.regions if r.cls == REVIEWED_CLASS]  # our own export's reviewed regions
         window.regions.add([r for r in parsed.regions if r.cls != REVIEWED_CLASS], path.name)
         if reviewed:
             window.review.add_imported([ext for r in reviewed for ext, _ in r.parts])
         window.classes.sync_from_store()
-        self.last_summary = f"{path.name}: {parsed.summary()}" + (f"; {len(replaced):,} already here were updated" if len(replaced) else "")
+        self.last_summary = f"{path.name}: {parsed.summary()}" + (f"; {len(merged.updated):,} already here were updated" if len(merged.updated) else "")
         window.statusBar().showMessage(f"Imported {self.last_summary}", 10000)
         self.last_import_ok = True
         self.importFinished.emit(True)

@@ -230,15 +230,15 @@ class MainWindow(QMainWindow):
         self.slide = slide
         self.undo.clear()
         self.store.clear()
-        self.store.polygons.clear()
         self.regions.clear()
-        from ..annotations.qupath import slide_namespace
-
-        self.store.namespace = slide_namespace(path)  # exported ids: unique to this slide, stable
         # the app's own files (the bundled sample) never get autosaves written beside them
         resources = resource_path("")
         bundled = resources is not None and resources.resolve() in path.resolve().parents
         report = self.autosave_status.attach(path, self.store, beside=not bundled)
+        if not self.store.namespace:  # first time here: a namespace of its own, saved with the points
+            from ..annotations.qupath import new_namespace
+
+            self.store.namespace = new_namespace()
         if mpp is not None and mpp != slide.metadata_mpp:  # stated by the caller (the project, the command line): kept with the slide
             if self.store.stated_mpp != mpp:
                 self.store.set_stated_mpp(mpp)

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from ..regular_file import open_regular
 from ..slides import SLIDE_SUFFIXES
 from ..slides.scale import valid_mpp
 
@@ -217,9 +218,11 @@ class Project:
     @staticmethod
     def _read(file: Path) -> dict[str, Any]:
         try:
-            if file.stat().st_size > MAX_PROJECT_BYTES:
+            with open_regular(file) as fh:  # a pipe or a device named like a project file is refused, not waited on
+                text = fh.read(MAX_PROJECT_BYTES + 1)
+            if len(text) > MAX_PROJECT_BYTES:
                 raise ProjectError(f"{file.name} is larger than {MAX_PROJECT_BYTES >> 20} MiB; a project file is one short line per slide")
-            data = json.loads(file.read_text(encoding="utf-8"))
+            data = json.loads(text.decode("utf-8"))
         except RecursionError:
             raise ProjectError(f"{file.name} cannot be read: it is nested too deeply to be a project file") from None
         except (OSError, ValueError) as exc:

@@ -82,9 +82,9 @@ def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndar
     path = project.absolute(entry)
     store = load_annotations(path)
     if not store.namespace:
-        from ..annotations.qupath import slide_namespace
+        from ..annotations.qupath import new_namespace
 
-        store.namespace = slide_namespace(path)
+        store.namespace = new_namespace()
     old = store.ids()
     stale = old[store.source_of(old) == card.name] if len(old) else old
     if len(stale):
@@ -211,7 +211,7 @@ def export_all(project: Project, out_dir: str | Path, points_as: str = "detectio
 
     from ..annotations import write_geojson
     from ..annotations.atomic_file import replacing
-    from ..annotations.csv_io import spreadsheet_safe
+    from ..annotations.spreadsheet import spreadsheet_safe
     from ..engine.slide_inputs import output_names
 
     out_dir = Path(out_dir)
