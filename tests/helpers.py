@@ -61,3 +61,15 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
     return path
+
+
+def darkness(path: Path, xy: np.ndarray) -> np.ndarray:
+    """Mean darkness within 4 px of each centre: a property a pathologist could class nuclei by
+    (dense vs pale chromatin), and one a taught classifier must see in its features to learn."""
+    image = load_rgb(path)[0].astype(np.float32).mean(axis=2)
+    h, w = image.shape
+    out = []
+    for x, y in np.round(xy).astype(int):
+        patch = image[max(0, y - 4) : min(h, y + 5), max(0, x - 4) : min(w, x + 5)]
+        out.append(255 - patch.mean())
+    return np.asarray(out)

@@ -205,6 +205,12 @@ def list_models(args: argparse.Namespace) -> int:
         speed = f"{tp} Mpx/s (40×, CPU)" if tp is not None else "speed not measured"
         types = f"  types: {', '.join(card.architecture.types)}" if card.architecture.types else ""
         print(f"{card.name:12s} {card.title:30s} mpp {card.mpp:<5g} {score}  {speed}{types}{where}")
+    from ..classify.card import list_classifiers
+
+    for c in list_classifiers():  # taught classes (wnet classes train), for `wnet detect --classifier NAME`
+        counts = ", ".join(f"{k} {n}" for k, n in c.counts.items())
+        print(f"{c.name:12s} classifier of {c.detector}: {', '.join(c.classes)} (labelled: {counts}; "
+              f"cross-validated accuracy {c.cv_accuracy:.3f})  [{c.path.parent}]")
     return 0
 
 

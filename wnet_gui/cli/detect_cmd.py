@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from .project_cmd import detect as detect_project, is_project
 
     if len(args.inputs) == 1 and is_project(args.inputs[0]):
+        if getattr(args, "classifier", None):
+            raise ValueError("--classifier classes one slide or tile at a time in this version, not a project")
         return detect_project(args)
     if not args.output:
         raise ValueError("give -o/--output (a file for one slide, a folder for several)")
@@ -51,17 +53,32 @@ def run(args: argparse.Namespace) -> int:
     region = parse_region(args.roi) if args.roi else None
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
+    classifier = _classifier(args, card)
     if many:
+        if classifier is not None:
+            raise ValueError("--classifier classes one slide or tile at a time in this version, not a folder or a manifest")
         return _run_many(args, slides, card, options, region, output)
     slide = slides[0]
     if slide.mpp is not None:
         options = dataclasses.replace(options, mpp=slide.mpp)
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; give --overwrite to replace it")
-    return _run_one(slide.path, card, output, region, options, args)
+    return _run_one(slide.path, card, output, region, options, args, classifier)
 
 
-def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, args) -> int:
+def _classifier(args, card):
+    """The taught classifier of ``--classifier``, checked against the detector it reads."""
+    if not getattr(args, "classifier", None):
+        return None
+    from ..classify.card import resolve_classifier
+    from ..classify.teach import check_detector
+
+    classifier = resolve_classifier(args.classifier)
+    check_detector(classifier, card)
+    return classifier
+
+
+def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, args, classifier=None) -> int:
     bars: list[tqdm] = []  # made at the first tile, so an error is not preceded by an empty bar
 
     def progress(result):
@@ -71,7 +88,7 @@ def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, 
 
     start = time.monotonic()
     try:
-        run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress, points_as=args.points_as)
+        run_ = detect_slide(slide_path, card, out, region, options, args.format, on_tile=progress, points_as=args.points_as, classifier=classifier)
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:

@@ -58,6 +58,7 @@ def _add_detect(sub) -> None:
     p.add_argument("--sensitivity", type=SENSITIVITY,
                    help="two-stage models: shift stage 1's evidence before stage 2, -8 to 8 (default: the card's, usually 0); "
                         "raise it (1–2) when a new lab's faint nuclei are missed whatever the threshold")
+    p.add_argument("--classifier", help="a classifier card from `wnet classes train`: every nucleus gets one of its classes and a confidence")
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
     p.add_argument("--threads", type=THREADS, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .project_cmd import add_export_parser
 
     add_export_parser(sub)
+    from .classes_cmd import add_parser as _add_classes
+
+    _add_classes(sub)
     _add_benchmarks(sub)
     return parser
 
@@ -201,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (SlideError, GeoJSONError, ModelError, NotRegularFile, PermissionError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        # (a classifier card's error is a ValueError too)
         print(f"wnet {args.command}: error: {with_hint(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

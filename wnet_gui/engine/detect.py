@@ -89,6 +89,9 @@ class TileResult:
     elapsed: float
     types: list[str] | None = None  # a type per centre, for a typing model
     background: bool = False  # this tile was read and found uniform (no tissue): no centres, no tissue area
+    # stage 1's encoder levels over the tile ((C, h, w) each, finest first), when asked for:
+    # a taught classifier reads them at any point of the tile's core (classify.features)
+    levels: list[np.ndarray] | None = None
 
     @property
     def eta(self) -> float:
@@ -107,7 +110,8 @@ class DetectionRun:
     tiles_total: int = 0
     tiles_done: int = 0
     tiles_skipped: int = 0
-    types: list[str] | None = None  # a type per centre, for a typing model
+    types: list[str] | None = None  # a type per centre, for a typing model or a taught classifier
+    confidences: np.ndarray | None = None  # a taught classifier's confidence in each centre's class
     cancelled: bool = False
     seconds: float = 0.0
     area_px: float = 0.0  # level-0 pixels of tissue processed
@@ -181,9 +185,10 @@ def iter_detections(
     options: DetectOptions | None = None,
     cancel: threading.Event | None = None,
     predictor: DensityPredictor | None = None,
+    levels: bool = False,
 ) -> Iterator[TileResult]:
     """Detect nuclei in ``region`` (a rectangle or an outline; default: whole slide),
-    yielding each tile's centres.
+    yielding each tile's centres (and, with ``levels``, stage 1's encoder levels over it).
 
     Stops early, cleanly, when ``cancel`` is set: what was yielded stays valid."""
     options = options or DetectOptions()
@@ -242,7 +247,7 @@ def iter_detections(
                 batch.append(item)
             if not batch or cancel.is_set():
                 continue
-            (densities, type_maps), batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size)
+            (densities, type_maps, tile_levels), batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size, levels)
             for k, ((tile, _), density) in enumerate(zip(batch, densities)):
                 centres, scores, types = _tile_centres(predictor, tile, density, options.threshold, None if type_maps is None else type_maps[k])
                 if outline is not None and len(centres):
@@ -250,7 +255,8 @@ def iter_detections(
                     centres, scores = centres[inside], scores[inside]
                     types = None if types is None else [t for t, keep in zip(types, inside) if keep]
                 done += 1
-                yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start, types)
+                yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start, types,
+                                 levels=None if tile_levels is None else [f[k] for f in tile_levels])
                 if cancel.is_set():
                     break
         if failure is not None and not cancel.is_set():
@@ -264,16 +270,22 @@ def iter_detections(
                 reader.join(timeout=0.05)
 
 
-def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray | None], int]:
+def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size: int, levels: bool = False
+                      ) -> tuple[tuple[np.ndarray, np.ndarray | None, list[np.ndarray] | None], int]:
     """Predict, halving the batch whenever the accelerator runs out of memory (a laptop GPU
-    shared with the display, a large tile size); returns the densities and the batch size
-    that fits, which the run keeps using."""
+    shared with the display, a large tile size); returns the densities (type maps, encoder
+    levels when asked) and the batch size that fits, which the run keeps using."""
     while True:
         try:
+            if levels:
+                parts = [predictor.predict_batch_levels(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]
+                types = None if parts[0][1] is None else np.concatenate([t for _, t, _ in parts])
+                return (np.concatenate([d for d, _, _ in parts]), types,
+                        [np.concatenate([p[2][j] for p in parts]) for j in range(len(parts[0][2]))]), batch_size
             if not predictor.types:  # the common case: density only
-                return (np.concatenate([predictor.predict_batch(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]), None), batch_size
+                return (np.concatenate([predictor.predict_batch(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]), None, None), batch_size
             parts = [predictor.predict_batch_typed(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]
-            return (np.concatenate([d for d, _ in parts]), np.concatenate([t for _, t in parts])), batch_size
+            return (np.concatenate([d for d, _ in parts]), np.concatenate([t for _, t in parts]), None), batch_size
         except torch.OutOfMemoryError:
             if batch_size == 1:
                 raise
@@ -302,12 +314,22 @@ def run_detection(
     cancel: threading.Event | None = None,
     on_tile: Callable[[TileResult], None] | None = None,
     predictor: DensityPredictor | None = None,
+    classifier=None,
 ) -> DetectionRun:
-    """Collect ``iter_detections`` into one result, calling ``on_tile`` as tiles finish."""
+    """Collect ``iter_detections`` into one result, calling ``on_tile`` as tiles finish.
+
+    With a taught ``classifier`` (``classify.card.ClassifierCard``) each tile's nuclei are
+    classed from the encoder levels of the same pass; its classes replace a typing model's."""
     run = DetectionRun()
-    parts, part_scores, part_types = [], [], []
+    parts, part_scores, part_types, part_conf = [], [], [], []
     start = time.monotonic()
-    for result in iter_detections(slide, card, region, options, cancel, predictor):
+    for result in iter_detections(slide, card, region, options, cancel, predictor, levels=classifier is not None):
+        if classifier is not None and result.levels is not None:
+            result.types, confidence = classifier.classify_tile(result, card.mpp)
+            part_conf.append(confidence)
+            result.levels = None  # read: the arrays go with the tile
+        elif classifier is not None:
+            result.types = []
         parts.append(result.centres)
         part_scores.append(result.scores)
         if result.types is not None:
@@ -323,9 +345,14 @@ def run_detection(
     if parts:
         run.centres = np.concatenate(parts)
         run.scores = np.concatenate(part_scores)
-    if (predictor.types if predictor is not None else card.architecture.types):
+    if classifier is not None or (predictor.types if predictor is not None else card.architecture.types):
         run.types = part_types
+    if classifier is not None:
+        run.confidences = np.concatenate(part_conf) if part_conf else np.zeros(0, np.float32)
     return run
+
+
+CONFIDENCE = "Class confidence"  # a taught classifier's probability for the class it gave
 
 
 def run_key(card: ModelCard, region: Rect | PolygonRegion | None, options: DetectOptions) -> tuple[str, ...]:
@@ -350,6 +377,7 @@ def detect_slide(
     on_tile: Callable[[TileResult], None] | None = None,
     points_as: str = "detections",
     predictor: DensityPredictor | None = None,
+    classifier=None,
 ) -> DetectionRun:
     """One slide → one results file: GeoJSON (points as detections, or as QuPath Points
     annotations per class), CSV (x, y, score) or QuPath's Counting TSV.
@@ -365,7 +393,7 @@ def detect_slide(
     options = options or DetectOptions()
     slide = open_slide(slide_path, mpp=options.mpp)
     try:
-        run = run_detection(slide, card, region, options, cancel, on_tile, predictor)
+        run = run_detection(slide, card, region, options, cancel, on_tile, predictor, classifier)
     finally:
         slide.close()
     if run.cancelled:
@@ -373,9 +401,14 @@ def detect_slide(
     from ..annotations.qupath import run_namespace, write_counting_tsv
 
     store = NucleusStore()
-    store.namespace = run_namespace(slide_path, *run_key(card, region, options))  # the same run, the same ids; another, others
+    key = run_key(card, region, options) + ((f"classifier:{classifier.head_sha256()}",) if classifier is not None else ())
+    store.namespace = run_namespace(slide_path, *key)  # the same run, the same ids; another, others
     store.class_colors.update({t: tuple(c) for t, c in card.type_colors.items()})
-    store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores, classes=run.types)
+    if classifier is not None:
+        store.class_colors.update(dict(zip(classifier.classes, classifier.colors)))
+    ids = store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores, classes=run.types)
+    if run.confidences is not None:  # exported as a measurement QuPath keeps
+        store.extras.update({int(i): {"measurements": {CONFIDENCE: round(float(c), 4)}} for i, c in zip(ids, run.confidences)})
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_format == "csv":

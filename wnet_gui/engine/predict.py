@@ -59,10 +59,23 @@ class DensityPredictor:
         return tuple(self.card.architecture.types)
 
     @torch.inference_mode()
-    def forward_all(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward_all(self, x: torch.Tensor, levels: bool = False) -> dict[str, torch.Tensor]:
         x = x.contiguous(memory_format=self.memory_format)
+        kwargs = {"levels": True} if levels else {}
+        if self.sensitivity:
+            kwargs["stage1_offset"] = self.sensitivity
         with autocast(self.device, self.precision):
-            return self.model(x, stage1_offset=self.sensitivity) if self.sensitivity else self.model(x)
+            return self.model(x, **kwargs)
+
+    def predict_batch_levels(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+        """Density maps, type indices (or None) and stage 1's encoder levels (each (N, C, h, w)
+        float32): what a taught classifier reads at the centres, from the same pass."""
+        if self.card.architecture.kind != "wnet":
+            raise ValueError(f"{self.card.title} is not a W-Net: a taught classifier reads a W-Net's stage 1")
+        out = self.forward_all(self.to_tensor(tiles), levels=True)
+        density = out["density"][:, 0].float().cpu().numpy()
+        types = out["type_logits"].float().argmax(dim=1).to(torch.int8).cpu().numpy() if "type_logits" in out else None
+        return density, types, [f.float().cpu().numpy() for f in out["levels"]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Density (N, 1, H, W) of a normalised batch, in this predictor's precision."""

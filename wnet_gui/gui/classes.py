@@ -56,7 +56,7 @@ class ClassTools(QObject):
         self.set_region_button = QPushButton("Set all in drawn region")
         self.set_region_button.clicked.connect(lambda: self.set_class_in_region(self.active))
         widget = QWidget()
-        layout = QVBoxLayout(widget)
+        layout = self.layout = QVBoxLayout(widget)  # other class features (teaching) add their rows here
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(self.set_selected_button)

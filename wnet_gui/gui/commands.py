@@ -54,6 +54,21 @@ class ImportCommand(QUndoCommand):
             self.store.update(self.merged.updated, self.merged.before)
 
 
+class UpdateNucleiCommand(QUndoCommand):
+    """Nuclei changed in place in one step (a taught classifier's classes and confidences):
+    undo puts back what they were; they keep their ids."""
+
+    def __init__(self, store: NucleusStore, ids, before, after, text: str):
+        super().__init__(text)
+        self.store, self.ids, self.before, self.after = store, np.asarray(ids, np.int64), before, after
+
+    def redo(self) -> None:
+        self.store.update(self.ids, self.after)
+
+    def undo(self) -> None:
+        self.store.update(self.ids, self.before)
+
+
 class RemovePointsCommand(QUndoCommand):
     def __init__(self, store: NucleusStore, ids, text: str | None = None):
         ids = np.asarray(ids, np.int64)

@@ -32,6 +32,7 @@ from .mouse_bindings import Tool
 from .overview import OverviewMap
 from .panel import SidePanel
 from .classes import ClassTools
+from .teach import TeachTools
 from .region_list import RegionList
 from .project_panel import ProjectPanel
 from .review import ReviewRegions
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self.adaptation = AdaptationTools(self, self.review)
         self.review_dock = review_dock(self, self.review, self.adaptation)
         self.scale = ScaleTools(self)
+        self.teach = TeachTools(self)
         self.project = ProjectPanel(self)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
         self.detection.finished.connect(self.detectionFinished)

@@ -139,3 +139,38 @@ class AdaptWorker(QObject):
         except Exception as exc:  # reported; the current model stays selected
             traceback.print_exc()
             self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+
+
+class TeachWorker(QObject):
+    """Reads features at every nucleus of a slide in one detection pass, teaches a classifier
+    from the hand-set ones and classes the others (issue 28); the store is changed only back on
+    the GUI thread, when the user has seen the counts and the accuracy."""
+
+    finished = Signal(object, object)  # token, (card, classes of the others, confidences)
+    failed = Signal(object, str)
+
+    def __init__(self, token, slide: Slide, detector: ModelCard, xy, labelled, names: list[str], colors: dict, options: DetectOptions, name: str):
+        super().__init__()
+        self.token, self.slide, self.detector, self.xy, self.labelled = token, slide, detector, xy, labelled
+        self.names, self.colors, self.options, self.name = names, colors, options, name
+        self.cancel_event = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        from ..classify.features import at_points
+        from ..classify.teach import from_features
+
+        try:
+            features = at_points(self.slide, self.detector, self.xy, self.options, self.cancel_event)
+            if self.cancel_event.is_set():
+                self.finished.emit(self.token, None)
+                return
+            card = from_features(features[self.labelled], self.names, self.colors, self.detector, self.name, [self.slide.path.name])
+            others = features[~self.labelled]
+            classes, confidences = card.classify(others) if len(others) else ([], others[:, 0])
+            self.finished.emit(self.token, (card, classes, confidences))
+        except ValueError as exc:  # too few labels, no tissue: said plainly
+            self.failed.emit(self.token, str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")

@@ -165,8 +165,15 @@ class WNet(nn.Module):
                 self.type_branch = SmpTypeBranch(tuple(self.stage1.encoder.out_channels),
                                                  type_widths or tuple(stage1.decoder_channels), n_types)
 
-    def forward(self, x: torch.Tensor, stage1_offset: float = 0.0) -> dict[str, torch.Tensor]:
-        """``stage1_offset`` shifts the mask logits that stage 2 sees (the card's sensitivity)."""
+    def forward(self, x: torch.Tensor, stage1_offset: float = 0.0, levels: bool = False) -> dict[str, torch.Tensor]:
+        """``stage1_offset`` shifts the mask logits that stage 2 sees (the card's sensitivity);
+        with ``levels`` the result also holds stage 1's encoder levels (``"levels"``, finest
+        first), what a taught classifier reads at each centre without a second pass."""
+        if levels:
+            skips = self.stage1.encode(x) if isinstance(self.stage1, BasicUNet) else self.stage1.encoder(x)
+            result = self._from_levels(x, skips, stage1_offset)
+            result["levels"] = skips if isinstance(self.stage1, BasicUNet) else skips[1:]
+            return result
         if not self.n_types:
             mask_logits = self.stage1(x)
         elif isinstance(self.stage1, BasicUNet):
@@ -182,6 +189,21 @@ class WNet(nn.Module):
         result = {"mask_logits": mask_logits, "mask": mask, "density": torch.sigmoid(self.stage2(mask))}
         if self.n_types:
             result["type_logits"] = type_logits
+        return result
+
+
+    def _from_levels(self, x: torch.Tensor, skips: list[torch.Tensor], stage1_offset: float) -> dict[str, torch.Tensor]:
+        """The forward pass from stage 1's encoder levels on (the same numbers as ``forward``)."""
+        h, w = x.shape[-2:]
+        if isinstance(self.stage1, BasicUNet):
+            mask_logits = self.stage1.decode(skips, (h, w))
+        else:
+            mask_logits = self.stage1.segmentation_head(self.stage1.decoder(skips))
+        mask = torch.sigmoid(mask_logits + stage1_offset if stage1_offset else mask_logits)
+        result = {"mask_logits": mask_logits, "mask": mask, "density": torch.sigmoid(self.stage2(mask))}
+        if self.n_types:
+            type_logits = self.type_branch(skips)
+            result["type_logits"] = type_logits[..., :h, :w] if isinstance(self.stage1, BasicUNet) else type_logits
         return result
 
 

@@ -1,0 +1,170 @@
+"""Classes taught from labelled nuclei (issue 28): features from the detection pass, a head
+learned in seconds, a classifier card of JSON and arrays, `wnet classes train` and
+`wnet detect --classifier`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import SAMPLE_TIFF, SAMPLE_TIFF_2, darkness
+from wnet_gui.annotations import read_geojson
+from wnet_gui.classify.card import ClassifierCard, ClassifierError
+from wnet_gui.classify.teach import LabelledSlide, teach
+from wnet_gui.cli.main import main
+from wnet_gui.engine.detect import CONFIDENCE, DetectOptions, detect_slide
+from wnet_gui.models.zoo import resolve_card
+
+CONSEP = Path(__file__).resolve().parents[2] / "shared" / "data" / "consep"
+
+
+def dark_or_pale(path: Path, xy: np.ndarray, cut: float) -> list[str]:
+    return ["dense" if d > cut else "pale" for d in darkness(path, xy)]
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory):
+    """A classifier taught on one tile's true nuclei, labelled dense or pale."""
+    truth = read_geojson(SAMPLE_TIFF.with_name(SAMPLE_TIFF.stem + "_truth.geojson"))
+    xy = np.stack([truth.xs, truth.ys], axis=1)
+    cut = float(np.median(darkness(SAMPLE_TIFF, xy)))
+    labels = dark_or_pale(SAMPLE_TIFF, xy, cut)
+    detector = resolve_card("fast")
+    card = teach([LabelledSlide(SAMPLE_TIFF, xy, labels, colors={"dense": (10, 20, 30)})], detector, "chromatin",
+                 DetectOptions(device="cpu"))
+    path = card.save(tmp_path_factory.mktemp("classifier") / "chromatin.json")
+    return path, cut, detector
+
+
+def test_a_taught_class_carries_to_another_slide(taught, tmp_path):
+    """Taught on one tile, applied by the detection pass on another (another organ, another
+    lab): the nuclei are classed as the rule says far more often than by chance."""
+    path, cut, detector = taught
+    card = ClassifierCard.load(path)
+    assert card.classes == ["dense", "pale"] or card.classes == ["pale", "dense"]
+    assert dict(zip(card.classes, card.colors))["dense"] == (10, 20, 30)  # the user's colour kept
+    assert sum(card.counts.values()) > 100 and card.cv_accuracy > 0.8
+    out = tmp_path / "classed.geojson"
+    run = detect_slide(SAMPLE_TIFF_2, detector, out, options=DetectOptions(device="cpu"), classifier=card)
+    assert len(run.types) == len(run.centres) == len(run.confidences) > 50
+    expected = dark_or_pale(SAMPLE_TIFF_2, run.centres, cut)
+    agreement = float(np.mean([a == b for a, b in zip(run.types, expected)]))
+    print(f"agreement {agreement:.3f}, cross-validated {card.cv_accuracy:.3f}")
+    assert agreement > 0.75, agreement
+    assert ((run.confidences >= 0.5) & (run.confidences <= 1.0)).all()
+    feature = json.loads(out.read_text())["features"][0]
+    names = {m["name"] for m in feature["properties"]["measurements"]}
+    assert CONFIDENCE in names and feature["properties"]["classification"]["name"] in card.classes
+
+
+def test_the_detection_pass_is_the_same_with_or_without_a_classifier(taught, tmp_path):
+    path, _, detector = taught
+    plain = detect_slide(SAMPLE_TIFF_2, detector, tmp_path / "a.geojson", options=DetectOptions(device="cpu"))
+    classed = detect_slide(SAMPLE_TIFF_2, detector, tmp_path / "b.geojson", options=DetectOptions(device="cpu"),
+                           classifier=ClassifierCard.load(path))
+    assert np.array_equal(plain.centres, classed.centres) and np.array_equal(plain.scores, classed.scores)
+
+
+def test_a_classifier_reads_only_its_own_detectors_features(taught, tmp_path):
+    path, _, _ = taught
+    out = tmp_path / "x.geojson"
+    assert main(["detect", str(SAMPLE_TIFF_2), "--model", "accurate", "--classifier", str(path), "--device", "cpu", "-o", str(out)]) == 2
+    assert not out.exists()
+    assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--classifier", str(path), "--device", "cpu", "-o", str(out)]) == 0
+    assert {f["properties"]["classification"]["name"] for f in json.loads(out.read_text())["features"]} <= {"dense", "pale"}
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda doc, npz: doc.update(sha256="0" * 64), "does not match"),
+    (lambda doc, npz: doc.update(weights="../elsewhere.npz"), "beside the card"),
+    (lambda doc, npz: doc.update(classes=[{"name": "only", "color": [1, 2, 3]}]), "2 to"),
+    (lambda doc, npz: doc["features"].update(kind="other"), "this version computes"),
+    (lambda doc, npz: doc.update(format="wnet-model"), "not a W-Net Annotator classifier"),
+])
+def test_a_damaged_card_is_refused_with_a_message(taught, tmp_path, damage, message):
+    path, _, _ = taught
+    folder = tmp_path / "copy"
+    shutil.copytree(path.parent, folder)
+    card = folder / path.name
+    doc = json.loads(card.read_text())
+    damage(doc, folder / doc["weights"])
+    card.write_text(json.dumps(doc))
+    with pytest.raises(ClassifierError, match=message):
+        ClassifierCard.load(card)
+
+
+def test_arrays_are_data_never_code(taught, tmp_path):
+    """An .npz holding a pickled object, or arrays of the wrong shape, with a matching sha256."""
+    import hashlib
+
+    path, _, _ = taught
+    for arrays in ({"mean": np.array([object()], dtype=object)}, {k: np.zeros(3, np.float32) for k in ("mean", "std", "w1", "b1", "w2", "b2")}):
+        folder = tmp_path / f"bad{len(arrays)}"
+        shutil.copytree(path.parent, folder)
+        card = folder / path.name
+        doc = json.loads(card.read_text())
+        with open(folder / doc["weights"], "wb") as fh:
+            np.savez(fh, **arrays)
+        doc["sha256"] = hashlib.sha256((folder / doc["weights"]).read_bytes()).hexdigest()
+        card.write_text(json.dumps(doc))
+        with pytest.raises(ClassifierError):
+            ClassifierCard.load(card)
+
+
+def test_too_few_labels_say_what_is_missing():
+    xy = np.array([[100.0, 100.0], [200.0, 200.0], [300.0, 300.0], [400.0, 400.0]])
+    with pytest.raises(ClassifierError, match="at least two classes"):
+        teach([LabelledSlide(SAMPLE_TIFF, xy, ["a", "a", "a", "b"])], resolve_card("fast"), "x", DetectOptions(device="cpu"))
+
+
+@pytest.mark.skipif(not (CONSEP / "train").exists(), reason=f"CoNSeP not found at {CONSEP} (../shared is absent)")
+def test_the_command_line_teaches_from_a_qupath_style_export(tmp_path, capsys):
+    """Labelled points as QuPath exports them (class names; unclassified points ignored) →
+    `wnet classes train` → `wnet detect --classifier` → `wnet evaluate` reads the classes."""
+    from wnet_gui.datasets.typed_truth import read_consep
+
+    xy, types = read_consep(CONSEP / "train" / "train_1_inst.png")
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+                 "properties": {"objectType": "annotation", **({"classification": {"name": t, "color": [9, 9, 9]}} if t else {})}}
+                for (x, y), t in zip(xy, types)]
+    features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [5.0, 5.0]}, "properties": {"objectType": "annotation"}})
+    labels = tmp_path / "train_1.geojson"
+    labels.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    card = tmp_path / "models" / "colon.json"
+    assert main(["classes", "train", "--slide", str(CONSEP / "train" / "train_1.jpg"), "--points", str(labels), "--mpp", "0.25",
+                 "--model", "fast", "--device", "cpu", "-o", str(card)]) == 0
+    said = capsys.readouterr().out
+    assert f"{sum(1 for t in types if t)} labelled nuclei of {len(xy) + 1}" in said and "cross-validated accuracy" in said
+    out = tmp_path / "test_1.geojson"
+    assert main(["detect", str(CONSEP / "test" / "test_1.jpg"), "--mpp", "0.25", "--model", "fast", "--classifier", str(card),
+                 "--device", "cpu", "-o", str(out)]) == 0
+    assert main(["evaluate", "--pred", str(out), "--truth", str(CONSEP / "test" / "test_1_inst.png"), "--radius", "12"]) == 0
+    accuracy = float(capsys.readouterr().out.split("type accuracy ")[1].split(",")[0])
+    assert accuracy > 0.5  # four classes from one tile of another slide; the majority class alone gives about 0.4
+
+
+def test_a_classifier_is_kept_in_the_users_model_folder(tmp_path, monkeypatch, capsys):
+    """`wnet classes train --name` without -o keeps the card with the user's models: `wnet models`
+    lists it and `wnet detect --classifier NAME` finds it."""
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    truth = read_geojson(SAMPLE_TIFF.with_name(SAMPLE_TIFF.stem + "_truth.geojson"))
+    xy = np.stack([truth.xs, truth.ys], axis=1)
+    labels = dark_or_pale(SAMPLE_TIFF, xy, float(np.median(darkness(SAMPLE_TIFF, xy))))
+    points = tmp_path / "labels.geojson"
+    points.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+         "properties": {"objectType": "annotation", "classification": {"name": c}}} for (x, y), c in zip(xy, labels)]}))
+    assert main(["classes", "train", "--slide", str(SAMPLE_TIFF), "--points", str(points), "--model", "fast", "--device", "cpu",
+                 "--name", "chromatin"]) == 0
+    assert (tmp_path / "home" / "wnet-annotator" / "models" / "classifiers" / "chromatin.json").is_file()
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    assert "chromatin    classifier of fast: " in capsys.readouterr().out
+    out = tmp_path / "b.geojson"
+    assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--classifier", "chromatin", "--device", "cpu", "-o", str(out)]) == 0
+    assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--classifier", "nobody", "--device", "cpu", "-o", str(out), "--overwrite"]) == 2
+    assert "no classifier called 'nobody' (yours: chromatin)" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+"""``wnet classes train``: teach a classifier from the classes of labelled points (a QuPath
+export as it is: each point's ``classification.name`` is its class; points without a class are
+ignored), on one or more slides, for one detector."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    from .main import MPP
+
+    p = sub.add_parser("classes", help="teach your own nucleus classes from labelled points")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    t = verbs.add_parser("train", help="labelled points on slides → a classifier card (use it with `wnet detect --classifier`)")
+    t.add_argument("--slide", action="append", required=True, help="a slide or tile (repeat with --points for several)")
+    t.add_argument("--points", action="append", required=True, help="its labelled points: GeoJSON (QuPath's export works as it is)")
+    t.add_argument("--mpp", type=MPP, help="microns per pixel of the slides, overriding their own")
+    t.add_argument("--model", default="accurate", help="the detector whose features it reads (default: accurate)")
+    t.add_argument("--name", help="the classifier's name (default: the output's file name, else 'classes')")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    t.add_argument("-o", "--output", help="the classifier card to write (NAME.json, with NAME.npz beside it); "
+                                          "default: NAME in your model folder, where `--classifier NAME` and `wnet models` find it")
+    t.set_defaults(func=lambda a: train(a))
+
+
+def train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..annotations.geojson import read_geojson
+    from ..classify.teach import LabelledSlide, teach
+    from ..engine.detect import DetectOptions
+    from ..models.zoo import resolve_card
+
+    if len(args.slide) != len(args.points):
+        raise ValueError(f"give one --points file per --slide ({len(args.slide)} slides, {len(args.points)} points files)")
+    labelled = []
+    for slide, points in zip(args.slide, args.points):
+        parsed = read_geojson(points)
+        keep = [i for i, c in enumerate(parsed.classes) if c != "Nucleus"]
+        xy = np.stack([np.asarray(parsed.xs)[keep], np.asarray(parsed.ys)[keep]], axis=1) if keep else np.zeros((0, 2))
+        labelled.append(LabelledSlide(Path(slide), xy, [parsed.classes[i] for i in keep], args.mpp, dict(parsed.class_colors)))
+        print(f"{Path(points).name}: {len(keep)} labelled nuclei of {len(parsed)} on {Path(slide).name}")
+    from ..classify.card import classifiers_dir
+
+    detector = resolve_card(args.model)
+    name = args.name or (Path(args.output).stem if args.output else "classes")
+    output = Path(args.output) if args.output else classifiers_dir() / f"{name}.json"
+    card = teach(labelled, detector, name, DetectOptions(device=args.device, mpp=args.mpp),
+                 progress=lambda k, n, name: print(f"reading features on {name} ({k + 1}/{n})…"))
+    card.save(output)
+    counts = ", ".join(f"{c}: {n}" for c, n in card.counts.items())
+    print(f"{output}: {len(card.classes)} classes ({counts}); cross-validated accuracy on the labelled nuclei {card.cv_accuracy:.3f}; "
+          f"for `wnet detect --model {detector.name} --classifier {name if not args.output else output}`")
+    return 0

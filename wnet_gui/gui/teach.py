@@ -1,0 +1,133 @@
+"""Train classifier (Classes dock): the classes a pathologist set by hand on this slide teach a
+classifier (``classify``), which is shown — labelled nuclei per class and a cross-validated
+accuracy — before it classes the other nuclei, as one undo step; hand-set classes never change.
+The classifier is kept in the user's model folder for other slides and `wnet detect --classifier`."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
+
+from .commands import UpdateNucleiCommand
+
+
+class TeachTools(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.button = QPushButton("Train classifier")
+        self.button.setObjectName("trainClassifier")
+        self.button.setToolTip("Learn your classes from the nuclei whose class you set by hand (keys 1–9), then class the others")
+        self.button.clicked.connect(self.train)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        window.classes.layout.addWidget(self.button)
+        window.classes.layout.addWidget(self.status)
+        window.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
+        self.last_card = None
+
+    def train(self) -> None:
+        window = self.window
+        store, slide = window.store, window.slide
+        if slide is None:
+            window.error("Train classifier", "Open a slide first.")
+            return
+        if window.runs.busy:
+            window.statusBar().showMessage("Wait for the current run to finish (or cancel it) first", 5000)
+            return
+        ids = store.ids()
+        by_hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)
+        names = store.classes_of(ids[by_hand]) if by_hand.any() else []
+        counts = {c: names.count(c) for c in dict.fromkeys(names)}
+        if len([c for c, n in counts.items() if n >= 3]) < 2:
+            have = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "none yet"
+            window.error("Train classifier", "Set the class of at least 3 nuclei of each of two classes by hand first "
+                                             f"(select them and press the class's number, 1–9). Set by hand so far: {have}.")
+            return
+        detector = window.panel.current_card()
+        if detector is None or detector.architecture.kind != "wnet":
+            window.error("Train classifier", "Choose a W-Net model (fast, accurate, typed or one of yours): a classifier reads its features.")
+            return
+        if not window.scale.ensure_known():
+            return
+        from ..engine.detect import DetectOptions
+        from .workers import TeachWorker
+
+        order = np.concatenate([ids[by_hand], ids[~by_hand]])
+        labelled = np.zeros(len(order), bool)
+        labelled[: int(by_hand.sum())] = True
+        options = DetectOptions(device=window.panel.device_combo.currentData(), mpp=slide.mpp)
+        token = window.runs.new_token(kind="teach", others=ids[~by_hand], path=slide.path)
+        worker = TeachWorker(token, slide, detector, store.coordinates(order), labelled, names,
+                             {c: store.class_colors[c] for c in counts if c in store.class_colors}, options, f"{slide.path.stem} classes")
+        self.status.setText("")
+        window.runs.start(worker, self._taught, self._failed, f"Teaching {len(counts)} classes from {int(by_hand.sum())} nuclei…")
+
+    def _failed(self, token, message: str) -> None:
+        if not self.window.runs.current(token):
+            return
+        self.window.runs.finish()
+        self.window.runs.new_token()
+        self.window.panel.progress_label.setText("")
+        self.window.error("Train classifier", message)
+
+    def _taught(self, token, result) -> None:
+        window = self.window
+        if not window.runs.current(token):
+            return
+        others = window.runs.state["others"]
+        window.runs.finish()
+        window.runs.new_token()
+        window.panel.progress_label.setText("")
+        if result is None:  # cancelled
+            return
+        card, classes, confidences = result
+        from ..classify.card import classifiers_dir
+
+        self.last_card = card
+        try:
+            card.save(classifiers_dir() / f"{window.slide.path.stem}-classes.json")
+        except OSError as exc:  # a read-only home: the classes still apply here
+            window.statusBar().showMessage(f"The classifier could not be kept: {exc}", 8000)
+        counts = ", ".join(f"{c} {n}" for c, n in card.counts.items())
+        accuracy = "not measured (too few labels)" if np.isnan(card.cv_accuracy) else f"{card.cv_accuracy:.0%}"
+        self.status.setText(f"Taught: {counts}. Cross-validated accuracy {accuracy}.")
+        alive = np.array([int(i) in window.store for i in others], bool) if len(others) else np.zeros(0, bool)
+        others, classes = others[alive], [c for c, keep in zip(classes, alive) if keep]
+        confidences = np.asarray(confidences)[alive]
+        if not len(others):
+            return
+        text = (f"Taught from the nuclei you classed ({counts}); cross-validated accuracy {accuracy}.\n\n"
+                f"Class the {len(others):,} other nuclei with it? Classes you set by hand stay.")
+        if not os.environ.get("WNET_NO_PROMPT"):
+            answer = QMessageBox.question(window, "Apply classifier", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                          QMessageBox.StandardButton.Yes)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.apply(others, classes, confidences, card)
+
+    def apply(self, ids: np.ndarray, classes: list[str], confidences: np.ndarray, card) -> None:
+        """Classes and confidences to ``ids`` as one undo step."""
+        from ..engine.detect import CONFIDENCE
+
+        store = self.window.store
+        for name, rgb in zip(card.classes, card.colors):
+            store.class_colors.setdefault(name, tuple(rgb))
+            if name not in self.window.classes.names:
+                self.window.classes.add(name, tuple(rgb))
+        before = store.fields(ids)
+        extras = []
+        for extra, p in zip(before.extras, confidences.tolist()):
+            e = dict(extra or {})
+            e["measurements"] = {**(e.get("measurements") or {}), CONFIDENCE: round(float(p), 4)}
+            e.pop("class_by_hand", None)
+            extras.append(e)
+        from dataclasses import replace
+
+        after = replace(before, classes=list(classes), extras=extras)
+        self.window.undo.push(UpdateNucleiCommand(store, ids, before, after, f"Class {len(ids):,} nuclei with {card.name}"))
+        self.window.classes.sync_from_store()
+        self.window.statusBar().showMessage(f"Classed {len(ids):,} nuclei with {card.name}", 8000)
