@@ -32,3 +32,16 @@ def test_docks_show_their_columns_and_rows(qtbot, window, sample_tiff, tmp_path,
     assert classes.rowCount() >= 5 and not classes.verticalScrollBar().isVisible()
     for c in range(classes.rowCount()):
         assert classes.visualItemRect(classes.item(c, 1)).bottom() <= classes.viewport().height()
+
+
+def test_one_tab_bar_under_the_docks(qtbot, person, sample_tiff):
+    """Classes and Review & adapt share one tab bar: re-tabifying after the project dock's split
+    once left a second, stale one drawn over the Classes dock's last rows."""
+    from PySide6.QtWidgets import QTabBar
+    from user import launch
+
+    window = launch(qtbot, (1500, 950))
+    window.open_slide(sample_tiff)
+    qtbot.wait(500)
+    shown = [b for b in window.findChildren(QTabBar) if b.isVisible() and b.count() and b.geometry().y() >= 0]
+    assert [[b.tabText(i) for i in range(b.count())] for b in shown] == [["Classes", "Review && adapt"]]

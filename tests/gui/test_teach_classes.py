@@ -61,7 +61,7 @@ def test_teach_two_classes_by_hand_and_class_the_rest(qtbot, person, sample_copy
     assert clear.sum() > 50 and agreement > 0.7, agreement
     assert dict(zip(taught, store.classes_of(np.array(list(taught))))) == taught  # hand-set classes stayed
     assert all(0.0 < store.extras[int(i)]["measurements"]["Class confidence"] <= 1.0 for i in others)
-    assert "Cross-validated accuracy" in window.teach.status.text()
+    assert "cross-validated accuracy" in window.teach.status.text() and f"{classes[1]} " in window.teach.status.toolTip()
 
     key(qtbot, window, "Ctrl+Z")  # one step back: the model's classes again
     assert set(store.classes_of(others)) == {"Nucleus"}

@@ -112,8 +112,12 @@ class ProjectPanel(QObject):
         self.dock.setObjectName("projectDock")
         self.dock.setWidget(widget)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        window.splitDockWidget(self.dock, window.classes.dock, Qt.Orientation.Vertical)  # the slide list on top
-        window.tabifyDockWidget(window.classes.dock, window.review_dock)  # classes and review stay tabs below it
+        # the slide list on top, classes and review as tabs below it; the review dock leaves its
+        # tab group first (re-tabifying a split group left a second, stale tab bar drawn over the docks)
+        window.removeDockWidget(window.review_dock)
+        window.splitDockWidget(self.dock, window.classes.dock, Qt.Orientation.Vertical)
+        window.tabifyDockWidget(window.classes.dock, window.review_dock)
+        window.review_dock.show()
         window.classes.dock.raise_()
         self.dock.hide()
         for key, step in ((QKeySequence.StandardKey.MoveToNextPage, +1), (QKeySequence.StandardKey.MoveToPreviousPage, -1)):

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton
 
 from .commands import UpdateNucleiCommand
 
@@ -22,10 +22,11 @@ class TeachTools(QObject):
         self.button.setObjectName("trainClassifier")
         self.button.setToolTip("Learn your classes from the nuclei whose class you set by hand (keys 1–9), then class the others")
         self.button.clicked.connect(self.train)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        window.classes.layout.addWidget(self.button)
-        window.classes.layout.addWidget(self.status)
+        self.status = QLabel("")  # one line: a wrapped label outgrew the tabbed dock and drew over its tabs
+        row = QHBoxLayout()  # one row: the Classes dock shares its height with the Review tab
+        row.addWidget(self.button)
+        row.addWidget(self.status, 1)
+        window.classes.layout.addLayout(row)
         window.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
         self.last_card = None
 
@@ -94,7 +95,8 @@ class TeachTools(QObject):
             window.statusBar().showMessage(f"The classifier could not be kept: {exc}", 8000)
         counts = ", ".join(f"{c} {n}" for c, n in card.counts.items())
         accuracy = "not measured (too few labels)" if np.isnan(card.cv_accuracy) else f"{card.cv_accuracy:.0%}"
-        self.status.setText(f"Taught: {counts}. Cross-validated accuracy {accuracy}.")
+        self.status.setText(f"{sum(card.counts.values())} nuclei, cross-validated accuracy {accuracy}")
+        self.status.setToolTip(f"{card.name}: {counts}; kept with your models for other slides and `wnet detect --classifier`")
         alive = np.array([int(i) in window.store for i in others], bool) if len(others) else np.zeros(0, bool)
         others, classes = others[alive], [c for c, keep in zip(classes, alive) if keep]
         confidences = np.asarray(confidences)[alive]
