@@ -78,7 +78,8 @@ def main() -> None:
     crc_test = _load_tiles(args.dataset, "test", typed)
     mon_test = None if args.skip_monuseg else _load_tiles("monuseg", "test")
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    print(f"{cpu}, {torch.get_num_threads()} threads; base {base.name}; budget {args.seconds:g} s; tune {args.tune}, lr {args.lr:g}, batch {args.batch}, positive weight {args.positive_weight:g}, stage 1 {args.stage1}")
+    print(f"{cpu}, {torch.get_num_threads()} threads; base {base.name}; budget {args.seconds:g} s; tune {args.tune}, lr {args.lr:g}, "
+          f"batch {args.batch}, positive weight {args.positive_weight:g}, stage 1 {args.stage1}")
     b = evaluate_card(base, crc_test, dataset=args.dataset)
     line = f"base: {args.dataset} test P {b[label]['precision']:.3f} R {b[label]['recall']:.3f} F1 {b[label]['f1']:.3f} ({label})" + _types(b)
     if mon_test is not None:
@@ -89,7 +90,8 @@ def main() -> None:
         start = time.monotonic()
         reviewed = [ReviewedSlide(p, xy, None, mpp, kinds if typed else None) for p in picked for xy, kinds in [points(p)]]
         examples = prepare(reviewed, base, seed=args.seed)
-        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, max_steps=args.max_steps, lr=args.lr, batch=args.batch, seed=args.seed, positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema, type_weight=args.type_weight)
+        settings = AdaptSettings(tune=args.tune, seconds=args.seconds, max_steps=args.max_steps, lr=args.lr, batch=args.batch, seed=args.seed,
+                                 positive_weight=args.positive_weight, stage1=args.stage1, ema_decay=args.ema, type_weight=args.type_weight)
         result = adapt(base, examples, settings)
         card = save_adapted(base, result, [str(p) for p in picked], len(picked), tempfile.mkdtemp() + "/adapted.json")
         wall = time.monotonic() - start

@@ -90,12 +90,15 @@ def main() -> None:
         work = wall - setup
         done = summary.count("done")
         per_slide = [o.seconds for o in summary.outcomes if o.status == "done"]
-        line = (f"{layout:>6s}: {done}/{args.slides} done; wall {wall:6.1f} s (cluster start + model load {setup:4.1f} s), "
-                f"{mpx / wall:5.2f} Mpx/s overall, {mpx / work:5.2f} Mpx/s after start-up; slide time mean {np.mean(per_slide):.2f} s (first {per_slide[0]:.2f})")
+        line = (
+            f"{layout:>6s}: {done}/{args.slides} done; wall {wall:6.1f} s (cluster start + model load {setup:4.1f} s), "
+            f"{mpx / wall:5.2f} Mpx/s overall, {mpx / work:5.2f} Mpx/s after start-up; slide time mean {np.mean(per_slide):.2f} s (first {per_slide[0]:.2f})"
+        )
         if layout == "plain":
             plain = wall
         elif plain:
-            line += f"; vs plain loop {100 * (wall / plain - 1):+5.1f} % ({(wall - plain) / args.slides:+.2f} s per slide), without start-up {100 * (work / plain - 1):+5.1f} %"
+            line += (f"; vs plain loop {100 * (wall / plain - 1):+5.1f} % ({(wall - plain) / args.slides:+.2f} s per slide), "
+                     f"without start-up {100 * (work / plain - 1):+5.1f} %")
         print(line, flush=True)
 
 

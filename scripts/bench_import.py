@@ -4,7 +4,8 @@ empty store and again over the same nuclei (with QuPath's ids, and without them 
 thread (reading runs on a worker).
 
 python scripts/bench_import.py --nuclei 1000000 [--source DIR]
-``--source DIR`` measures another checkout's wnet_gui (an older commit's worktree). Each measurement runs in a fresh process so ru_maxrss is that import's own peak."""
+``--source DIR`` measures another checkout's wnet_gui (an older commit's worktree). Each
+measurement runs in a fresh process so ru_maxrss is that import's own peak."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ else:
         again = read_geojson(sys.argv[3]) if sys.argv[2] == "again-no-ids" else parsed
         t = time.perf_counter()
         add_parsed(store, again)
-print(json.dumps({"seconds": time.perf_counter() - t, "nuclei": n, "after": len(store) if sys.argv[2] != "stdlib" else n, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": time.perf_counter() - t, "nuclei": n, "after": len(store) if sys.argv[2] != "stdlib" else n,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "base_mb": base / 1024}))
 """
 

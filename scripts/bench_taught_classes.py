@@ -67,7 +67,8 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     names = sorted(train_feats)
-    print("\n| labelled tiles | draw | labelled nuclei | cross-validated | test type accuracy | weighted F1 | mean F_c | F_c epi / infl / strom / other | train s |")
+    print("\n| labelled tiles | draw | labelled nuclei | cross-validated | test type accuracy | weighted F1 | mean F_c "
+          "| F_c epi / infl / strom / other | train s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for k in args.tiles:
         for draw in range(args.draws):

@@ -38,7 +38,8 @@ def main() -> None:
             run = run_detection(slide, card, options=DetectOptions(skip_background=False, threshold=min(THRESHOLDS)))
             runs.append(run)
             truths.append(read_consep(inst))
-        print(f"\n{name} (card threshold {card.peaks.threshold}) on CoNSeP {args.split} declared at {args.mpp:g} µm/px, {len(tiles)} tiles, r = {args.radius:g} px")
+        print(f"\n{name} (card threshold {card.peaks.threshold}) on CoNSeP {args.split} declared at {args.mpp:g} µm/px, "
+              f"{len(tiles)} tiles, r = {args.radius:g} px")
         for thr in THRESHOLDS:
             c = pooled([count_matches(r.centres[r.scores > thr], t[0], args.radius) for r, t in zip(runs, truths)])
             print(f"  threshold {thr:<6g} P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}")

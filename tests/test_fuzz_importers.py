@@ -15,12 +15,24 @@ json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4) |
 coords = st.recursive(st.one_of(st.floats(), st.integers(), st.text(max_size=3), st.none()), lambda inner: st.lists(inner, max_size=5), max_leaves=25)
 geometry = st.fixed_dictionaries({"type": st.sampled_from(["Point", "MultiPoint", "Polygon", "MultiPolygon", "LineString", "Bogus", 3]),
                                   "coordinates": coords})
-feature = st.fixed_dictionaries({"type": st.sampled_from(["Feature", "feature", None]),
-                                 "geometry": st.one_of(geometry, json_value),
-                                 "properties": st.one_of(st.none(), json_value, st.fixed_dictionaries({
-                                     "objectType": st.sampled_from(["annotation", "detection", 5]),
-                                     "classification": json_value, "measurements": json_value,
-                                     "wnet": st.one_of(json_value, st.fixed_dictionaries({"id": json_value, "ids": json_value, "centre": json_value, "scores": json_value}))}))})
+feature = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["Feature", "feature", None]),
+        "geometry": st.one_of(geometry, json_value),
+        "properties": st.one_of(
+            st.none(),
+            json_value,
+            st.fixed_dictionaries(
+                {
+                    "objectType": st.sampled_from(["annotation", "detection", 5]),
+                    "classification": json_value,
+                    "measurements": json_value,
+                    "wnet": st.one_of(json_value, st.fixed_dictionaries({"id": json_value, "ids": json_value, "centre": json_value, "scores": json_value})),
+                }
+            ),
+        ),
+    }
+)
 document = st.one_of(
     json_value,
     st.lists(feature, max_size=4),

@@ -36,7 +36,11 @@ def test_encoder_of_the_wnet_gets_every_tensor():
     from wnet_gui.models.architectures import build_model, stage1_encoder
     from wnet_gui.models.spec import ArchitectureSpec
 
-    model = build_model(ArchitectureSpec.from_dict({"kind": "unet", "stage1": {"encoder": "tu-tf_efficientnet_lite0", "decoder_channels": [16, 16, 16, 16], "encoder_depth": 4}}))
+    model = build_model(
+        ArchitectureSpec.from_dict(
+            {"kind": "unet", "stage1": {"encoder": "tu-tf_efficientnet_lite0", "decoder_channels": [16, 16, 16, 16], "encoder_depth": 4}}
+        )
+    )
     encoder = stage1_encoder(model)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     n = load_lite_into_encoder(encoder, 0)

@@ -29,7 +29,10 @@ def test_detect_and_export_a_project(tmp_path, sample_tiff, monkeypatch, capsys)
     out = tmp_path / "out"
     assert main(["export", str(study), "-o", str(out)]) == 0
     rows = list(csv.DictReader(open(out / "summary.csv")))
-    assert [(r["slide"], int(r["nuclei"]), int(r["n_Nucleus"])) for r in rows] == [("a.tif", len(stores[0]), len(stores[0])), ("b.tif", len(stores[1]), len(stores[1]))]
+    assert [(r["slide"], int(r["nuclei"]), int(r["n_Nucleus"])) for r in rows] == [
+        ("a.tif", len(stores[0]), len(stores[0])),
+        ("b.tif", len(stores[1]), len(stores[1])),
+    ]
     assert len(json.loads((out / "a.geojson").read_text())["features"]) == len(stores[0])
     assert [e.state for e in Project.open(study).slides] == ["detected", "detected"]  # exporting is noted beside the state
     assert all(e.exported for e in Project.open(study).slides) and [r["state"] for r in rows] == ["detected", "detected"]

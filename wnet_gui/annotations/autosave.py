@@ -129,7 +129,9 @@ class Autosaver:
         self.read_only = lock and not self._lock.acquire()
         self._owner = lock and not self.read_only  # only the instance holding the slide renames its files
         if self.read_only:
-            self.error = f"{self.slide_path.name} is open in another W-Net Annotator ({self._lock.owner or 'another process'}); this window does not autosave it"
+            self.error = (
+                f"{self.slide_path.name} is open in another W-Net Annotator ({self._lock.owner or 'another process'}); this window does not autosave it"
+            )
 
     # -- state -----------------------------------------------------------------------
     @property

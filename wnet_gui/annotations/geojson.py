@@ -345,7 +345,11 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
     extra = {k: v for k, v in (("uuid", uid), ("measurements", measurements), ("class_by_hand", by_hand)) if v} or None
     if kind in _POINT_TYPES:
         coords = geometry.get("coordinates")
-        points = [_number_pair(coords, "Point")] if kind == "Point" else [_number_pair(p, "MultiPoint member") for p in (coords if isinstance(coords, list) else [None])]
+        points = (
+            [_number_pair(coords, "Point")]
+            if kind == "Point"
+            else [_number_pair(p, "MultiPoint member") for p in (coords if isinstance(coords, list) else [None])]
+        )
         ids = wnet.get("ids") if isinstance(wnet.get("ids"), list) and len(wnet["ids"]) == len(points) else None
         if ids is None and kind == "Point":
             ids = [wnet.get("id")]

@@ -132,13 +132,21 @@ def store_to_geojson(store: NucleusStore, points_as: str = "detections", masks_a
         wnet: dict[str, Any] = {"ids": [n.id for n in members], "sources": [n.source for n in members]}
         if any(not math.isnan(n.score) for n in members):
             wnet["scores"] = [None if math.isnan(n.score) else round(n.score, 4) for n in members]
-        features.append({
-            "type": "Feature",
-            "id": object_id(store.namespace, f"points/{cls}/{source}"),
-            "geometry": geometry,
-            "properties": {"objectType": "annotation", "object_type": "annotation", "name": f"{cls} ({source})" if source else cls, "color": list(class_color(cls, colors)),
-                           "classification": _classification(cls, class_color(cls, colors)), "wnet": wnet},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": object_id(store.namespace, f"points/{cls}/{source}"),
+                "geometry": geometry,
+                "properties": {
+                    "objectType": "annotation",
+                    "object_type": "annotation",
+                    "name": f"{cls} ({source})" if source else cls,
+                    "color": list(class_color(cls, colors)),
+                    "classification": _classification(cls, class_color(cls, colors)),
+                    "wnet": wnet,
+                },
+            }
+        )
     for k, outline in enumerate(store.reviewed):  # QuPath shows them as annotations; `wnet adapt --regions` reads them
         ring = _ring(outline)
         features.append({

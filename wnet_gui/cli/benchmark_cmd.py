@@ -157,8 +157,10 @@ def speed(args: argparse.Namespace) -> int:
     canvas = np.ascontiguousarray(canvas[: args.size, : args.size])
     slide = ArraySlide("bench", canvas, 0.25)
     peaks = {"fp32": _matmul_peak(args.threads), "bf16": _matmul_peak(args.threads, torch.bfloat16)}
-    print(f"{args.threads} threads; matmul peak fp32 {peaks['fp32'] / 1e9:.1f}, bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s; region {args.size}×{args.size} px at 0.25 µm/px")
-    print(f"{'model':18s} {'tile':>5s} {'precision':>9s} {'engine Mpx40/s':>15s} {'forward Mpx40/s':>16s} {'overhead':>9s} {'GFLOP/Mpx':>10s} {'bound Mpx40/s':>14s}")
+    print(f"{args.threads} threads; matmul peak fp32 {peaks['fp32'] / 1e9:.1f}, bf16 {peaks['bf16'] / 1e9:.1f} GFLOP/s; "
+          f"region {args.size}×{args.size} px at 0.25 µm/px")
+    print(f"{'model':18s} {'tile':>5s} {'precision':>9s} {'engine Mpx40/s':>15s} {'forward Mpx40/s':>16s} {'overhead':>9s} "
+          f"{'GFLOP/Mpx':>10s} {'bound Mpx40/s':>14s}")
     for name in args.models:
         card = resolve_card(name)
         for precision in args.precision:
@@ -179,9 +181,14 @@ def speed(args: argparse.Namespace) -> int:
             forward = _forward_rate(predictor, tile, options.batch_size, args.repeats) * ds2 * useful / 1e6
             flops = _model_flops_per_pixel(predictor.model)
             bound = peaks[predictor.precision] / flops * ds2 * useful / 1e6
-            print(f"{card.title[:18]:18s} {tile:5d} {predictor.precision:>9s} {engine:15.2f} {forward:16.2f} {1 - engine / forward:9.1%} {flops / 1e3:10.1f} {bound:14.2f}   ({len(run.centres)} nuclei)", flush=True)
+            print(
+                f"{card.title[:18]:18s} {tile:5d} {predictor.precision:>9s} {engine:15.2f} {forward:16.2f} {1 - engine / forward:9.1%} "
+                f"{flops / 1e3:10.1f} {bound:14.2f}   ({len(run.centres)} nuclei)",
+                flush=True,
+            )
             if args.update_card and precision == args.precision[0]:
-                card.throughput = {"mpx40_per_s": round(engine, 2), "threads": args.threads, "device": "cpu", "precision": predictor.precision, "tile_size": tile,
+                card.throughput = {"mpx40_per_s": round(engine, 2), "threads": args.threads, "device": "cpu", "precision": predictor.precision,
+                                   "tile_size": tile,
                                    "forward_mpx40_per_s": round(forward, 2), "gflop_per_mpx_model": round(flops / 1e3, 2)}
                 card.save(card.path)
     return 0
@@ -283,7 +290,8 @@ def nuclick(args: argparse.Namespace) -> int:
     print(f"  Dice per nucleus: mean {result['dice_mean']:.3f}, median {result['dice_median']:.3f};  AJI {result['aji']:.3f}")
     if "chain" in result:
         c = result["chain"]
-        print(f"  automatic chain ({c['detector']} → NuClick): AJI {c['aji']:.3f}; detection P {c['precision']:.3f} R {c['recall']:.3f} F1 {c['f1']:.3f} at 3 µm")
+        print(f"  automatic chain ({c['detector']} → NuClick): AJI {c['aji']:.3f}; "
+              f"detection P {c['precision']:.3f} R {c['recall']:.3f} F1 {c['f1']:.3f} at 3 µm")
     print(f"  ({time.monotonic() - start:.0f} s)")
     if args.update_card:
         card.metrics[f"monuseg_{args.split}"] = result

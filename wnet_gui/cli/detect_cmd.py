@@ -101,8 +101,11 @@ def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, 
         for bar in bars:
             bar.close()
     mpx = run_.area_px / 1e6
-    print(f"{printable(slide_path.name)}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
-          f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) → {printable(str(out))}")
+    print(
+        f"{printable(slide_path.name)}: {len(run_.centres)} nuclei in {time.monotonic() - start:.1f} s "
+        f"({run_.tiles_done - run_.tiles_skipped} tiles, {run_.tiles_skipped} skipped as background or outside the region, {mpx:.1f} Mpx) "
+        f"→ {printable(str(out))}"
+    )
     return 0
 
 

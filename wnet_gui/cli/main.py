@@ -65,8 +65,11 @@ def _add_detect(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast where the hardware has it natively (default)")
     many = p.add_argument_group("many slides (Dask)", "where the slides of a folder or manifest run; a rerun skips finished ones")
-    many.add_argument("--scheduler", default="local",
-                      help="local (default: a local cluster sized to this machine), none (a plain loop in this process), or tcp://host:8786 (a running cluster)")
+    many.add_argument(
+        "--scheduler",
+        default="local",
+        help="local (default: a local cluster sized to this machine), none (a plain loop in this process), or tcp://host:8786 (a running cluster)",
+    )
     many.add_argument("--workers", type=WORKERS, help="local cluster: worker processes (default: one per 4 cores)")
     many.add_argument("--threads-per-worker", type=WORKERS, help="local cluster: slides at once per worker (default 1)")
     many.add_argument("--cluster", choices=["slurm", "pbs"], help="submit workers as batch jobs (dask-jobqueue)")

@@ -34,8 +34,16 @@ def fingerprint(slide: Path, model_sha256: str, options: DetectOptions, region, 
     opts = {k: getattr(options, k) for k in RESULT_OPTIONS}
     from .slide_inputs import real_path
 
-    return {"input": str(real_path(Path(slide))), "size": size, "mtime_ns": mtime, "model_sha256": model_sha256,
-            "options": opts, "region": None if region is None else hashlib.sha256(pickle.dumps(region)).hexdigest(), "format": out_format, "points_as": points_as}
+    return {
+        "input": str(real_path(Path(slide))),
+        "size": size,
+        "mtime_ns": mtime,
+        "model_sha256": model_sha256,
+        "options": opts,
+        "region": None if region is None else hashlib.sha256(pickle.dumps(region)).hexdigest(),
+        "format": out_format,
+        "points_as": points_as,
+    }
 
 
 class CohortManifest:

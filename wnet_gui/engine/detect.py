@@ -422,4 +422,16 @@ def detect_slide(
     return run
 
 
-__all__ = ["DetectOptions", "DetectionRun", "MppUnknownError", "OptionError", "PolygonRegion", "Rect", "SlideError", "TileResult", "detect_slide", "iter_detections", "run_detection"]
+__all__ = [
+    "DetectOptions",
+    "DetectionRun",
+    "MppUnknownError",
+    "OptionError",
+    "PolygonRegion",
+    "Rect",
+    "SlideError",
+    "TileResult",
+    "detect_slide",
+    "iter_detections",
+    "run_detection",
+]

@@ -44,8 +44,12 @@ class ClassTools(QObject):
         self.by_class.toggled.connect(self.apply_style)
         self.by_class.clicked.connect(lambda checked=False: setattr(self, "_by_class_auto", False))  # the user's own choice stays
         buttons = QHBoxLayout()
-        for text, slot, tip in (("Add…", self.add_dialog, "A new class"), ("Rename…", self.rename_dialog, "Rename the active class"),
-                                ("Colour…", self.recolour_dialog, "Change the active class's colour"), ("Remove", self.remove_active, "Remove the active class from the list")):
+        for text, slot, tip in (
+            ("Add…", self.add_dialog, "A new class"),
+            ("Rename…", self.rename_dialog, "Rename the active class"),
+            ("Colour…", self.recolour_dialog, "Change the active class's colour"),
+            ("Remove", self.remove_active, "Remove the active class from the list"),
+        ):
             b = QPushButton(text)
             b.setToolTip(tip)
             b.clicked.connect(slot)

@@ -260,8 +260,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Restored {len(self.store)} nuclei from autosave {report.restored.name}", 8000)
         if report.unreadable:
             kept = "\n".join(f"• {p.name}: {why}" for p, why in report.unreadable)
-            restored = f"Restored the newest readable one ({report.restored.name})." if report.restored else "None could be read, so the slide opens without points."
-            self.error("Autosave could not be read", f"{len(report.unreadable)} autosave(s) of {path.name} could not be read and were kept aside:\n{kept}\n\n{restored}")
+            restored = (
+                f"Restored the newest readable one ({report.restored.name})." if report.restored else "None could be read, so the slide opens without points."
+            )
+            self.error("Autosave could not be read",
+                       f"{len(report.unreadable)} autosave(s) of {path.name} could not be read and were kept aside:\n{kept}\n\n{restored}")
         if self.autosaver.read_only:
             self.error("Slide open in another window", f"{self.autosaver.error}.\n\nEdits here are not autosaved; export them to keep them.")
         self.update_counts()

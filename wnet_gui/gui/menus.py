@@ -11,9 +11,14 @@ from .mouse_bindings import Tool
 TOOLS = ((Tool.PAN, "Pan", "P"), (Tool.ADD, "Add points", "A"), (Tool.SELECT, "Select points", "S"),
          (Tool.DELETE, "Delete points", "D"), (Tool.MOVE, "Move points", "M"), (Tool.ROI, "Draw region", "R"),
          (Tool.MEASURE, "Measure", "L"))
-MOUSE = (("1 … 9", "Class of the selected points (one undo step), or the class new points get"), ("Wheel", "Zoom about the cursor"), ("Drag (Pan tool)", "Pan"), ("Shift + drag (Select, Delete, Draw region)", "Lasso / outline"),
-         ("Ctrl + click (Select)", "Add to or remove from the selection"),
-         ("Page Down / Page Up", "Next / previous slide of the project (this one is autosaved first)"))
+MOUSE = (
+    ("1 … 9", "Class of the selected points (one undo step), or the class new points get"),
+    ("Wheel", "Zoom about the cursor"),
+    ("Drag (Pan tool)", "Pan"),
+    ("Shift + drag (Select, Delete, Draw region)", "Lasso / outline"),
+    ("Ctrl + click (Select)", "Add to or remove from the selection"),
+    ("Page Down / Page Up", "Next / previous slide of the project (this one is autosaved first)"),
+)
 
 
 def make_action(window, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:

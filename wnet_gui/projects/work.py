@@ -259,4 +259,15 @@ def export_all(project: Project, out_dir: str | Path, points_as: str = "detectio
     return ProjectExport(summary, len(rows) - len(failures), failures)
 
 
-__all__ = ["ProjectExport", "detect_on_cluster", "detect_pending", "draw_masks", "merge_detections", "export_all", "load_annotations", "refresh_entry", "reviewed_area_mm2", "save_annotations"]
+__all__ = [
+    "ProjectExport",
+    "detect_on_cluster",
+    "detect_pending",
+    "draw_masks",
+    "merge_detections",
+    "export_all",
+    "load_annotations",
+    "refresh_entry",
+    "reviewed_area_mm2",
+    "save_annotations",
+]

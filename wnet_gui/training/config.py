@@ -10,7 +10,8 @@ from typing import Any
 from .augment import APPEARANCE_LEVELS
 
 AMP_MODES = ("none", "bf16")
-SELECTIONS = ("pooled", "macro", "typed")  # validation score: pooled F1, the mean of each dataset's F1, or (typing models) that mean averaged with the weighted type F1
+# validation score: pooled F1, the mean of each dataset's F1, or (typing models) that mean averaged with the weighted type F1
+SELECTIONS = ("pooled", "macro", "typed")
 
 
 @dataclass
