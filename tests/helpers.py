@@ -1,4 +1,6 @@
-"""Builders shared by tests: pyramidal TIFFs from the bundled sample, tiny models."""
+"""Builders shared by tests: pyramidal TIFFs from the bundled sample, the sample as a training
+tile, tiny models (plain and typed) exported as cards. Test modules import these from here,
+never from each other."""
 
 from __future__ import annotations
 
@@ -73,3 +75,57 @@ def darkness(path: Path, xy: np.ndarray) -> np.ndarray:
         patch = image[max(0, y - 4) : min(h, y + 5), max(0, x - 4) : min(w, x + 5)]
         out.append(255 - patch.mean())
     return np.asarray(out)
+
+
+# a W-Net small enough to train in seconds on a CPU
+TINY = {
+    "kind": "wnet",
+    "stage1": {"encoder": "basic", "decoder_channels": [8, 16, 32], "encoder_depth": 3},
+    "stage2": {"encoder": "basic", "decoder_channels": [4, 8], "encoder_depth": 2},
+}
+TYPES = ["Epithelial", "Inflammatory", "Stromal", "Other"]
+
+
+def tiny_card(tmp_path):
+    """TINY with seeded random weights, exported as a card in ``tmp_path``."""
+    import torch
+
+    from wnet_gui.models.card import ModelCard
+    from wnet_gui.models.spec import ArchitectureSpec
+
+    card = ModelCard(name="tiny", architecture=ArchitectureSpec.from_dict(TINY), mpp=0.5)
+    torch.manual_seed(0)
+    return card.export(card.build(), tmp_path)
+
+
+def typed_card(tmp_path, forced_type: int | None = 2):
+    """A tiny typed W-Net whose type head always says ``forced_type`` (bias), exported as a card."""
+    import torch
+
+    from wnet_gui.models.architectures import build_model
+    from wnet_gui.models.card import ModelCard, PeakSettings
+    from wnet_gui.models.spec import ArchitectureSpec
+
+    spec = ArchitectureSpec.from_dict({**TINY, "types": TYPES})
+    torch.manual_seed(0)
+    model = build_model(spec)
+    head = model.type_branch.head
+    assert head.out_channels == len(TYPES) and model.stage1.head.out_channels == 1
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias[:] = -10.0
+        head.bias[forced_type] = 10.0
+    card = ModelCard(name="typed-tiny", architecture=spec, mpp=0.5, margin=0, peaks=PeakSettings(threshold=0.0, min_distance_um=4.0))
+    return card.export(model, tmp_path, half=False)
+
+
+def sample_tile(sample_tiff, sample_truth):
+    """The bundled sample as a training tile: pixels, centres, instances and outlines."""
+    from wnet_gui.annotations import read_geojson
+    from wnet_gui.datasets.monuseg import NucleiTile, rasterise_instances
+
+    image = load_rgb(sample_tiff)[0]
+    parsed = read_geojson(sample_truth)
+    polygons = [p for p in parsed.polygons]
+    centres = np.stack([parsed.xs, parsed.ys], axis=1)
+    return NucleiTile("sample", image, centres, 0.25, rasterise_instances(polygons, image.shape[:2]), polygons)

@@ -117,7 +117,7 @@ def typed_review(sample_tiff, sample_truth):
 
 
 def test_reviewed_classes_become_type_targets_where_training_looks(tmp_path, sample_tiff, sample_truth):
-    from test_typed_model import TYPES, typed_card
+    from helpers import TYPES, typed_card
 
     card = typed_card(tmp_path)
     review, points, types = typed_review(sample_tiff, sample_truth)
@@ -141,7 +141,7 @@ def fast_that_calls_everything_stromal(tmp_path) -> ModelCard:
 
     import torch
 
-    from test_typed_model import TYPES
+    from helpers import TYPES
     from wnet_gui.models.architectures import build_model
     from wnet_gui.models.spec import ArchitectureSpec
 

@@ -11,7 +11,7 @@ from wnet_gui.models.checkpoint import UnsafeCheckpointError, load_checkpoint
 from wnet_gui.training.config import TrainConfig
 from wnet_gui.training.trainer import Trainer, export_run, initial_weights
 
-from test_models import TINY
+from helpers import TINY
 
 
 class Payload:

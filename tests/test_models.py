@@ -4,21 +4,10 @@ import pytest
 import torch
 
 from wnet_gui.models.architectures import BasicUNet
-from wnet_gui.models.spec import ArchitectureSpec
 from wnet_gui.models.card import ModelCard, ModelError, file_sha256
 from wnet_gui.models.zoo import BUNDLED, list_cards, resolve_card, zoo_dir
 
-TINY = {
-    "kind": "wnet",
-    "stage1": {"encoder": "basic", "decoder_channels": [8, 16, 32], "encoder_depth": 3},
-    "stage2": {"encoder": "basic", "decoder_channels": [4, 8], "encoder_depth": 2},
-}
-
-
-def tiny_card(tmp_path) -> ModelCard:
-    card = ModelCard(name="tiny", architecture=ArchitectureSpec.from_dict(TINY), mpp=0.5)
-    torch.manual_seed(0)
-    return card.export(card.build(), tmp_path)
+from helpers import tiny_card
 
 
 def test_weights_round_trip_through_card(tmp_path):

@@ -17,7 +17,7 @@ from wnet_gui.models.zoo import resolve_card
 from wnet_gui.slides import ArraySlide
 from wnet_gui.slides.image_slide import load_rgb
 
-from test_models import TINY
+from helpers import TINY
 
 
 def test_the_offset_moves_stage_two_input_only():

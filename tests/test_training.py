@@ -6,22 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from wnet_gui.annotations import read_geojson
-from wnet_gui.datasets.monuseg import NucleiTile, rasterise_instances
-from wnet_gui.slides.image_slide import load_rgb
 from wnet_gui.training.config import TrainConfig
 from wnet_gui.training.data import prepare_tile
 from wnet_gui.training.trainer import Trainer, export_run
 
-from test_models import TINY
+from helpers import TINY, sample_tile
 
-
-def sample_tile(sample_tiff, sample_truth) -> NucleiTile:
-    image = load_rgb(sample_tiff)[0]
-    parsed = read_geojson(sample_truth)
-    polygons = [p for p in parsed.polygons]
-    centres = np.stack([parsed.xs, parsed.ys], axis=1)
-    return NucleiTile("sample", image, centres, 0.25, rasterise_instances(polygons, image.shape[:2]), polygons)
 
 
 def test_tiny_wnet_loss_falls_and_run_resumes_and_exports(tmp_path, sample_tiff, sample_truth):

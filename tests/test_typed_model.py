@@ -11,28 +11,12 @@ from wnet_gui.engine.detect import DetectOptions, detect_slide, run_detection
 from wnet_gui.engine.predict import DensityPredictor
 from wnet_gui.models.architectures import build_model
 from wnet_gui.models.spec import ArchitectureSpec
-from wnet_gui.models.card import ModelCard, PeakSettings
+from wnet_gui.models.card import ModelCard
 from wnet_gui.slides import ArraySlide
 from wnet_gui.slides.image_slide import load_rgb
 
-from test_models import TINY
+from helpers import TINY, TYPES, typed_card
 
-TYPES = ["Epithelial", "Inflammatory", "Stromal", "Other"]
-
-
-def typed_card(tmp_path, forced_type: int | None = 2) -> ModelCard:
-    """A tiny typed W-Net whose type head always says ``forced_type`` (bias), exported as a card."""
-    spec = ArchitectureSpec.from_dict({**TINY, "types": TYPES})
-    torch.manual_seed(0)
-    model = build_model(spec)
-    head = model.type_branch.head
-    assert head.out_channels == len(TYPES) and model.stage1.head.out_channels == 1
-    with torch.no_grad():
-        head.weight.zero_()
-        head.bias[:] = -10.0
-        head.bias[forced_type] = 10.0
-    card = ModelCard(name="typed-tiny", architecture=spec, mpp=0.5, margin=0, peaks=PeakSettings(threshold=0.0, min_distance_um=4.0))
-    return card.export(model, tmp_path, half=False)
 
 
 def type_loss(trainer, prepared) -> float:
@@ -130,7 +114,7 @@ def test_type_targets_ignore_untyped_centres():
 def test_a_tiny_typed_wnet_learns_types(tmp_path, sample_tiff, sample_truth):
     """Typed training end to end on the bundled sample (its nuclei given made-up types by
     position): the type loss falls and the trained model types by position."""
-    from test_training import sample_tile
+    from helpers import sample_tile
     from wnet_gui.training.config import TrainConfig
     from wnet_gui.training.data import prepare_tile
     from wnet_gui.training.trainer import Trainer
@@ -186,7 +170,7 @@ def test_type_branch_leaves_the_detector_exact(tmp_path):
 def test_training_the_type_branch_alone_keeps_the_detector_bit_for_bit(tmp_path, sample_tiff, sample_truth):
     """``train_parts: ["type_branch"]`` on a detector's weights: the type loss falls while every
     other tensor — BatchNorm running statistics included — stays exactly the detector's."""
-    from test_training import sample_tile
+    from helpers import sample_tile
 
     from wnet_gui.training.config import TrainConfig
     from wnet_gui.training.data import prepare_tile

@@ -37,10 +37,15 @@ def detect(args: argparse.Namespace) -> int:
     from ..projects import detect_pending
 
     project = _open(args.inputs[0])
+    ignored = [flag for flag, value in (("--mpp", args.mpp), ("--roi", args.roi), ("--format", args.format != "geojson" and args.format),
+                                        ("--points-as", args.points_as != "detections" and args.points_as)) if value]
+    if ignored:  # a project keeps each slide's scale and results itself: say so rather than ignore them
+        raise ValueError(f"{', '.join(ignored)} apply to slides and files, not to a project: state a project slide's scale in the app "
+                         "(Set µm/px…) or in its entry, and choose shapes when exporting (wnet export PROJECT --points-as …)")
     card = resolve_card(args.model)
     options = DetectOptions(device=args.device, threshold=args.threshold, sensitivity=args.sensitivity, skip_background=not args.no_tissue_detection,
                             threads=args.threads, precision=args.precision)
-    on_cluster = bool(args.cluster) or str(args.scheduler).startswith(("tcp://", "tls://")) or bool(args.workers)
+    on_cluster = bool(args.cluster) or str(args.scheduler).startswith(("tcp://", "tls://", "ucx://")) or bool(args.workers)
     if on_cluster:  # the project's new slides as a cohort on Dask, then merged into each slide's annotations
         from ..engine.cluster import local_cluster
         from ..projects import detect_on_cluster

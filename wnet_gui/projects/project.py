@@ -190,15 +190,6 @@ class Project:
             project.scan()
         return project
 
-    @classmethod
-    def from_list(cls, paths: list[str | Path], file: str | Path) -> "Project":
-        """A project over an explicit list of slides (paths kept relative to the file's folder where possible)."""
-        file = Path(file)
-        project = cls.open(file, scan=False) if file.exists() else cls(file.parent, file, [])
-        for p in paths:
-            project.add(Path(p))
-        return project
-
     @staticmethod
     def _kept_elsewhere(file: Path, data: dict[str, Any]) -> Path | None:
         """The slide folder of a project file kept in the user's data folder (its "folder"
@@ -271,10 +262,6 @@ class Project:
     def entry_for(self, path: str | Path) -> SlideEntry | None:
         rel = self.relative(Path(path))
         return next((e for e in self.slides if e.path == rel), None)
-
-    def index_of(self, path: str | Path) -> int | None:
-        entry = self.entry_for(path)
-        return None if entry is None else self.slides.index(entry)
 
     # -- bookkeeping --------------------------------------------------------------------
     def update(self, path: str | Path, **changes) -> SlideEntry:
