@@ -66,3 +66,32 @@ def test_teach_two_classes_by_hand_and_class_the_rest(qtbot, person, sample_copy
     key(qtbot, window, "Ctrl+Z")  # one step back: the model's classes again
     assert set(store.classes_of(others)) == {"Nucleus"}
     assert not any("Class confidence" in ((store.extras.get(int(i)) or {}).get("measurements") or {}) for i in others)
+
+
+def test_next_uncertain_nucleus_walks_from_the_least_certain(qtbot, person, sample_copy):
+    """U centres the view on the least certain classed nucleus and selects it; a number key
+    then sets its class by hand; U again goes to the next least certain."""
+    dialogs = person
+    window = launch(qtbot)
+    assert window.open_slide(sample_copy)
+    store = window.store
+    key(qtbot, window, "U")  # nothing classed yet: said in the status bar, nothing selected
+    assert "train the classifier" in window.statusBar().currentMessage() and not len(window.view.selection)
+    xy = np.array([[40.0 + 30 * k, 60.0 + 20 * (k % 7)] for k in range(12)])
+    ids = store.add_many(xy[:, 0], xy[:, 1], source="fast", scores=[0.9] * 12)
+    confidence = [0.9, 0.55, 0.99, 0.61, 0.8, 0.7, 0.95, 0.52, 0.88, 0.66, 0.75, 0.97]
+    for i, p in zip(ids, confidence):
+        store.extras[int(i)] = {"measurements": {"Class confidence": p}}
+    window.view.scale_by(4)
+    seen = []
+    for _ in range(3):
+        key(qtbot, window, "U")
+        (picked,) = window.view.selection.ids().tolist()
+        seen.append(picked)
+        centre = window.view.mapToScene(window.view.viewport().rect().center())
+        x, y = store.coordinates([picked])[0]
+        assert abs(centre.x() - x) < 3 and abs(centre.y() - y) < 3  # the view moved to it
+    assert seen == [int(ids[7]), int(ids[1]), int(ids[3])]  # 0.52, 0.55, 0.61
+    key(qtbot, window, "2")
+    assert (store.extras[seen[-1]] or {}).get("class_by_hand")
+    dialogs.check()

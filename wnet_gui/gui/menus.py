@@ -71,6 +71,7 @@ def build_menus(window) -> None:
     view_menu.addAction(a("&1:1 pixels", window.view.one_to_one, "Ctrl+1"))  # 1–9 set classes
     view_menu.addAction(a("Zoom &in", lambda: window.view.scale_by(1.5), QKeySequence.StandardKey.ZoomIn))
     view_menu.addAction(a("Zoom &out", lambda: window.view.scale_by(1 / 1.5), QKeySequence.StandardKey.ZoomOut))
+    view_menu.addAction(a("Next &uncertain nucleus", window.teach.next_uncertain, "U"))  # where a label teaches the classifier most
     view_menu.addSeparator()
     view_menu.addAction(a("&Brightness && contrast…", lambda: image_dialog(window).show(), "Shift+C"))
     view_menu.addAction(window.overview_dock.toggleViewAction())

@@ -29,6 +29,33 @@ class TeachTools(QObject):
         window.classes.layout.addLayout(row)
         window.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
         self.last_card = None
+        self._visited: set[int] = set()  # nuclei Next uncertain showed since the last training
+
+    def next_uncertain(self) -> None:
+        """Centre the view on the least certain nucleus the classifier classed (not yet shown,
+        not set by hand) and select it: a label there teaches the classifier most."""
+        from ..engine.detect import CONFIDENCE
+
+        window = self.window
+        store = window.store
+        best, best_p = None, 2.0
+        for nid, extra in store.extras.items():
+            p = ((extra or {}).get("measurements") or {}).get(CONFIDENCE)
+            if p is None or extra.get("class_by_hand") or nid in self._visited or nid not in store:
+                continue
+            if p < best_p:
+                best, best_p = nid, p
+        if best is None:
+            window.statusBar().showMessage("No classed nucleus left to check: train the classifier (Classes dock) first", 6000)
+            return
+        self._visited.add(best)
+        from PySide6.QtCore import QPointF
+
+        x, y = store.coordinates([best])[0]
+        window.view.centerOn(QPointF(x, y))
+        window.view.selection.set([best])
+        window.statusBar().showMessage(f"Least certain: {store.get(best).cls} at {best_p:.0%} — press its class's number to set it, "
+                                       "U for the next", 8000)
 
     def train(self) -> None:
         window = self.window
@@ -88,6 +115,7 @@ class TeachTools(QObject):
         card, classes, confidences = result
         from ..classify.card import classifiers_dir
 
+        self._visited.clear()
         self.last_card = card
         try:
             card.save(classifiers_dir() / f"{window.slide.path.stem}-classes.json")
