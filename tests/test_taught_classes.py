@@ -168,3 +168,29 @@ def test_a_classifier_is_kept_in_the_users_model_folder(tmp_path, monkeypatch, c
     assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--classifier", "chromatin", "--device", "cpu", "-o", str(out)]) == 0
     assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--classifier", "nobody", "--device", "cpu", "-o", str(out), "--overwrite"]) == 2
     assert "no classifier called 'nobody' (yours: chromatin)" in capsys.readouterr().err
+
+
+def test_a_folder_is_classed_slide_by_slide_and_a_new_classifier_redoes_it(taught, tmp_path, capsys):
+    """`wnet detect FOLDER --classifier` (the cohort path, as a Dask worker runs it): every
+    slide's nuclei classed; a rerun with the same classifier skips, another one redoes."""
+    path, _, _ = taught
+    folder = tmp_path / "slides"
+    folder.mkdir()
+    shutil.copy(SAMPLE_TIFF, folder / "a.tif")
+    shutil.copy(SAMPLE_TIFF_2, folder / "b.tif")
+    out = tmp_path / "out"
+    args = ["detect", str(folder), "--model", "fast", "--classifier", str(path), "--device", "cpu", "--scheduler", "none", "-o", str(out)]
+    assert main(args) == 0
+    for name in ("a.geojson", "b.geojson"):
+        features = json.loads((out / name).read_text())["features"]
+        assert len(features) > 50 and {f["properties"]["classification"]["name"] for f in features} <= {"dense", "pale"}
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 skipped" in capsys.readouterr().out
+    other = tmp_path / "other" / "chromatin.json"
+    shutil.copytree(path.parent, other.parent)
+    card = ClassifierCard.load(other)
+    card.head.b2[:] = card.head.b2[::-1].copy()  # another classifier
+    card.save(other)
+    assert main([*args[:5], str(other), *args[6:]]) == 0
+    assert "2 skipped" not in capsys.readouterr().out

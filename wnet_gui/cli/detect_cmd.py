@@ -55,9 +55,7 @@ def run(args: argparse.Namespace) -> int:
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
     classifier = _classifier(args, card)
     if many:
-        if classifier is not None:
-            raise ValueError("--classifier classes one slide or tile at a time in this version, not a folder or a manifest")
-        return _run_many(args, slides, card, options, region, output)
+        return _run_many(args, slides, card, options, region, output, classifier)
     slide = slides[0]
     if slide.mpp is not None:
         options = dataclasses.replace(options, mpp=slide.mpp)
@@ -125,7 +123,7 @@ def _client_for(args):
     return None, None, ""
 
 
-def _run_many(args, slides, card, options, region, output: Path) -> int:
+def _run_many(args, slides, card, options, region, output: Path, classifier=None) -> int:
     from ..engine.cohort import run_cohort
 
     inline = args.scheduler == "none"
@@ -151,7 +149,7 @@ def _run_many(args, slides, card, options, region, output: Path) -> int:
     try:
         summary = run_cohort(slides, output, card, options, client, region=region, out_format=args.format, points_as=args.points_as,
                              overwrite=args.overwrite, inline=inline, workers=args.workers, threads_per_worker=args.threads_per_worker,
-                             progress=progress)
+                             progress=progress, classifier=classifier)
     except KeyboardInterrupt:
         bar.close()
         print(f"interrupted: finished slides are kept (and skipped next time); see {output / 'summary.csv'}", file=sys.stderr)

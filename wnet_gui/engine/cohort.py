@@ -117,6 +117,7 @@ class SlideTask:
     out_format: str = "geojson"
     points_as: str = "detections"
     key: str = ""
+    classifier: Any = None  # a taught classifier card (classify.card.ClassifierCard): arrays, picklable
 
 
 # --- on the worker -------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
         options = dataclasses.replace(options, threads=_cores_share(worker))
     start = time.monotonic()
     run = detect_slide(task.slide, task.card, task.output, task.region, options, task.out_format,
-                       on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, options))
+                       on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, options), classifier=task.classifier)
     if worker is not None and run.tiles_done - run.tiles_skipped > last[1]:
         worker.log_event(PROGRESS_TOPIC, {"key": task.key, "tiles": run.tiles_done - run.tiles_skipped - last[1]})
     return {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "mpp": run.mpp, "seconds": time.monotonic() - start,
@@ -204,13 +205,13 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
 # --- on the driver -------------------------------------------------------------------------
 
 def plan(slides: list[SlideInput], out_dir: Path, card: ModelCard, options: DetectOptions, region=None,
-         out_format: str = "geojson", points_as: str = "detections") -> list[SlideTask]:
+         out_format: str = "geojson", points_as: str = "detections", classifier=None) -> list[SlideTask]:
     suffix = {"csv": ".csv", "tsv": ".tsv"}.get(out_format, ".geojson")
     names = output_names([s.path for s in slides], suffix)
     tasks = []
     for i, (s, name) in enumerate(zip(slides, names)):
         opts = options if s.mpp is None else dataclasses.replace(options, mpp=s.mpp)
-        tasks.append(SlideTask(s.path, out_dir / name, card, opts, region, out_format, points_as, key=f"wnet-detect-{i}-{name}"))
+        tasks.append(SlideTask(s.path, out_dir / name, card, opts, region, out_format, points_as, key=f"wnet-detect-{i}-{name}", classifier=classifier))
     return tasks
 
 
@@ -246,6 +247,7 @@ def run_cohort(
     workers: int | None = None,
     threads_per_worker: int | None = None,
     progress: Callable[[Progress, SlideOutcome | None], None] | None = None,
+    classifier=None,
 ) -> CohortSummary:
     """Detect nuclei in every slide, one output per slide in ``out_dir``; return the summary
     (also written as ``out_dir/summary.csv``).
@@ -254,19 +256,21 @@ def run_cohort(
     machine (``workers``, ``threads_per_worker``), or with ``inline`` runs the slides one after
     another in this process (no Dask at all: the plain loop). Slides whose output and manifest
     entry match (input size and mtime, model sha256, options) are skipped unless ``overwrite``.
-    On KeyboardInterrupt the running tasks are cancelled, the books written, and it re-raises."""
+    On KeyboardInterrupt the running tasks are cancelled, the books written, and it re-raises.
+    With a taught ``classifier`` every slide's nuclei are classed in its detection pass."""
     options = options or DetectOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     slides = [p if isinstance(p, SlideInput) else SlideInput(Path(p)) for p in paths]
-    tasks = plan(slides, out_dir, card, options, region, out_format, points_as)
+    tasks = plan(slides, out_dir, card, options, region, out_format, points_as, classifier)
     manifest = CohortManifest.load(out_dir)
     summary = CohortSummary()
     state = Progress(total=len(tasks))
     started = time.monotonic()
     todo: list[SlideTask] = []
     # what each result will be made from, taken before any slide runs: what the manifest records
-    entries = {task.key: fingerprint(task.slide, card.sha256, task.options, region, out_format, points_as) for task in tasks}
+    model = card.sha256 if classifier is None else f"{card.sha256}+classifier:{classifier.head_sha256()}"  # another classifier, another result
+    entries = {task.key: fingerprint(task.slide, model, task.options, region, out_format, points_as) for task in tasks}
     for task in tasks:
         entry = entries[task.key]
         if not overwrite and manifest.matches(task.output.name, entry, task.output):
