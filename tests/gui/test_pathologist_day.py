@@ -18,7 +18,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from user import (choose_file, launch, click, drag, export_shapes, key, menu_action, on_view, press_any,
+from user import (choose_file, detect_with, launch, click, drag, export_shapes, key, menu_action, on_view, press_any,
                   type_number)
 
 Yes, Ok = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.Ok
@@ -48,12 +48,9 @@ def count(label) -> int:
 
 
 def detect(qtbot, window, model: str) -> int:
-    panel = window.panel
-    panel.model_combo.setCurrentIndex(next(i for i in range(panel.model_combo.count()) if panel.model_combo.itemData(i).name == model))
-    with qtbot.waitSignal(window.detectionFinished, timeout=60000):
-        key(qtbot, window, "Ctrl+D")
+    detect_with(qtbot, window, model)
     window.update_counts()
-    return count(panel.total_label)
+    return count(window.panel.total_label)
 
 
 def test_a_pathologist_day(qtbot, tiles, person, tmp_path):

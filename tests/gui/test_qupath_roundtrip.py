@@ -99,17 +99,12 @@ def test_points_for_counting_come_back_from_qupath_by_the_menu(qtbot, person, sa
     import json
 
     from qupath_resave import resave
-    from user import choose_file, export_shapes, key, launch, menu_action
+    from user import choose_file, detect_with, export_shapes, key, launch, menu_action, open_slide
 
     dialogs = person
     window = launch(qtbot)
-    dialogs.expect("Open slide", choose_file(sample_copy))
-    key(qtbot, window, "Ctrl+O")
-    dialogs.wait_answered()
-    panel = window.panel
-    panel.model_combo.setCurrentIndex(next(i for i in range(panel.model_combo.count()) if panel.model_combo.itemData(i).name == "fast"))
-    with qtbot.waitSignal(window.detectionFinished, timeout=60000):
-        key(qtbot, window, "Ctrl+D")
+    open_slide(qtbot, window, dialogs, sample_copy)
+    detect_with(qtbot, window, "fast")
     store = window.store
     before = {(round(n.x, 2), round(n.y, 2)): (n.source, round(float(n.score), 4)) for n in store}
     assert len(before) > 50

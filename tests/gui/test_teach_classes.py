@@ -13,19 +13,14 @@ from PySide6.QtWidgets import QMessageBox
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from helpers import darkness  # noqa: E402
-from user import choose_file, click, key, launch, on_view, press  # noqa: E402
+from user import click, detect_with, key, launch, on_view, open_slide, press  # noqa: E402
 
 
 def test_teach_two_classes_by_hand_and_class_the_rest(qtbot, person, sample_copy):
     dialogs = person
     window = launch(qtbot)
-    dialogs.expect("Open slide", choose_file(sample_copy))
-    key(qtbot, window, "Ctrl+O")
-    dialogs.wait_answered()
-    panel = window.panel
-    panel.model_combo.setCurrentIndex(next(i for i in range(panel.model_combo.count()) if panel.model_combo.itemData(i).name == "fast"))
-    with qtbot.waitSignal(window.detectionFinished, timeout=60000):
-        key(qtbot, window, "Ctrl+D")
+    open_slide(qtbot, window, dialogs, sample_copy)
+    detect_with(qtbot, window, "fast")
     store = window.store
     ids = store.ids()
     dark = darkness(sample_copy, store.coordinates(ids))

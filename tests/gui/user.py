@@ -166,3 +166,18 @@ def drag(qtbot, window, a: tuple[float, float], b: tuple[float, float]) -> None:
     qtbot.mouseMove(viewport, pos=(start + end) / 2)
     qtbot.mouseMove(viewport, pos=end)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def open_slide(qtbot, window, dialogs, path: Path) -> None:
+    """Ctrl+O and the file typed into the real dialog."""
+    dialogs.expect("Open slide", choose_file(path))
+    key(qtbot, window, "Ctrl+O")
+    dialogs.wait_answered()
+
+
+def detect_with(qtbot, window, model: str) -> None:
+    """Pick ``model`` in the panel, Ctrl+D, and wait for the run to end."""
+    panel = window.panel
+    panel.model_combo.setCurrentIndex(next(i for i in range(panel.model_combo.count()) if panel.model_combo.itemData(i).name == model))
+    with qtbot.waitSignal(window.detectionFinished, timeout=60000):
+        key(qtbot, window, "Ctrl+D")

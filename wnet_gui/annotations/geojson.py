@@ -256,13 +256,18 @@ def _parse_one(index: int, feature: Any, parsed: ParsedNuclei) -> None:
         raise GeoJSONError(str(exc)[:300] or type(exc).__name__, feature=label) from exc
 
 
+def _source_like(name: Any) -> bool:
+    """A name our exports give an object: its source ('fast', 'manual'), short, no brackets."""
+    return isinstance(name, str) and 0 < len(name) <= 60 and "(" not in name
+
+
 def _source_of(properties: dict, wnet: dict, default: str) -> tuple[str, bool]:
     """Ours ('wnet' block), else the name QuPath kept ('fast', 'manual' in our exports); and
     whether the file said it (False: ``default``)."""
     if isinstance(wnet.get("source"), str) and wnet["source"]:
         return wnet["source"], True
     name = properties.get("name")
-    if isinstance(name, str) and 0 < len(name) <= 60 and "(" not in name and default != MANUAL:
+    if _source_like(name) and default != MANUAL:
         return name, True
     if isinstance(name, str) and name.endswith(")") and " (" in name:  # our Points annotations: "Class (source)"
         told = name.rsplit(" (", 1)[1][:-1]
@@ -278,9 +283,7 @@ _OUR_MEASUREMENTS = frozenset({"score", HAND_SET, CENTRE_X, CENTRE_Y})
 def _was_our_nucleus(name: Any, measurements: dict) -> bool:
     """Named by its source ('manual', a model's name) and, unless manual, carrying our score,
     class mark or centre: not a region, not a landmark."""
-    if not (isinstance(name, str) and 0 < len(name) <= 60 and "(" not in name):
-        return False
-    return name == MANUAL or not _OUR_MEASUREMENTS.isdisjoint(measurements)
+    return _source_like(name) and (name == MANUAL or not _OUR_MEASUREMENTS.isdisjoint(measurements))
 
 
 def _centre(wnet: dict, told: tuple[float | None, float | None], polygon: np.ndarray) -> tuple[float, float]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..annotations.atomic_file import replacing
 from ..annotations.qupath import MAX_CLASS_NAME
+from ..models.card import file_sha256
 from ..regular_file import open_regular
 from .features import FEATURE_KIND, of_tile
 from .head import Head
@@ -79,7 +80,7 @@ class ClassifierCard:
                "head": {"hidden": len(self.head.b1)},
                "training": {"counts": self.counts, "cross_validated_accuracy": None if np.isnan(self.cv_accuracy) else round(self.cv_accuracy, 4),
                             "slides": self.trained_on, "date": time.strftime("%Y-%m-%d")},
-               "weights": arrays.name, "sha256": _sha256(arrays)}
+               "weights": arrays.name, "sha256": file_sha256(arrays)}
         with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=1)
         self.path = path
@@ -154,9 +155,6 @@ class ClassifierCard:
         return cls(name[:200], names, colors, detector["name"], detector["sha256"], head, counts,
                    float(cv) if isinstance(cv, (int, float)) and not isinstance(cv, bool) else float("nan"), slides, path)
 
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def classifiers_dir() -> Path:

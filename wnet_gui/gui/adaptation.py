@@ -115,8 +115,7 @@ class AdaptationTools(QObject):
             return
         result = self.worker.result
         base = window.runs.state["base"]
-        window.runs.finish()
-        window.runs.new_token()
+        window.runs.end()
         if card is None:
             window.panel.progress_label.setText("Adaptation cancelled; the model is unchanged")
             self.refresh()
@@ -160,9 +159,7 @@ class AdaptationTools(QObject):
         window = self.window
         if not window.runs.current(token):
             return
-        window.runs.finish()
-        window.runs.new_token()
-        window.panel.progress_label.setText("")
+        window.runs.end("")
         self.refresh()
         window.error("Adaptation failed", f"{message}\n\nThe current model is unchanged.")
 

@@ -155,8 +155,7 @@ class DetectionRuns(QObject):
             for name, rgb in state["card"].type_colors.items():
                 self.window.store.class_colors.setdefault(name, tuple(rgb))
         self.window.classes.sync_from_store()  # typed or not, the colours follow what the slide now holds
-        self.runs.finish()
-        self.runs.new_token()  # nothing more from this run
+        self.runs.end()  # nothing more from this run
         seconds = time.monotonic() - state["start"]
         self.window.panel.progress_label.setText(f"{n:,} nuclei in {seconds:.1f} s")
         self.finished.emit(cancelled)
@@ -178,7 +177,6 @@ class DetectionRuns(QObject):
         if not self.runs.current(token):
             return
         self._conclude("Auto-detect (stopped by an error)")
-        self.runs.finish()
-        self.runs.new_token()
+        self.runs.end()
         self.window.error("Run stopped", f"{message}\n\nPoints found so far are kept, and earlier points not yet replaced stay.")
         self.finished.emit(True)

@@ -78,9 +78,7 @@ class FileActions(QObject):
     def _on_failed(self, token, message: str) -> None:
         if not self.runs.current(token):
             return
-        self.runs.finish()
-        self.runs.new_token()
-        self.window.panel.progress_label.setText("")
+        self.runs.end("")
         self.last_import_ok = False
         self.window.error("Cannot import GeoJSON", f"{message}\n\nNothing was changed.")
         self.importFinished.emit(False)
@@ -92,9 +90,7 @@ class FileActions(QObject):
 
         window = self.window
         path = self.runs.state["path"]
-        self.runs.finish()
-        self.runs.new_token()
-        window.panel.progress_label.setText("")
+        self.runs.end("")
         self.last_import_ok = False
         if window.slide is not None and len(parsed) and not self._fits_slide(parsed, path):
             window.statusBar().showMessage(f"Import of {path.name} cancelled", 5000)

@@ -107,9 +107,7 @@ class MaskRuns(QObject):
             return
         state = self.runs.state
         n = self._conclude()
-        self.runs.finish()
-        self.runs.new_token()
-        self.window.panel.progress_label.setText(f"{n} masks in {time.monotonic() - state['start']:.1f} s" + (" (cancelled)" if cancelled else ""))
+        self.runs.end(f"{n} masks in {time.monotonic() - state['start']:.1f} s" + (" (cancelled)" if cancelled else ""))
         self.finished.emit(cancelled)
 
     def cancel(self) -> bool:
@@ -125,8 +123,7 @@ class MaskRuns(QObject):
         if not self.runs.current(token):
             return
         self._conclude()
-        self.runs.finish()
-        self.runs.new_token()
+        self.runs.end()
         self.window.error("Run stopped", f"{message}\n\nMasks drawn so far are kept.")
         self.finished.emit(True)
 

@@ -60,8 +60,7 @@ class ProjectActions(QObject):
         if not window.runs.current(token):
             return
         done = window.runs.state["done"]
-        window.runs.finish()
-        window.runs.new_token()
+        window.runs.end()
         self.panel.project = Project.open(self.project.file if self.project.file.exists() else self.project.folder)
         self.panel.populate()
         done(result)
@@ -70,8 +69,7 @@ class ProjectActions(QObject):
         window = self.window
         if window.runs.current(token):
             label = window.runs.state["label"]
-            window.runs.finish()
-            window.runs.new_token()
+            window.runs.end()
             window.error(label, message)
 
     def report_failures(self, failures: list[tuple[str, str]]) -> None:

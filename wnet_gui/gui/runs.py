@@ -57,6 +57,14 @@ class RunSlot(QObject):
         self.panel.set_running(False)
         self.busyChanged.emit(False)
 
+    def end(self, label: str | None = None) -> None:
+        """The current run is over: its thread goes, later results from it are stale, and the
+        panel's progress line says ``label`` (left as it is when None)."""
+        self.finish()
+        self.new_token()
+        if label is not None:
+            self.panel.progress_label.setText(label)
+
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.cancel_event.set()

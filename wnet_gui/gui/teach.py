@@ -69,10 +69,12 @@ class TeachTools(QObject):
         ids = store.ids()
         by_hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)
         names = store.classes_of(ids[by_hand]) if by_hand.any() else []
+        from ..classify.teach import MIN_PER_CLASS  # (loads the engine: only when asked to train)
+
         counts = {c: names.count(c) for c in dict.fromkeys(names)}
-        if len([c for c, n in counts.items() if n >= 3]) < 2:
+        if len([c for c, n in counts.items() if n >= MIN_PER_CLASS]) < 2:
             have = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "none yet"
-            window.error("Train classifier", "Set the class of at least 3 nuclei of each of two classes by hand first "
+            window.error("Train classifier", f"Set the class of at least {MIN_PER_CLASS} nuclei of each of two classes by hand first "
                                              f"(select them and press the class's number, 1–9). Set by hand so far: {have}.")
             return
         detector = window.panel.current_card()
@@ -97,9 +99,7 @@ class TeachTools(QObject):
     def _failed(self, token, message: str) -> None:
         if not self.window.runs.current(token):
             return
-        self.window.runs.finish()
-        self.window.runs.new_token()
-        self.window.panel.progress_label.setText("")
+        self.window.runs.end("")
         self.window.error("Train classifier", message)
 
     def _taught(self, token, result) -> None:
@@ -107,9 +107,7 @@ class TeachTools(QObject):
         if not window.runs.current(token):
             return
         others = window.runs.state["others"]
-        window.runs.finish()
-        window.runs.new_token()
-        window.panel.progress_label.setText("")
+        window.runs.end("")
         if result is None:  # cancelled
             return
         card, classes, confidences = result
