@@ -54,7 +54,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from wnet_gui.adaptation import AdaptSettings, ReviewedSlide, adapt, prepare, save_adapted
-    from wnet_gui.cli.benchmark_cmd import _load_tiles, evaluate_card
+    from wnet_gui import datasets
+    from wnet_gui.cli.benchmark_cmd import evaluate_card
     from wnet_gui.datasets import shared_data_dir
     from wnet_gui.datasets.crchisto import CRCHISTO_MPP, load_image
     from wnet_gui.datasets.typed_truth import read_consep, read_crchisto
@@ -75,8 +76,8 @@ def main() -> None:
         mpp, label = 0.25, "r=12px@40x"
         points = lambda p: read_consep(p.with_name(p.stem + "_inst.png"))  # noqa: E731
     order = np.random.default_rng(args.seed).permutation(len(train))
-    crc_test = _load_tiles(args.dataset, "test", typed)
-    mon_test = None if args.skip_monuseg else _load_tiles("monuseg", "test")
+    crc_test = datasets.load(args.dataset, "test", typed)
+    mon_test = None if args.skip_monuseg else datasets.load("monuseg", "test")
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print(f"{cpu}, {torch.get_num_threads()} threads; base {base.name}; budget {args.seconds:g} s; tune {args.tune}, lr {args.lr:g}, "
           f"batch {args.batch}, positive weight {args.positive_weight:g}, stage 1 {args.stage1}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from wnet_gui.classify.card import resolve_classifier
 from wnet_gui.engine.detect import DetectOptions, detect_slide
-from wnet_gui.engine.tiling import Rect
+from wnet_gui.geometry import Rect
 from wnet_gui.models.zoo import resolve_card
 
 

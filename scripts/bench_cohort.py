@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def build_slides(folder: Path, n: int, side: int) -> list[Path]:
     import tifffile
 
-    from wnet_gui.datasets import monuseg
+    from wnet_gui import datasets
 
     folder.mkdir(parents=True, exist_ok=True)
-    tiles = [t.image for t in monuseg.load_split("test")]
+    tiles = [t.image for t in datasets.load("monuseg", "test")]
     out = []
     for k in range(n):
         path = folder / f"slide_{k}.tif"
@@ -59,8 +59,8 @@ def main() -> None:
     ap.add_argument("--layouts", nargs="+", default=["plain", "1x1", "1x2", "2x1"])
     args = ap.parse_args()
 
-    from wnet_gui.engine.cluster import local_cluster, usable_cores
-    from wnet_gui.engine.cohort import run_cohort, warm_up
+    from wnet_gui.cohort.cluster import local_cluster, usable_cores
+    from wnet_gui.cohort.run import run_cohort, warm_up
     from wnet_gui.engine.detect import DetectOptions
     from wnet_gui.models.zoo import resolve_card
 

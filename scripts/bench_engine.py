@@ -24,9 +24,9 @@ def build_slide(path: Path, side: int) -> Path:
     import cv2
     import tifffile
 
-    from wnet_gui.datasets import monuseg
+    from wnet_gui import datasets
 
-    tiles = [t.image for t in monuseg.load_split("test")]
+    tiles = [t.image for t in datasets.load("monuseg", "test")]
     variants = [t for img in tiles for t in (img, img[:, ::-1], img[::-1], img[::-1, ::-1])]
 
     def block(i: int, j: int) -> np.ndarray:
@@ -95,7 +95,7 @@ def main() -> None:
 
     from wnet_gui.engine.detect import DetectOptions, run_detection
     from wnet_gui.engine.predict import DensityPredictor
-    from wnet_gui.engine.tiling import Rect
+    from wnet_gui.geometry import Rect
     from wnet_gui.models.zoo import resolve_card
     from wnet_gui.slides import open_slide
 

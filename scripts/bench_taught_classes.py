@@ -20,7 +20,8 @@ import numpy as np
 from wnet_gui.classify.card import ClassifierCard
 from wnet_gui.classify.features import at_points, of_tile
 from wnet_gui.classify.head import cross_validated_accuracy, train
-from wnet_gui.datasets.consep import consep_dir, load_split
+from wnet_gui import datasets
+from wnet_gui.datasets.consep import consep_dir
 from wnet_gui.detection.typed_metrics import typed_tally
 from wnet_gui.engine.detect import DetectOptions, iter_detections
 from wnet_gui.models.zoo import resolve_card
@@ -38,7 +39,7 @@ def main() -> None:
     detector = resolve_card(args.model)
     options = DetectOptions(device="cpu", mpp=0.25)
     root = consep_dir()
-    train_tiles, test_tiles = load_split("train"), load_split("test")
+    train_tiles, test_tiles = datasets.load("consep", "train"), datasets.load("consep", "test")
 
     t = time.perf_counter()
     train_feats = {}

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wnet_gui.datasets.consep import load_split
+from wnet_gui import datasets
 from wnet_gui.models.zoo import resolve_card
 
 CLASSES = ("Epithelial", "Inflammatory", "Stromal", "Other")
@@ -185,7 +185,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     card = resolve_card("accurate")
     encoder = card.load_model().stage1.encoder.eval()
-    train, test = load_split("train"), load_split("test")
+    train, test = datasets.load("consep", "train"), datasets.load("consep", "test")
     t = time.perf_counter()
     feats = {tile.name: frozen_features(encoder, normalise(tile.image, card), labels_of(tile)[0]) for tile in train + test}
     print(f"frozen features of {len(feats)} tiles: {time.perf_counter() - t:.1f} s")

@@ -18,24 +18,26 @@ def main() -> None:
     ap.add_argument("--sensitivity", type=float)
     args = ap.parse_args()
 
-    from wnet_gui.cli.benchmark_cmd import _load_tiles
+    from wnet_gui import datasets
     from wnet_gui.datasets.consep import consep_dir
-    from wnet_gui.detection.metrics import count_matches, match_points, pooled
-    from wnet_gui.engine.detect import DetectOptions, run_detection
+    from wnet_gui.detection.metrics import match_points
     from wnet_gui.engine.predict import DensityPredictor
+    from wnet_gui.evaluation import annotated, detect_all, pooled_tally, tally_runs
     from wnet_gui.models.zoo import resolve_card
-    from wnet_gui.slides import ArraySlide
 
     card = resolve_card(args.model)
     predictor = DensityPredictor.from_card(card)
-    options = DetectOptions(skip_background=False, sensitivity=args.sensitivity)
+    if args.sensitivity is not None:
+        predictor = predictor.with_sensitivity(args.sensitivity)
     radii = (12, 18, 24, 36)
-    counts: dict[int, list] = {r: [] for r in radii}
+    tiles = datasets.load("consep", "test")
+    images = [annotated(t) for t in tiles]
+    runs = detect_all(predictor, images)
+    for r in radii:
+        c = pooled_tally(tally_runs(runs, images, (-1.0,), lambda a: r)[-1.0]).detection
+        print(f"radius {r:2d} px: P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}")
     areas, found = [], []
-    for tile in _load_tiles("consep", "test"):
-        run = run_detection(ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
-        for r in radii:
-            counts[r].append(count_matches(run.centres, tile.centres, r))
+    for tile, run in zip(tiles, runs):
         inst = cv2.imread(str(consep_dir() / "test" / f"{tile.name}_inst.png"), cv2.IMREAD_UNCHANGED)  # 16-bit labels
         size = np.bincount(inst.ravel().astype(np.int64))
         # the outline under each centroid (read_consep's centroids, in instance order)
@@ -45,9 +47,6 @@ def main() -> None:
         hit = np.zeros(len(tile.centres), bool)
         hit[match_points(run.centres, tile.centres, 12)[1]] = True
         found += list(hit)
-    for r in radii:
-        c = pooled(counts[r])
-        print(f"radius {r:2d} px: P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}")
     areas, found = np.array(areas), np.array(found)
     for lo, hi in ((0, 15), (15, 30), (30, 50), (50, 80), (80, np.inf)):
         sel = (areas >= lo) & (areas < hi)

@@ -60,10 +60,11 @@ def main() -> None:
 
     from wnet_gui.annotations import geojson_export
     from wnet_gui.engine import detect as detect_mod
-    from wnet_gui.engine.cluster import usable_cores
+    from wnet_gui.cohort.cluster import usable_cores
     from wnet_gui.engine.detect import DetectOptions, detect_slide, slide_mpp
     from wnet_gui.engine.predict import DensityPredictor
-    from wnet_gui.engine.tiling import Rect, fitted_tile_size, plan_tiles
+    from wnet_gui.geometry import Rect
+    from wnet_gui.engine.tiling import fitted_tile_size, plan_tiles
     from wnet_gui.models.zoo import resolve_card
     from wnet_gui.slides import open_slide
     from wnet_gui.slides import tissue as tissue_mod

@@ -18,12 +18,11 @@ import time
 
 import torch
 
-from wnet_gui.datasets import crchisto, monuseg
-from wnet_gui.detection.metrics import count_matches, pooled
-from wnet_gui.engine.detect import DetectOptions, run_detection
+from wnet_gui import datasets
+from wnet_gui.detection.metrics import MATCH_RADIUS_UM
 from wnet_gui.engine.predict import DensityPredictor
+from wnet_gui.evaluation import annotated, detect_all, pooled_tally, tally_runs
 from wnet_gui.models.zoo import resolve_card
-from wnet_gui.slides import ArraySlide
 
 THRESHOLDS = (0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05)
 
@@ -54,20 +53,17 @@ def main() -> None:
     predictor = DensityPredictor.from_card(card, "cpu", "auto")
     if args.tta:
         predictor.forward = flip_averaged(predictor.forward)
-    datasets = {
-        "crchisto": (crchisto.load_split("validation" if args.split == "val" else "test"), lambda t: 6.0),
-        "monuseg": (monuseg.load_split(args.split), lambda t: 3.0 / t.mpp),
-    }
-    options = DetectOptions(skip_background=False, device="cpu", threshold=min(THRESHOLDS))
+    sets = {"crchisto": lambda a: 6.0, "monuseg": lambda a: MATCH_RADIUS_UM / a.mpp}  # CRCHisto's published 6 px
     print(f"{card.name} on {args.split}; tta={args.tta}; min distance {card.peaks.min_distance_um} µm; "
           f"CRCHisto at {args.crchisto_mpp or 'its own'} µm/px; P/R/F1 per threshold")
     start = time.monotonic()
-    for name, (tiles, radius) in datasets.items():
+    for name, radius in sets.items():
         declared = args.crchisto_mpp if name == "crchisto" else None
-        runs = [run_detection(ArraySlide(t.name, t.image, declared or t.mpp), card, options=options, predictor=predictor) for t in tiles]
+        images = [annotated(t, declared) for t in datasets.load(name, args.split)]
+        tallies = tally_runs(detect_all(predictor, images, min(THRESHOLDS)), images, THRESHOLDS, radius)
         cells = []
-        for threshold in THRESHOLDS:
-            m = pooled([count_matches(r.centres[r.scores > threshold], t.centres, radius(t)) for r, t in zip(runs, tiles)])
+        for threshold, per_image in tallies.items():
+            m = pooled_tally(per_image).detection
             cells.append(f"{threshold:g}: {m.precision:.3f}/{m.recall:.3f}/{m.f1:.3f}")
         print(f"{name:9s}", "  ".join(cells))
     print(f"({time.monotonic() - start:.0f} s)")

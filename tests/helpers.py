@@ -122,7 +122,8 @@ def typed_card(tmp_path, forced_type: int | None = 2):
 def sample_tile(sample_tiff, sample_truth):
     """The bundled sample as a training tile: pixels, centres, instances and outlines."""
     from wnet_gui.annotations import read_geojson
-    from wnet_gui.datasets.monuseg import NucleiTile, rasterise_instances
+    from wnet_gui.datasets.monuseg import rasterise_instances
+    from wnet_gui.datasets.tiles import NucleiTile
 
     image = load_rgb(sample_tiff)[0]
     parsed = read_geojson(sample_truth)

@@ -193,18 +193,28 @@ def test_million_point_queries_are_fast():
     xy = rng.uniform(0, 100000, (1_000_000, 2))
     store.add_many(xy[:, 0], xy[:, 1], source="fast")
     store.query_rect(0, 0, 1, 1)
+    # against what the index saves, measured in the same process (a loaded machine slows both)
+    start = time.perf_counter()
+    for k in range(5):
+        np.flatnonzero((xy[:, 0] >= 1000 * k) & (xy[:, 0] < 1000 * k + 2000) & (xy[:, 1] >= 1000 * k) & (xy[:, 1] < 1000 * k + 2000))
+    scan = (time.perf_counter() - start) / 5
+    start = time.perf_counter()
+    for _ in range(3):
+        np.argsort(xy[:, 0], kind="stable")
+    resort = (time.perf_counter() - start) / 3
     start = time.perf_counter()
     for k in range(50):
         ids = store.query_rect(1000 * k, 1000 * k, 1000 * k + 2000, 1000 * k + 2000)
         store.nearest(1000 * k + 500, 1000 * k + 500, 50)
     per_query = (time.perf_counter() - start) / 50
     assert len(ids) > 0
-    assert per_query < 0.05  # a viewport query must fit in a frame
+    assert per_query < scan / 3, f"a viewport query took {per_query * 1e3:.1f} ms, a scan of the million {scan * 1e3:.1f} ms"
     start = time.perf_counter()
     for k in range(20):  # the mean includes one geometric growth of the columns
         store.add(5.0 + k, 5.0)
         store.query_rect(0, 0, 10, 10)
-    assert (time.perf_counter() - start) / 20 < 0.02  # an edit does not re-sort the million
+    per_edit = (time.perf_counter() - start) / 20
+    assert per_edit < resort / 3, f"an edit took {per_edit * 1e3:.1f} ms, sorting the million {resort * 1e3:.1f} ms"
 
 
 def test_snapshot_is_independent_of_later_edits():

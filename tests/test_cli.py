@@ -46,7 +46,7 @@ def test_detect_inside_a_region_drawn_in_qupath(tmp_path, sample_tiff, capsys):
     no polygon is a clear error (exit 2) naming it."""
     import json
 
-    from wnet_gui.engine.tiling import PolygonRegion
+    from wnet_gui.geometry import PolygonRegion
 
     outline = [[0, 0], [512, 0], [0, 512], [0, 0]]  # the upper-left half of the 512² sample
     roi = tmp_path / "tumour.geojson"
@@ -113,20 +113,6 @@ def test_corrupt_geojson_exits_non_zero(tmp_path, sample_tiff):
     assert result.returncode == 2 and "bad.geojson" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_cli_precision_choices_are_the_engines():
-    from wnet_gui.cli.main import PRECISIONS as cli
-    from wnet_gui.engine.device import PRECISIONS as engine
-
-    assert cli == engine
-
-
-def test_cli_bundled_names_are_the_zoos():
-    from wnet_gui.cli.main import BUNDLED as cli
-    from wnet_gui.models.zoo import BUNDLED as zoo
-
-    assert cli == zoo
-
-
 def test_model_help_lists_every_bundled_model(capsys):
     import pytest
 
@@ -158,3 +144,10 @@ def test_segment_without_scale_says_how_and_prints_no_bar(tmp_path, capsys):
     assert main(["segment", str(tmp_path / "tile.png"), "--points", str(tmp_path / "p.geojson"), "-o", str(tmp_path / "m.geojson")]) == 2
     err = capsys.readouterr().err
     assert "give it with --mpp (0.25 at 40×" in err and "NuClick:" not in err and "0%" not in err
+
+
+def test_a_benchmark_without_its_data_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WNET_DATA", str(tmp_path))
+    assert main(["benchmark-accuracy", "fast", "--dataset", "consep"]) == 2
+    err = capsys.readouterr().err
+    assert f"no consep images for the 'test' split under {tmp_path / 'consep'}" in err and "WNET_DATA" in err

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from wnet_gui.cli.main import main
-from wnet_gui.engine.cohort import run_cohort
+from wnet_gui.cohort.run import run_cohort
 from wnet_gui.engine.detect import DetectOptions
 from wnet_gui.engine.slide_inputs import SlideInput, expand_inputs, read_manifest
 from wnet_gui.models.zoo import resolve_card
@@ -98,8 +98,8 @@ def test_every_slide_once_then_a_rerun_skips_everything(slides, client, tmp_path
 def test_each_slide_gets_its_share_of_the_hosts_cores_not_all_of_them(slides, client, tmp_path):
     """On a cluster we did not start (``--scheduler``), a task sizes torch itself: two one-thread
     workers on this host take half the cores each (counting only its own worker, each took all)."""
-    from wnet_gui.engine.cluster import usable_cores
-    from wnet_gui.engine.cohort import plan, run_slide_task
+    from wnet_gui.cohort.cluster import usable_cores
+    from wnet_gui.cohort.run import plan, run_slide_task
 
     root, paths, _ = slides
     task = plan([SlideInput(paths[0])], tmp_path, resolve_card("fast"), DetectOptions(device="cpu"))[0]
@@ -193,7 +193,7 @@ def test_slurm_and_pbs_job_scripts_from_the_dry_run(capsys):
 
 
 def test_local_layout_shares_the_cores():
-    from wnet_gui.engine.cluster import local_layout
+    from wnet_gui.cohort.cluster import local_layout
 
     assert local_layout(None, None, cores=2) == (2, 1, 1)  # measured best on 2 cores
     assert local_layout(None, None, cores=16) == (8, 1, 2)

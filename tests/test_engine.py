@@ -8,7 +8,8 @@ import pytest
 from wnet_gui.annotations import NucleusStore, import_geojson
 from wnet_gui.detection.metrics import count_matches
 from wnet_gui.engine.detect import DetectOptions, MppUnknownError, detect_slide, run_detection
-from wnet_gui.engine.tiling import Rect, plan_tiles
+from wnet_gui.geometry import Rect
+from wnet_gui.engine.tiling import plan_tiles
 from wnet_gui.models.zoo import resolve_card
 from wnet_gui.slides import open_slide
 
@@ -190,7 +191,7 @@ def test_tiles_shrink_to_fit_small_regions():
 def test_an_outlined_region_reads_only_tiles_it_touches_and_keeps_points_inside(pyramid, card):
     """A triangle drawn over the lower-left half: tiles wholly above it are never read and
     every centre lies inside it; inside, the points are those of the whole-slide run."""
-    from wnet_gui.engine.tiling import PolygonRegion
+    from wnet_gui.geometry import PolygonRegion
 
     slide = open_slide(pyramid)
     w, h = slide.dimensions
@@ -212,7 +213,8 @@ def test_tissue_mask_resolution_follows_the_tile_grid():
     """Fine enough for 16 mask pixels across every tile, never finer than needed (a 2048-px
     mask of a 36 Mpx slide read a 3000² level: a sixth of a `fast` run)."""
     from wnet_gui.engine.detect import tissue_thumbnail_size
-    from wnet_gui.engine.tiling import Rect, plan_tiles
+    from wnet_gui.geometry import Rect
+    from wnet_gui.engine.tiling import plan_tiles
 
     small = plan_tiles(Rect(0, 0, 6000, 6000), 2.0, 512, 32)
     assert tissue_thumbnail_size((6000, 6000), small) == 512

@@ -127,6 +127,8 @@ def test_consep_validation_split_is_the_four_held_out_train_tiles(crchisto_root)
     root = Path(crchisto_root).parent / "consep"
     if not (root / "train").is_dir():
         pytest.skip("CoNSeP absent")
-    assert [t.name for t in consep.load_split("validation", root)] == list(consep.VALIDATION)
-    with pytest.raises(ValueError, match="validation"):
-        consep.load_split("val", root)
+    assert [t.name for t in consep.load_split("val", root)] == list(consep.VALIDATION)
+    fit = consep.load_split("fit", root)
+    assert len(fit) == 27 - len(consep.VALIDATION) and not {t.name for t in fit} & set(consep.VALIDATION)
+    with pytest.raises(ValueError, match="fit and val"):
+        consep.load_split("validation", root)

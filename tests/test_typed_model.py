@@ -134,7 +134,7 @@ def test_a_tiny_typed_wnet_learns_types(tmp_path, sample_tiff, sample_truth):
 
 def test_benchmark_reports_type_metrics_for_a_typing_model(tmp_path, sample_tiff, monkeypatch):
     from wnet_gui.cli.benchmark_cmd import evaluate_card
-    from wnet_gui.datasets.monuseg import NucleiTile
+    from wnet_gui.datasets.tiles import NucleiTile
 
     card = ModelCard.load(typed_card(tmp_path).path)
     monkeypatch.setattr(DensityPredictor, "predict_batch_typed", lambda self, tiles: synthetic_maps(tiles))

@@ -108,7 +108,7 @@ def test_cancel_mid_adaptation_keeps_the_old_model(qtbot, window, sample_copy, s
     tools.refresh()
     stages = []
     tools.start()
-    tools.worker.progress.connect(lambda token, stage, f: stages.append(stage))
+    tools.worker.progress.connect(lambda token, progress: stages.append(progress[0]))
     qtbot.waitUntil(lambda: any("step" in s for s in stages), timeout=120000)
     window.cancel_run()
     qtbot.waitUntil(lambda: not window.runs.busy, timeout=60000)

@@ -319,7 +319,8 @@ def test_large_export_runs_off_the_gui_thread_and_edits_go_on(qtbot, window, sam
         window.export_geojson(out, background=True)
         returned = time.perf_counter() - start
         window.store.add(1.0, 2.0)  # editing while the file is written
-    assert returned < 0.5, f"export blocked the GUI thread {returned:.2f} s"
+    whole = time.perf_counter() - start
+    assert returned < whole / 3, f"export blocked the GUI thread {returned:.2f} s of its {whole:.2f} s"
     assert blocker.args == [str(out), ""]
     assert len(json.loads(out.read_text())["features"]) == 60000  # the state when export began
     assert window.exported_revision < window.store.revision  # the later edit is not exported
@@ -339,7 +340,7 @@ def test_region_outline_drawn_with_shift_limits_auto_detect_to_it(qtbot, window,
     """Draw region + Shift: an outline (here a triangle over the lower-left half); with
     'Region of interest' chosen, Auto-detect finds nuclei inside it only, and a manual point
     outside it survives the run."""
-    from wnet_gui.engine.tiling import PolygonRegion
+    from wnet_gui.geometry import PolygonRegion
 
     window.open_slide(sample_copy)
     view = window.view

@@ -19,7 +19,7 @@ def mosaic(tmp_path):
 
 @pytest.mark.skipif(not FIXTURE.exists(), reason=f"QuPath fixtures not found at {FIXTURE.parent} (../shared is absent)")
 def test_import_a_qupath_file_then_detect_inside_its_region(qtbot, window, mosaic):
-    from wnet_gui.engine.tiling import PolygonRegion
+    from wnet_gui.geometry import PolygonRegion
 
     import json
 

@@ -71,17 +71,16 @@ def test_rerun_replaces_tile_by_tile_and_cancel_keeps_the_rest(qtbot, window, tm
     assert not window.runs.busy and window.panel.cancel_button.isEnabled() is False
 
 
-def test_cancel_frees_the_window_within_half_a_second(qtbot, window, tmp_path):
-    import time
-
+def test_cancel_frees_the_window_at_once(qtbot, window, tmp_path):
     path = write_pyramidal_tiff(tmp_path / "big.tif", np.tile(sample_mosaic(), (3, 3, 1)))
     window.open_slide(path)
     window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))
     window.auto_detect()
     qtbot.waitUntil(lambda: window.panel.progress.value() >= 1, timeout=120000)
-    start = time.monotonic()
+    thread = window.runs.thread
     qtbot.keyClick(window, Qt.Key.Key_Escape)
-    assert not window.runs.busy and time.monotonic() - start < 0.5
+    # free at once: the key did not wait for the worker, which is still finishing its batch
+    assert not window.runs.busy and thread.isRunning()
     assert "cancelled" in window.panel.progress_label.text()
 
 

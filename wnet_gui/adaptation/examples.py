@@ -20,7 +20,7 @@ import numpy as np
 
 from ..detection.targets import density_map, type_target
 from ..detection.typed_metrics import UNTYPED
-from ..engine.tiling import PolygonRegion
+from ..geometry import PolygonRegion
 from ..models.card import ModelCard
 
 HOLD_BACK_CELL_UM = 64.0  # held-back squares: large next to a nucleus, so few matches cross a border

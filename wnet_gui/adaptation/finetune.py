@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 from ..detection.metrics import DetectionCounts
-from ..detection.typed_metrics import TypedTally, typed_tally
+from ..detection.typed_metrics import TypedTally
+from ..evaluation import Annotated, detect_all, pooled_tally, tally_runs
 from ..models.card import ModelCard
 from ..training.augment import appearance, random_dihedral
 from .examples import RegionExample, count_nuclei
 from .settings import TUNE_CHOICES, AdaptSettings
 
-MATCH_UM = 3.0  # a detection within 3 µm of a reviewed point is right (the field's radius)
 THRESHOLDS = (0.0003, 0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)  # accurate's is 0.0003
 SENSITIVITIES = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  # stage-1 logit offsets tried by the calibration
 
@@ -160,18 +160,36 @@ def _balanced_type_weights(examples: list[RegionExample], card: ModelCard, devic
     return torch.tensor(weights, dtype=torch.float32, device=device)
 
 
-def _trainable(model: torch.nn.Module, tune: str) -> list[torch.nn.Parameter]:
-    for p in model.parameters():
-        p.requires_grad_(tune == "all")
-    if tune == "decoders":
-        for name, p in model.named_parameters():
-            p.requires_grad_(not name.startswith("stage1.encoder.") and not name.startswith("stage1.net.encoder"))
-    elif tune in ("stage2", "types"):
-        prefix = "stage2." if tune == "stage2" else "type_branch."
-        for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith(prefix))
-        if not any(p.requires_grad for p in model.parameters()):
-            raise ValueError(f"tune={tune!r}: this model has no {prefix.rstrip('.')}")
+def _learning_parameters(model: torch.nn.Module, tune: str) -> list[torch.nn.Parameter]:
+    """The parameters that learn for ``tune``, by the trainer's rule (``freeze_all_but``): all;
+    the decoders (every submodule but stage 1's encoder); stage 2; or the type branch."""
+    from ..training.trainer import freeze_all_but
+
+    if tune != "all":
+        if tune == "decoders":
+            encoders = {name for name, _ in model.named_modules() if name in ("stage1.encoder", "stage1.net.encoder")}
+            parts: list[str] = []
+
+            def around(prefix: str, module: torch.nn.Module) -> None:  # the largest submodules that hold no encoder
+                for name, child in module.named_children():
+                    path = prefix + name
+                    if path in encoders:
+                        continue
+                    if any(e.startswith(path + ".") for e in encoders):
+                        around(path + ".", child)
+                    else:
+                        parts.append(path)
+
+            around("", model)
+        else:
+            parts = ["stage2" if tune == "stage2" else "type_branch"]
+        try:
+            freeze_all_but(model, parts)
+        except ValueError:
+            raise ValueError(f"tune={tune!r}: this model has no {parts[0]}") from None
+    else:
+        for p in model.parameters():
+            p.requires_grad_(True)
     return [p for p in model.parameters() if p.requires_grad]
 
 
@@ -184,47 +202,108 @@ def _freeze_batchnorm(model: torch.nn.Module) -> None:
 def measure(predictor, examples: list[RegionExample], where: str, thresholds=THRESHOLDS) -> dict[float, Score]:
     """Detection counts per threshold inside each example's held-back cells (``where="held_back"``)
     or the rest of its region (``"train"``); 3 µm one-to-one matching, as everywhere. A typing
-    model on typed reviewed points is also scored on the types of the matched nuclei."""
-    from ..engine.detect import DetectOptions, run_detection
-    from ..slides import ArraySlide
-
-    card = predictor.card
-    radius = MATCH_UM / card.mpp
-    options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
-    counts: dict[float, list[TypedTally]] = {t: [] for t in thresholds}
+    model on typed reviewed points is also scored on the types of the matched nuclei (the
+    reviewed classes only against a model that types, else every pair would count as wrong)."""
+    images = []
     for e in examples:
         area = e.held_back if where == "held_back" else (e.region_mask & ~e.held_back)
-        if not area.any():
-            continue
-        run = run_detection(ArraySlide("reviewed", e.image, card.mpp), card, options=options, predictor=predictor)
-        h, w = area.shape
+        if area.any():
+            images.append(Annotated("reviewed", e.image, predictor.card.mpp, e.centres, (e.centre_types or None) if predictor.types else None, area))
+    tallies = tally_runs(detect_all(predictor, images, min(thresholds)), images, thresholds)
+    return {t: Score.of(pooled_tally(v), t) for t, v in tallies.items()}
 
-        def inside(xy: np.ndarray) -> np.ndarray:
-            if len(xy) == 0:
-                return np.zeros(0, bool)
-            c = np.clip(np.floor(xy).astype(int), 0, [w - 1, h - 1])
-            return area[c[:, 1], c[:, 0]]
 
-        in_truth = inside(e.centres)
-        truth = e.centres[in_truth]
-        keep = inside(run.centres)
-        found, scores = run.centres[keep], run.scores[keep]
-        # the reviewed classes are scored only against a model that types (else every pair would count as wrong)
-        truth_types = [k for k, i in zip(e.centre_types or [None] * len(in_truth), in_truth) if i] if predictor.types else [None] * len(truth)
-        found_types = np.array(run.types or [None] * len(run.centres), object)[keep]
-        for t in thresholds:
-            over = scores > t
-            counts[t].append(typed_tally(found[over], list(found_types[over]), truth, truth_types, radius))
-    return {t: Score.of(sum(v, TypedTally()), t) for t, v in counts.items()}
+def _score_on_training(predictor, examples: list[RegionExample], card: ModelCard) -> Score:
+    """F1 on the reviewed area the model learns from (never the held-back cells), at the threshold
+    that detects best there (the card's on a tie)."""
+    predictor.model.eval()
+    scores = measure(predictor, examples, "train", tuple(sorted(set(THRESHOLDS) | {card.peaks.threshold})))
+    return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))
+
+
+def calibrate(predictor, examples: list[RegionExample], card: ModelCard, share: float, progress, cancel: threading.Event) -> dict[float, Score] | None:
+    """Each sensitivity of ``SENSITIVITIES`` (and the card's) scored on the training area; None
+    when cancelled. ``share``: how much of the progress bar calibrating takes."""
+    tried: dict[float, Score] = {}
+    candidates = sorted(set(SENSITIVITIES) | {float(card.peaks.sensitivity)})
+    for k, s in enumerate(candidates):
+        if cancel.is_set():
+            return None
+        progress(f"calibrating the sensitivity ({s:+g})", share * k / len(candidates))
+        tried[s] = _score_on_training(predictor.with_sensitivity(s), examples, card)
+    return tried
+
+
+@dataclass
+class BestWeights:
+    """The weights kept: the best scored on the training area so far, the base's included. A run
+    that overfits or collapses (a density map gone flat, which the L1 term alone can reach on a
+    few hundred nuclei) falls back to the best earlier weights, never below the base."""
+
+    score: Score
+    state: dict
+    step: int = 0
+
+    def offer(self, score: Score, model: torch.nn.Module, step: int) -> None:
+        if score.selection > self.score.selection:
+            self.score, self.state, self.step = score, copy.deepcopy(model.state_dict()), step
+
+
+def _learn(model, ema, crops: _Crops, examples: list[RegionExample], card: ModelCard, settings: AdaptSettings, tune: str, sensitivity: float,
+           predictor, kept: BestWeights, progress, cancel: threading.Event) -> tuple[int, float]:
+    """The training loop, within the settings' step and time budget; scores the weights every
+    ``check_seconds`` (and at the end) and offers them to ``kept``. Returns (steps, seconds)."""
+    from ..engine.device import autocast, memory_format
+    from ..training.trainer import detection_loss
+
+    device, precision = predictor.device, predictor.precision
+    optimizer = torch.optim.AdamW(_learning_parameters(model, tune), lr=settings.lr, weight_decay=1e-4)
+    class_weights = _balanced_type_weights(examples, card, device)
+    type_weight = settings.type_weight if tune != "types" else (settings.type_weight or 1.0)
+    scored_model = ema.module if ema is not None else model
+    start = last_check = time.monotonic()
+    step = 0
+    while step < settings.max_steps and time.monotonic() - start < settings.seconds:
+        if cancel.is_set():
+            break
+        model.train()
+        _freeze_batchnorm(model)
+        images, densities, masks, dots, kinds = crops.batch(settings.batch)
+        x = predictor.to_tensor(images).contiguous(memory_format=memory_format(precision))
+        region = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
+        with autocast(device, precision):
+            out = model(x, stage1_offset=sensitivity) if sensitivity else model(x)
+        typed = type_weight > 0 and bool((kinds >= 0).any())  # the reviewed classes, where the model knows them
+        loss = detection_loss(out, torch.from_numpy(dots)[:, None].to(device), torch.from_numpy(densities)[:, None].to(device),
+                              torch.full((len(images),), settings.stage1 == "dots", device=device), 1.0,
+                              torch.from_numpy(kinds.astype(np.int64)).to(device) if typed else None, type_weight,
+                              region=region, positive_weight=settings.positive_weight, class_weights=class_weights)
+        optimizer.zero_grad(set_to_none=True)
+        if loss.requires_grad:  # tune="types" on a crop without typed points has nothing to learn
+            loss.backward()
+            optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        step += 1
+        elapsed = time.monotonic() - start
+        progress(f"learning from the reviewed regions (step {step})", min(0.95, max(step / settings.max_steps, elapsed / settings.seconds)))
+        last_step = step >= settings.max_steps or time.monotonic() - start >= settings.seconds
+        if (time.monotonic() - last_check >= settings.check_seconds or last_step) and not cancel.is_set():
+            kept.offer(_score_on_training(predictor, examples, card), scored_model, step)
+            last_check = time.monotonic()
+    return step, time.monotonic() - start
 
 
 def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSettings | None = None,
           progress: Callable[[str, float], None] | None = None, cancel: threading.Event | None = None) -> AdaptResult:
     """Fine-tune ``card``'s model on the examples; the base card and its files are not touched.
 
+    The base is measured on the held-back cells; a two-stage model's sensitivity is calibrated
+    on the training area (``calibrate``); the weights learn (``_learn``), the best scored kept
+    (``BestWeights``); the kept model is measured on the held-back cells again.
     ``progress(stage, fraction)`` is called as work goes on; with ``cancel`` set the run stops
     at the next step and returns ``cancelled`` with no model."""
-    from ..engine.device import autocast, memory_format, select_device, select_precision
+    from ..engine.device import memory_format, select_device, select_precision
     from ..engine.predict import DensityPredictor
 
     settings = settings or AdaptSettings()
@@ -237,10 +316,8 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
 
     base = card.load_model(device).eval()
     progress("measuring the base model", 0.0)
-    before_predictor = DensityPredictor(base, card, device, precision)
-    before = measure(before_predictor, examples, "held_back", (card.peaks.threshold,))[card.peaks.threshold]
-    held_nuclei = before.tp + before.fn
-    result = AdaptResult(None, before, None, card.peaks.threshold, nuclei=count_nuclei(examples), held_back_nuclei=held_nuclei,
+    before = measure(DensityPredictor(base, card, device, precision), examples, "held_back", (card.peaks.threshold,))[card.peaks.threshold]
+    result = AdaptResult(None, before, None, card.peaks.threshold, nuclei=count_nuclei(examples), held_back_nuclei=before.tp + before.fn,
                          settings=settings.__dict__.copy())
     if cancel.is_set():
         result.cancelled = True
@@ -249,105 +326,45 @@ def adapt(card: ModelCard, examples: list[RegionExample], settings: AdaptSetting
     model = copy.deepcopy(base).to(memory_format=memory_format(precision))
     tune = settings.tune if settings.tune != "auto" else ("decoders" if card.architecture.types else "all")
     result.settings["tune"] = tune
-    if tune != "none":
-        params = _trainable(model, tune)
-        optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
-        crops = _Crops(examples, settings.crop, rng)
-    type_weights = _balanced_type_weights(examples, card, device)
+    crops = _Crops(examples, settings.crop, rng) if tune != "none" else None  # before any work: regions too small say so at once
     ema = None
     if settings.ema_decay > 0:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay))
     scored_model = ema.module if ema is not None else model
-    train_predictor = DensityPredictor(scored_model, card, device, precision)
-
-    def score_on_training(predictor: DensityPredictor) -> Score:
-        """F1 on the reviewed area the model learns from (never the held-back cells), at its best threshold."""
-        scored_model.eval()
-        scores = measure(predictor, examples, "train", tuple(sorted(set(THRESHOLDS) | {card.peaks.threshold})))
-        return max(scores.values(), key=lambda s: (s.f1, -abs(s.threshold - card.peaks.threshold)))  # threshold by detection
+    predictor = DensityPredictor(scored_model, card, device, precision)
 
     sensitivity = float(card.peaks.sensitivity)
     if settings.calibrate and card.architecture.two_stage and tune != "types":
-        tried: dict[float, Score] = {}
-        for k, s in enumerate(sorted(set(SENSITIVITIES) | {sensitivity})):
-            if cancel.is_set():
-                result.cancelled = True
-                return result
-            share = 0.95 if tune == "none" else 0.02  # calibrating alone is the whole run: let the bar say so
-            progress(f"calibrating the sensitivity ({s:+g})", share * k / len(SENSITIVITIES))
-            tried[s] = score_on_training(train_predictor.with_sensitivity(s))
+        tried = calibrate(predictor, examples, card, 0.95 if tune == "none" else 0.02, progress, cancel)  # calibrating alone is the whole run
+        if tried is None:
+            result.cancelled = True
+            return result
         sensitivity = max(tried, key=lambda s: (tried[s].selection, -abs(s - card.peaks.sensitivity)))
         result.settings["calibration"] = {f"{s:g}": tried[s].as_dict() for s in tried}
     result.sensitivity = sensitivity
-    train_predictor = train_predictor.with_sensitivity(sensitivity)
+    predictor = predictor.with_sensitivity(sensitivity)
 
-    # The weights kept are the best scored on the training area, the base included: a run that
-    # overfits or collapses (a density map gone flat, which the L1 term alone can reach on a
-    # few hundred nuclei) falls back to the best earlier weights, never below the base.
-    best = score_on_training(train_predictor)
-    best_state, best_step = copy.deepcopy(scored_model.state_dict()), 0
-    type_weight = settings.type_weight if tune != "types" else (settings.type_weight or 1.0)
-    start = time.monotonic()
-    last_check = start
-    step = 0
-    while tune != "none" and step < settings.max_steps and time.monotonic() - start < settings.seconds:
-        if cancel.is_set():
+    kept = BestWeights(_score_on_training(predictor, examples, card), copy.deepcopy(scored_model.state_dict()))
+    if crops is not None:
+        steps, seconds = _learn(model, ema, crops, examples, card, settings, tune, sensitivity, predictor, kept, progress, cancel)
+        if cancel.is_set():  # a cancelled run has no model and no steps to report
             result.cancelled = True
             return result
-        model.train()
-        _freeze_batchnorm(model)
-        images, densities, masks, dots, kinds = crops.batch(settings.batch)
-        x = train_predictor.to_tensor(images).contiguous(memory_format=memory_format(precision))
-        target = torch.from_numpy(densities)[:, None].to(device)
-        weight = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
-        if settings.positive_weight != 1.0:  # the L1 minimiser on an ambiguous nucleus is zero: weigh the nuclei up
-            weight = weight * (1.0 + (settings.positive_weight - 1.0) * (target > 0).float())
-        with autocast(device, precision):
-            out = model(x, stage1_offset=sensitivity) if sensitivity else model(x)
-        loss = ((out["density"].float() - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
-        if type_weight > 0 and "type_logits" in out and bool((kinds >= 0).any()):  # the reviewed classes, where the model knows them
-            loss = loss + type_weight * torch.nn.functional.cross_entropy(
-                out["type_logits"].float(), torch.from_numpy(kinds.astype(np.int64)).to(device), weight=type_weights, ignore_index=-1)
-        if settings.stage1 == "dots" and "mask_logits" in out:  # the paper's stage-1 target, drawn from the reviewed points
-            region = torch.from_numpy(masks.astype(np.float32))[:, None].to(device)
-            bce = torch.nn.functional.binary_cross_entropy_with_logits(
-                out["mask_logits"].float(), torch.from_numpy(dots)[:, None].to(device), reduction="none")
-            loss = loss + (bce * region).sum() / region.sum().clamp(min=1.0)
-        optimizer.zero_grad(set_to_none=True)
-        if loss.requires_grad:  # tune="types" on a crop without typed points has nothing to learn
-            loss.backward()
-            optimizer.step()
-        if ema is not None:
-            ema.update_parameters(model)
-        step += 1
-        elapsed = time.monotonic() - start
-        progress(f"learning from the reviewed regions (step {step})", min(0.95, max(step / settings.max_steps, elapsed / settings.seconds)))
-        last_step = step >= settings.max_steps or time.monotonic() - start >= settings.seconds
-        if time.monotonic() - last_check >= settings.check_seconds or last_step:
-            if cancel.is_set():
-                continue
-            scored = score_on_training(train_predictor)
-            last_check = time.monotonic()
-            if scored.selection > best.selection:
-                best, best_state, best_step = scored, copy.deepcopy(scored_model.state_dict()), step
-    result.steps, result.seconds = step, time.monotonic() - start
-    result.settings["best_step"] = best_step
-    if cancel.is_set():
-        result.cancelled = True
-        return result
-    model.load_state_dict(best_state)
+        result.steps, result.seconds = steps, seconds
+    result.settings["best_step"] = kept.step
+    model.load_state_dict(kept.state)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     progress("measuring on the held-back cells", 0.97)
-    threshold = best.threshold
-    result.threshold = threshold
-    result.after = measure(DensityPredictor(model, card, device, precision).with_sensitivity(sensitivity), examples, "held_back", (threshold,))[threshold]
+    result.threshold = kept.score.threshold
+    after_predictor = DensityPredictor(model, card, device, precision).with_sensitivity(sensitivity)
+    result.after = measure(after_predictor, examples, "held_back", (result.threshold,))[result.threshold]
     result.model = model.float().to(memory_format=torch.contiguous_format)
     progress("done", 1.0)
     return result
 
 
-__all__ = ["AdaptResult", "AdaptSettings", "Score", "TUNE_CHOICES", "adapt", "measure"]
+__all__ = ["AdaptResult", "AdaptSettings", "BestWeights", "Score", "TUNE_CHOICES", "adapt", "calibrate", "measure"]

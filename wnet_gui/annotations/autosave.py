@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..settings import user_data_dir
 from .atomic_file import sibling_name
 from .snapshot_io import SnapshotError, read_snapshot, write_snapshot
 from .store import NucleusStore
@@ -29,9 +30,8 @@ from .store import NucleusStore
 SUFFIX = ".wnet-autosave.npz"
 
 
-def user_data_dir() -> Path:
-    base = os.environ.get("WNET_DATA_HOME") or os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "wnet-annotator" / "autosave"
+def autosave_dir() -> Path:
+    return user_data_dir("autosave")
 
 
 def _slide_key(slide_path: Path) -> str:
@@ -44,7 +44,7 @@ def autosave_path(slide_path: str | Path, beside: bool = True) -> Path:
     slide_path = Path(slide_path).resolve()
     if beside and os.access(slide_path.parent, os.W_OK):
         return slide_path.with_name(sibling_name(slide_path.name, SUFFIX, room=48))  # room for the series' and temporary suffixes
-    return user_data_dir() / sibling_name(_slide_key(slide_path), SUFFIX, room=48)
+    return autosave_dir() / sibling_name(_slide_key(slide_path), SUFFIX, room=48)
 
 
 class SlideLock:
@@ -56,7 +56,7 @@ class SlideLock:
     manager) drops it when the process ends, however it ends."""
 
     def __init__(self, slide_path: Path, beside: bool = True):
-        self.paths = [user_data_dir() / "locks" / sibling_name(_slide_key(slide_path), ".lock")]
+        self.paths = [autosave_dir() / "locks" / sibling_name(_slide_key(slide_path), ".lock")]
         if beside and os.access(slide_path.parent, os.W_OK):
             self.paths.insert(0, slide_path.with_name(sibling_name(f".{slide_path.name}", ".wnet-lock")))
         self.path = self.paths[-1]

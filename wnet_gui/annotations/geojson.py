@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from . import qupath
+from ..geometry import polygon_area
 from ..regular_file import NotRegularFile, open_regular
 from .json_depth import DepthGuard, TooDeep
 from .geojson_export import CENTRE_X, CENTRE_Y, HAND_SET, store_to_geojson, write_geojson  # noqa: F401  (the package's API)
-from .store import MANUAL, NucleusFields, NucleusStore
+from .store import IMPORTED, MANUAL, NucleusFields, NucleusStore
 
 _POINT_TYPES = {"Point", "MultiPoint"}
 _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
@@ -157,11 +158,6 @@ def _parse_ring(ring: Any) -> np.ndarray:
     if len(np.unique(pts, axis=0)) < 3:
         raise ValueError("polygon ring has fewer than 3 distinct vertices")
     return pts
-
-
-def polygon_area(pts: np.ndarray) -> float:
-    x, y = pts[:, 0], pts[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def _polygon_parts(geometry: dict) -> list[tuple[np.ndarray, list[np.ndarray]]]:
@@ -338,7 +334,7 @@ def _parse_feature(feature: Any, parsed: ParsedNuclei) -> None:
         parsed.skipped["named single points (landmarks such as calibration points)"] += 1  # QuPath's counting points have no name
         return
     # a nucleus (or, for Points, several)
-    default_source = MANUAL if otype == "annotation" else "imported"
+    default_source = MANUAL if otype == "annotation" else IMPORTED
     source, told = _source_of(properties, wnet, default_source)
     cls = cls or "Nucleus"
     score = measurements.pop("score", wnet.get("score"))

@@ -16,7 +16,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-MANUAL = "manual"
+from ..geometry import PolygonRegion
+
+MANUAL = "manual"  # placed by hand
+IMPORTED = "imported"  # read from a file that did not say who placed it (another tool's detections)
 _REINDEX_AFTER = 20000  # rows outside the sorted snapshot before it is rebuilt
 
 
@@ -461,7 +464,5 @@ class NucleusStore:
 
 
 def _region(outline: np.ndarray):
-    """An outline as the engine's polygon region (validated; point tests include the edge)."""
-    from ..engine.tiling import PolygonRegion
-
+    """An outline as a polygon region (validated; point tests include the edge)."""
     return PolygonRegion.from_array(outline)

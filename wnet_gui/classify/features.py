@@ -12,7 +12,8 @@ import numpy as np
 from scipy.ndimage import map_coordinates, uniform_filter
 
 from ..engine.detect import DetectOptions, TileResult, iter_detections
-from ..engine.tiling import Rect, Tile
+from ..geometry import Rect
+from ..engine.tiling import Tile
 
 CONTEXT_UM = 60.0  # the neighbourhood averaged around a nucleus
 FEATURE_KIND = "stage1-levels-at-centre+context-60um"

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    from .main import MPP, WORKERS
+    from .arguments import MPP, WORKERS
 
     p = sub.add_parser("adapt", help="fine-tune a model on your corrected points in reviewed regions")
     p.add_argument("--base", default="fast", help="model to start from: a name or card path (default fast)")
@@ -97,4 +97,4 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--min-nuclei", type=int, default=50, help="refuse to adapt on fewer reviewed nuclei (default 50)")
     p.add_argument("--device", default="auto")
-    p.set_defaults(func=run)
+    p.set_defaults(handler="adapt_cmd:run")

@@ -3,86 +3,49 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import time
 
 import numpy as np
 import torch
 
-from ..detection.metrics import count_matches, match_points, pooled
-from ..detection.typed_metrics import typed_tally
+from .. import datasets
+from ..datasets import REPORTED_RADII
+from ..detection.metrics import MATCH_RADIUS_UM, count_matches, pooled
+from ..evaluation import annotated, detect_all, pooled_tally, recall_by_type, tally_runs
 from ..engine.detect import DetectOptions, run_detection
-from ..engine.tiling import Rect, fitted_tile_size, plan_tiles
+from ..geometry import Rect
+from ..engine.tiling import fitted_tile_size, plan_tiles
 from ..engine.device import select_device
 from ..engine.predict import DensityPredictor
 from ..models.zoo import list_cards, resolve_card, zoo_dir
 from ..slides import ArraySlide
 
-# matching radii per dataset: the paper's 5 px at 40× and the field's 3 µm (MoNuSeg);
-# CRCHisto's published convention, 6 px at 20× (= 3 µm at its 0.5 µm/px)
-RADII = {
-    "monuseg": (("r=5px@40x", 5.0, "px40"), ("r=3um", 3.0, "um")),
-    "crchisto": (("r=6px@20x", 6.0, "px"),),
-    "consep": (("r=12px@40x", 12.0, "px40"),),  # HoVer-Net's convention
-}
-
-
-def _radius_px(value: float, unit: str, tile_mpp: float) -> float:
-    """A matching radius in the tile's own pixels ('px': already; 'px40': 40× pixels; 'um')."""
-    return {"px": value, "px40": value * 0.25 / tile_mpp, "um": value / tile_mpp}[unit]
-
-
-def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", precision: str = "auto") -> dict[str, dict]:
-    """Pooled counts of one model over annotated tiles, at the dataset's matching radii."""
-    predictor = DensityPredictor.from_card(card, select_device(device), precision)
-    radii = RADII[dataset]
-    counts = {label: [] for label, _, _ in radii}
-    found, total = Counter(), Counter()  # typed truth: detection recall per type
-    tallies = []  # a typing model on typed truth: the type metrics
-    options = DetectOptions(skip_background=False, device=device)
-    for tile in tiles:
-        run = run_detection(ArraySlide(tile.name, tile.image, tile.mpp), card, options=options, predictor=predictor)
-        for label, value, unit in radii:
-            counts[label].append(count_matches(run.centres, tile.centres, _radius_px(value, unit, tile.mpp)))
-        if tile.types is not None:
-            label, value, unit = radii[0]
-            radius = _radius_px(value, unit, tile.mpp)
-            _, ti = match_points(run.centres, tile.centres, radius)
-            total.update(t for t in tile.types if t)
-            found.update(tile.types[i] for i in ti.tolist() if tile.types[i])
-            if run.types is not None:
-                tallies.append(typed_tally(run.centres, run.types, tile.centres, tile.types, radius))
-    result = {label: pooled(c).as_dict() for label, c in counts.items()}
-    if total:
-        result["recall_by_type"] = {t: found[t] / total[t] for t in sorted(total)}
-    if tallies:
-        report = sum(tallies[1:], tallies[0]).report()
-        result["types"] = {k: report[k] for k in ("type_accuracy", "weighted_f1", "mean_fc", "fc", "per_type")}
+def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", precision: str = "auto", tta: bool = False) -> dict[str, dict]:
+    """Pooled counts of one model over annotated tiles, at the dataset's reported radii; on
+    typed truth also detection recall per type, and a typing model's type metrics."""
+    predictor = DensityPredictor.from_card(card, select_device(device), precision).with_tta(tta)
+    images = [annotated(t) for t in tiles]
+    runs = detect_all(predictor, images, device=device)
+    result = {}
+    for k, radius in enumerate(REPORTED_RADII[dataset]):
+        tally = pooled_tally(tally_runs(runs, images, (-1.0,), lambda a: radius.pixels(a.mpp))[-1.0])
+        result[radius.label] = tally.detection.as_dict()
+        if k == 0 and any(t.types is not None for t in tiles):
+            result["recall_by_type"] = recall_by_type(tally)
+            if card.architecture.types:
+                report = tally.report()
+                result["types"] = {k: report[k] for k in ("type_accuracy", "weighted_f1", "mean_fc", "fc", "per_type")}
     return result
-
-
-def _load_tiles(dataset: str, split: str, typed: bool = False):
-    if dataset == "monuseg":
-        from ..datasets import monuseg
-
-        return monuseg.load_split(split)
-    if dataset == "consep":
-        from ..datasets import consep
-
-        return consep.load_split(split)
-    from ..datasets import crchisto
-
-    return crchisto.load_split(split, typed=typed)
 
 
 def accuracy(args: argparse.Namespace) -> int:
     typed = any(resolve_card(name).architecture.types for name in args.models)
-    tiles = _load_tiles(args.dataset, args.split, typed)
+    tiles = datasets.load(args.dataset, args.split, typed)
     n_truth = sum(len(t.centres) for t in tiles)
     print(f"{args.dataset} {args.split}: {len(tiles)} images, {n_truth} nuclei; pooled counts, one-to-one matching")
     print(f"{'model':28s} {'radius':>10s} {'TP':>6s} {'FP':>6s} {'FN':>6s} {'P':>6s} {'R':>6s} {'F1':>6s}")
-    if args.sensitivity is not None and args.update_card:
-        raise ValueError("--update-card stores what the cards do as they are: drop --sensitivity")
+    if (args.sensitivity is not None or args.tta) and args.update_card:
+        raise ValueError("--update-card stores what the cards do as they are: drop --sensitivity and --tta")
     for name in args.models:
         card = resolve_card(name)
         if args.sensitivity is not None:
@@ -90,7 +53,7 @@ def accuracy(args: argparse.Namespace) -> int:
                 raise ValueError(f"--sensitivity needs two-stage W-Net models; {card.title} has one stage")
             card.peaks.sensitivity = args.sensitivity
         start = time.monotonic()
-        result = evaluate_card(card, tiles, args.device, args.dataset, args.precision)
+        result = evaluate_card(card, tiles, args.device, args.dataset, args.precision, args.tta)
         for label, m in result.items():
             if label == "recall_by_type":
                 print("  detection recall by truth type: " + ", ".join(f"{t} {r:.3f}" for t, r in m.items()))
@@ -102,7 +65,7 @@ def accuracy(args: argparse.Namespace) -> int:
                     print(f"    {t:14s} P {k['precision']:.3f} R {k['recall']:.3f} F1 {k['f1']:.3f}")
                 continue
             print(f"{card.title[:28]:28s} {label:>10s} {m['tp']:6d} {m['fp']:6d} {m['fn']:6d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f}")
-        print(f"  ({time.monotonic() - start:.0f} s, {args.precision} precision)")
+        print(f"  ({time.monotonic() - start:.0f} s, {args.precision} precision{', flips averaged' if args.tta else ''})")
         if args.update_card:
             card.metrics[f"{args.dataset}_{args.split}"] = result
             card.save(card.path)
@@ -147,11 +110,9 @@ def _model_flops_per_pixel(model: torch.nn.Module, size: int = 256) -> float:
 
 
 def speed(args: argparse.Namespace) -> int:
-    from ..datasets import monuseg
-
     torch.set_num_threads(args.threads)
     # a synthetic 40× region tiled from real MoNuSeg test tiles (all tissue)
-    tiles = [t.image for t in monuseg.load_split("test")]
+    tiles = [t.image for t in datasets.load("monuseg", "test")]
     reps = -(-args.size // 1000)
     canvas = np.concatenate([np.concatenate([tiles[(i + j) % len(tiles)] for i in range(reps)], axis=1) for j in range(reps)], axis=0)
     canvas = np.ascontiguousarray(canvas[: args.size, : args.size])
@@ -164,7 +125,7 @@ def speed(args: argparse.Namespace) -> int:
     for name in args.models:
         card = resolve_card(name)
         for precision in args.precision:
-            predictor = DensityPredictor.from_card(card, "cpu", precision)
+            predictor = DensityPredictor.from_card(card, "cpu", precision).with_tta(args.tta)
             ds2 = (card.mpp / 0.25) ** 2  # 40× pixels per model pixel
             region = Rect(0, 0, args.size, args.size)
             tile = args.tile_size or fitted_tile_size(region, card.mpp / 0.25, card.tile_size, card.margin)
@@ -186,7 +147,7 @@ def speed(args: argparse.Namespace) -> int:
                 f"{flops / 1e3:10.1f} {bound:14.2f}   ({len(run.centres)} nuclei)",
                 flush=True,
             )
-            if args.update_card and precision == args.precision[0]:
+            if args.update_card and precision == args.precision[0] and not args.tta:
                 card.throughput = {"mpx40_per_s": round(engine, 2), "threads": args.threads, "device": "cpu", "precision": predictor.precision,
                                    "tile_size": tile,
                                    "forward_mpx40_per_s": round(forward, 2), "gflop_per_mpx_model": round(flops / 1e3, 2)}
@@ -265,7 +226,7 @@ def nuclick_scores(segmenter, tiles, detector_card=None, device: str = "auto") -
         ajis.append(aggregated_jaccard_index(truth, _rasterise(polys, truth.shape)))
         if predictor is not None:
             run = run_detection(slide, detector_card, options=DetectOptions(skip_background=False, device=device), predictor=predictor)
-            counts.append(count_matches(run.centres, tile.centres, 3.0 / tile.mpp))
+            counts.append(count_matches(run.centres, tile.centres, MATCH_RADIUS_UM / tile.mpp))
             auto = _segment_all(segmenter, slide, run.centres)
             chain_ajis.append(aggregated_jaccard_index(truth, _rasterise(auto, truth.shape)))
     result = {"nuclei": len(dices), "dice_mean": float(np.mean(dices)), "dice_median": float(np.median(dices)),
@@ -282,7 +243,7 @@ def nuclick(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     card = resolve_nuclick_card(args.model)
     segmenter = NuClickSegmenter(card, args.device, precision=args.precision)
-    tiles = _load_tiles("monuseg", args.split)
+    tiles = datasets.load("monuseg", args.split)
     detector = resolve_card(args.detector) if args.detector != "none" else None
     start = time.monotonic()
     result = nuclick_scores(segmenter, tiles, detector, args.device)

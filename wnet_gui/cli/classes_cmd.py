@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from .main import MPP
+    from .arguments import MPP
 
     p = sub.add_parser("classes", help="teach your own nucleus classes from labelled points")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("-o", "--output", help="the classifier card to write (NAME.json, with NAME.npz beside it); "
                                           "default: NAME in your model folder, where `--classifier NAME` and `wnet models` find it")
-    t.set_defaults(func=lambda a: train(a))
+    t.set_defaults(handler="classes_cmd:train")
 
 
 def train(args: argparse.Namespace) -> int:

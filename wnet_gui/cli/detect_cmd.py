@@ -15,9 +15,10 @@ from tqdm import tqdm
 
 from ..engine.detect import DetectOptions, detect_slide
 from ..engine.slide_inputs import expand_inputs
-from ..engine.tiling import PolygonRegion, Rect
+from ..geometry import PolygonRegion, Rect
 from ..models.zoo import resolve_card
 from ..slides import SlideError
+from .arguments import cluster_client, detect_options
 from .hints import printable, with_hint
 
 
@@ -46,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not slides:
         raise FileNotFoundError(f"no slides match {' '.join(args.inputs)}")
     card = resolve_card(args.model)
-    options = DetectOptions(
-        device=args.device, mpp=args.mpp, threshold=args.threshold, sensitivity=args.sensitivity,
-        skip_background=not args.no_tissue_detection, threads=args.threads, precision=args.precision,
-    )
+    options = detect_options(args)
     region = parse_region(args.roi) if args.roi else None
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
@@ -107,27 +105,11 @@ def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, 
     return 0
 
 
-def _client_for(args):
-    """(client, what it is) for ``--scheduler``/``--cluster``; (None, …) for a local cluster or the plain loop."""
-    from ..engine import cluster
-
-    if args.cluster:
-        jobs = cluster.job_queue_cluster(args.cluster, queue=args.queue, cores=args.cores, memory=args.memory,
-                                         walltime=args.walltime, account=args.account)
-        jobs.scale(jobs=args.jobs)
-        from distributed import Client
-
-        return Client(jobs), jobs, f"{args.cluster} jobs ({args.jobs} × {args.cores} cores)"
-    if args.scheduler and args.scheduler.startswith(("tcp://", "tls://", "ucx://")):
-        return cluster.connect(args.scheduler), None, f"the cluster at {args.scheduler}"
-    return None, None, ""
-
-
 def _run_many(args, slides, card, options, region, output: Path, classifier=None) -> int:
-    from ..engine.cohort import run_cohort
+    from ..cohort.run import run_cohort
 
     inline = args.scheduler == "none"
-    client, jobs, where = _client_for(args)
+    client, jobs, where = cluster_client(args)
     if not where:
         where = "this process, one slide after another" if inline else "a local cluster"
     print(f"{len(slides)} slides → {output}/ on {where}", file=sys.stderr)
@@ -170,7 +152,7 @@ def _run_many(args, slides, card, options, region, output: Path, classifier=None
 
 
 def _print_job_script(args) -> int:
-    from ..engine.cluster import job_queue_cluster
+    from ..cohort.cluster import job_queue_cluster
 
     jobs = job_queue_cluster(args.cluster, queue=args.queue, cores=args.cores, memory=args.memory, walltime=args.walltime, account=args.account)
     try:

@@ -10,36 +10,10 @@ import argparse
 import sys
 
 from .. import __version__
+import importlib
 
-# engine.device.PRECISIONS and models.zoo.BUNDLED, spelled here so that parsing arguments does
-# not import torch (a test checks they agree)
-PRECISIONS = ("auto", "fp32", "bf16")
-BUNDLED = ("fast", "accurate", "fastest", "typed")
-
-
-def _bounded(kind, low, high, what: str):
-    """An argparse type: a finite ``kind`` from ``low`` to ``high``, else a message naming
-    the range (argparse adds the option's name and exits 2)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
-        if not (value == value and low <= value <= high):  # NaN fails value == value
-            raise argparse.ArgumentTypeError(f"{what} must be from {low:g} to {high:g}, not {text}")
-        return value
-
-    return parse
-
-
-MPP = _bounded(float, 0.05, 10.0, "microns per pixel (0.25 at 40×, 0.5 at 20×)")
-THREADS = _bounded(int, 1, 1024, "threads")
-THRESHOLD = _bounded(float, 0.0, 1.0, "the peak threshold")
-SENSITIVITY = _bounded(float, -8.0, 8.0, "the sensitivity")
-BATCH = _bounded(int, 1, 1024, "the batch size")
-WORKERS = _bounded(int, 1, 1024, "a count")
-RADIUS = _bounded(float, 1e-3, 1e4, "the matching radius")
+from ..settings import BUNDLED_MODELS as BUNDLED, PRECISIONS
+from .arguments import BATCH, MPP, RADIUS, SENSITIVITY, THREADS, THRESHOLD, WORKERS, bounded
 
 
 def _add_detect(sub) -> None:
@@ -59,6 +33,8 @@ def _add_detect(sub) -> None:
                    help="two-stage models: shift stage 1's evidence before stage 2, -8 to 8 (default: the card's, usually 0); "
                         "raise it (1–2) when a new lab's faint nuclei are missed whatever the threshold")
     p.add_argument("--classifier", help="a classifier card from `wnet classes train`: every nucleus gets one of its classes and a confidence")
+    p.add_argument("--tta", action="store_true",
+                   help="average the model over the four flips of every tile: about 4× the time (BENCHMARKS.md has what it gains)")
     p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
     p.add_argument("--threads", type=THREADS, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
@@ -80,7 +56,7 @@ def _add_detect(sub) -> None:
     many.add_argument("--walltime", default="02:00:00", help="time limit per job (default 02:00:00)")
     many.add_argument("--jobs", type=WORKERS, default=4, help="jobs to submit (default 4)")
     many.add_argument("--dry-run", action="store_true", help="with --cluster: print the job script and exit")
-    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.detect_cmd", fromlist=["run"]).run(a))
+    p.set_defaults(handler="detect_cmd:run")
 
 
 def _add_segment(sub) -> None:
@@ -96,7 +72,7 @@ def _add_segment(sub) -> None:
     p.add_argument("--mpp", type=MPP, help="microns per pixel, overriding the file's (0.25 at 40×, 0.5 at 20×)")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=BATCH, default=16)
-    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.segment_cmd", fromlist=["run"]).run(a))
+    p.set_defaults(handler="segment_cmd:run")
 
 
 def _add_evaluate(sub) -> None:
@@ -106,7 +82,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--radius", type=RADIUS, default=5.0, help="matching radius (default 5)")
     p.add_argument("--unit", choices=["px", "um"], default="px", help="unit of --radius")
     p.add_argument("--mpp", type=MPP, help="microns per pixel (needed with --unit um)")
-    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.evaluate_cmd", fromlist=["run"]).run(a))
+    p.set_defaults(handler="evaluate_cmd:run")
 
 
 def _add_train(sub) -> None:
@@ -114,21 +90,21 @@ def _add_train(sub) -> None:
     p.add_argument("config")
     p.add_argument("--run-dir", help="folder for checkpoints and logs (default runs/NAME)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
-    p.add_argument("--steps", type=_bounded(int, 1, 10**8, "steps"), help="override the config's step count (to extend a run)")
-    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["run"]).run(a))
+    p.add_argument("--steps", type=bounded(int, 1, 10**8, "steps"), help="override the config's step count (to extend a run)")
+    p.set_defaults(handler="train_cmd:run")
 
     n = sub.add_parser("train-nuclick", help="train NuClick on MoNuSeg (resumable)")
     n.add_argument("--run-dir", default="runs/nuclick")
-    n.add_argument("--width", type=_bounded(int, 1, 128, "the width"), default=8)
-    n.add_argument("--steps", type=_bounded(int, 1, 10**8, "steps"), default=1500)
+    n.add_argument("--width", type=bounded(int, 1, 128, "the width"), default=8)
+    n.add_argument("--steps", type=bounded(int, 1, 10**8, "steps"), default=1500)
     n.add_argument("--batch", type=BATCH, default=16)
     n.add_argument("--threads", type=THREADS, default=2)
     n.add_argument("--precision", choices=PRECISIONS, default="auto")
-    n.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["train_nuclick"]).train_nuclick(a))
+    n.set_defaults(handler="train_cmd:train_nuclick")
     x = sub.add_parser("export-nuclick", help="best NuClick weights of a run → model_zoo/nuclick.*")
     x.add_argument("run_dir")
     x.add_argument("--to", default=None)
-    x.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["export_nuclick"]).export_nuclick(a))
+    x.set_defaults(handler="train_cmd:export_nuclick")
 
     e = sub.add_parser("export-model", help="best weights of a run → model_zoo card + fp16 weights")
     e.add_argument("run_dir")
@@ -137,30 +113,32 @@ def _add_train(sub) -> None:
     e.add_argument("--to", default=None, help="zoo folder (default: model_zoo/)")
     e.add_argument("--display-name", default="")
     e.add_argument("--description", default="")
-    e.set_defaults(func=lambda a: __import__("wnet_gui.cli.train_cmd", fromlist=["export"]).export(a))
+    e.set_defaults(handler="train_cmd:export")
 
 
 def _add_benchmarks(sub) -> None:
     p = sub.add_parser("benchmark-accuracy", help="P/R/F1 of models on the MoNuSeg (or CRCHisto) test split")
     p.add_argument("models", nargs="*", default=["fast", "accurate"], help="model names or card paths")
     p.add_argument("--dataset", choices=["monuseg", "crchisto", "consep"], default="monuseg")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", choices=["train", "test", "fit", "val"], default="test", help="official train/test, or fit/val: our halves of train")
     p.add_argument("--update-card", action="store_true", help="write the measured numbers into the cards")
     p.add_argument("--sensitivity", type=SENSITIVITY, help="measure at this sensitivity instead of the cards' (not with --update-card)")
+    p.add_argument("--tta", action="store_true", help="average each model over the four flips of every tile (as wnet detect --tta)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", choices=PRECISIONS, default="auto")
-    p.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["accuracy"]).accuracy(a))
+    p.set_defaults(handler="benchmark_cmd:accuracy")
 
     s = sub.add_parser("benchmark-speed", help="throughput of models: engine vs bare forward pass vs FLOP bound")
     s.add_argument("models", nargs="*", default=["fast", "accurate"])
     s.add_argument("--threads", type=THREADS, default=2)
-    s.add_argument("--size", type=_bounded(int, 256, 65536, "the size"), default=4096, help="side of the synthetic 40× slide region in px")
+    s.add_argument("--size", type=bounded(int, 256, 65536, "the size"), default=4096, help="side of the synthetic 40× slide region in px")
     s.add_argument("--update-card", action="store_true", help="store the first --precision's numbers in the cards")
     s.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto", "fp32"])
-    s.add_argument("--tile-size", type=_bounded(int, 64, 4096, "the tile size"), help="model pixels per tile (default: the card's)")
-    s.add_argument("--repeats", type=_bounded(int, 1, 100, "repeats"), default=5,
+    s.add_argument("--tta", action="store_true", help="time the engine averaging over the four flips (as wnet detect --tta); the card is not updated")
+    s.add_argument("--tile-size", type=bounded(int, 64, 4096, "the tile size"), help="model pixels per tile (default: the card's)")
+    s.add_argument("--repeats", type=bounded(int, 1, 100, "repeats"), default=5,
                    help="timed runs of engine and forward pass each; the fastest counts (a shared CPU's noise only slows)")
-    s.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["speed"]).speed(a))
+    s.set_defaults(handler="benchmark_cmd:speed")
 
     n = sub.add_parser("benchmark-nuclick", help="NuClick Dice/AJI on MoNuSeg test (true clicks) and the detector → NuClick chain")
     n.add_argument("--model", default="nuclick")
@@ -170,10 +148,10 @@ def _add_benchmarks(sub) -> None:
     n.add_argument("--threads", type=THREADS, default=2)
     n.add_argument("--update-card", action="store_true")
     n.add_argument("--precision", choices=PRECISIONS, default="auto")
-    n.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["nuclick"]).nuclick(a))
+    n.set_defaults(handler="benchmark_cmd:nuclick")
 
     m = sub.add_parser("models", help="list the models and their measured accuracy and speed")
-    m.set_defaults(func=lambda a: __import__("wnet_gui.cli.benchmark_cmd", fromlist=["list_models"]).list_models(a))
+    m.set_defaults(handler="benchmark_cmd:list_models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     from ..slides import SlideError
     from .hints import with_hint
 
+    module, function = args.handler.split(":")
+    handler = getattr(importlib.import_module(f"{__package__}.{module}"), function)  # imported only when run
     try:
-        return int(args.func(args) or 0)
+        return int(handler(args) or 0)
     except (SlideError, GeoJSONError, ModelError, NotRegularFile, PermissionError, FileNotFoundError, FileExistsError, ValueError) as exc:
         # (a classifier card's error is a ValueError too)
         print(f"wnet {args.command}: error: {with_hint(str(exc))}", file=sys.stderr)

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..projects.project import PROJECT_FILE
-
-
-def is_project(item: str) -> bool:
-    """A project file, or a folder that already has one (a plain folder stays a folder of slides)."""
-    p = Path(item)
-    return (p.is_file() and p.name.endswith(PROJECT_FILE)) or (p.is_dir() and (p / PROJECT_FILE).is_file())
+from ..settings import is_project  # noqa: F401  (detect_cmd asks here)
 
 
 def _open(where: str):
@@ -32,9 +25,10 @@ def _progress(k: int, n: int, name: str) -> None:
 
 
 def detect(args: argparse.Namespace) -> int:
-    from ..engine.detect import DetectOptions
+    from ..cohort.cluster import is_address
     from ..models.zoo import resolve_card
     from ..projects import detect_pending
+    from .arguments import detect_options
 
     project = _open(args.inputs[0])
     ignored = [flag for flag, value in (("--mpp", args.mpp), ("--roi", args.roi), ("--format", args.format != "geojson" and args.format),
@@ -43,15 +37,14 @@ def detect(args: argparse.Namespace) -> int:
         raise ValueError(f"{', '.join(ignored)} apply to slides and files, not to a project: state a project slide's scale in the app "
                          "(Set µm/px…) or in its entry, and choose shapes when exporting (wnet export PROJECT --points-as …)")
     card = resolve_card(args.model)
-    options = DetectOptions(device=args.device, threshold=args.threshold, sensitivity=args.sensitivity, skip_background=not args.no_tissue_detection,
-                            threads=args.threads, precision=args.precision)
-    on_cluster = bool(args.cluster) or str(args.scheduler).startswith(("tcp://", "tls://", "ucx://")) or bool(args.workers)
+    options = detect_options(args)
+    on_cluster = bool(args.cluster) or is_address(args.scheduler) or bool(args.workers)
     if on_cluster:  # the project's new slides as a cohort on Dask, then merged into each slide's annotations
-        from ..engine.cluster import local_cluster
+        from ..cohort.cluster import local_cluster
         from ..projects import detect_on_cluster
-        from .detect_cmd import _client_for
+        from .arguments import cluster_client
 
-        client, jobs, _ = _client_for(args)
+        client, jobs, _ = cluster_client(args)
         owned = local_cluster(args.workers, args.threads_per_worker) if client is None else None
         try:
             failures = detect_on_cluster(project, card, options, client or owned.client, redo=args.overwrite)
@@ -92,4 +85,4 @@ def add_export_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--points-as", choices=["detections", "annotations"], default="detections")
     p.add_argument("--masks-as", choices=["cells", "detections"], default="cells")
-    p.set_defaults(func=export)
+    p.set_defaults(handler="project_cmd:export")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import shared_data_dir
-from .monuseg import NucleiTile, read_rgb
+from ..settings import shared_data_dir
+from .tiles import NucleiTile, read_rgb
 from .typed_truth import read_consep
 
 CONSEP_MPP = 0.25  # the paper: 40×, about 0.25 µm/px
@@ -18,15 +18,18 @@ def consep_dir() -> Path:
 
 
 def load_split(split: str, root: Path | None = None) -> list[NucleiTile]:
+    """The official ``train``/``test`` tiles, or our halves of train: ``val`` (the four
+    ``VALIDATION`` tiles, selected on) and ``fit`` (the rest, learned from)."""
     root = root or consep_dir()
-    if split not in ("train", "test", "validation"):
-        raise ValueError(f"unknown CoNSeP split {split!r} (train, test, validation: the train tiles {', '.join(VALIDATION)})")
+    if split not in ("train", "test", "fit", "val"):
+        raise ValueError(f"unknown CoNSeP split {split!r} (train, test; fit and val: train without and with {', '.join(VALIDATION)})")
     tiles = []
-    folder = root / ("train" if split == "validation" else split)
+    folder = root / ("test" if split == "test" else "train")
     for inst in sorted(folder.glob("*_inst.png"), key=lambda p: int(p.stem.split("_")[1])):
-        if split == "validation" and inst.name.replace("_inst.png", "") not in VALIDATION:
+        name = inst.name.replace("_inst.png", "")
+        if split in ("fit", "val") and (name in VALIDATION) != (split == "val"):
             continue
         xy, types = read_consep(inst)
-        image = read_rgb(inst.with_name(inst.name.replace("_inst.png", ".jpg")))
-        tiles.append(NucleiTile(inst.name.replace("_inst.png", ""), image, xy, CONSEP_MPP, types=types))
+        image = read_rgb(inst.with_name(name + ".jpg"))
+        tiles.append(NucleiTile(name, image, xy, CONSEP_MPP, types=types))
     return tiles

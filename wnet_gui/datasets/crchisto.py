@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import shared_data_dir
-from .monuseg import NucleiTile, read_rgb
+from ..settings import shared_data_dir
+from .tiles import NucleiTile, read_rgb
 
 CRCHISTO_MPP = 0.55
 

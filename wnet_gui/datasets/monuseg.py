@@ -7,29 +7,16 @@ also come with 16-bit instance label PNGs; where a tile has both, they agree on 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from . import shared_data_dir
+from ..settings import shared_data_dir
+from .tiles import NucleiTile, read_rgb
 
 MONUSEG_MPP = 0.25  # 40× objective; the tiles carry no resolution tag
-
-
-@dataclass
-class NucleiTile:
-    """One annotated image: pixels, centres (x, y) and, when known, instances."""
-
-    name: str
-    image: np.ndarray  # RGB uint8 (H, W, 3)
-    centres: np.ndarray  # float (N, 2) x, y
-    mpp: float
-    instances: np.ndarray | None = None  # int32 (H, W), 0 = background, k = nucleus k
-    polygons: list[np.ndarray] | None = None  # level-0 outlines, (M, 2) x, y
-    types: list[str | None] | None = None  # a type per centre (None: untyped), when the dataset has them
 
 
 def monuseg_dir() -> Path:
@@ -75,13 +62,6 @@ def centres_from_instances(instances: np.ndarray) -> np.ndarray:
 
     rc = np.asarray(ndimage.center_of_mass(np.ones_like(instances), instances, labels))
     return rc[:, ::-1].astype(np.float64)
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def load_tile(tif: str | Path) -> NucleiTile:

@@ -15,6 +15,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+MATCH_RADIUS_UM = 3.0  # the field's matching radius: a detection within 3 µm of an unmatched true centre is right
+
 
 @dataclass(frozen=True)
 class DetectionCounts:

@@ -21,12 +21,14 @@ import torch
 
 from ..models.card import ModelCard
 from ..models.card_schema import SENSITIVITY_RANGE
+from ..settings import PRECISIONS
 from ..slides import Slide, SlideError, open_slide
 from ..slides.scale import MPP_HINT, MPP_RANGE, MppUnknownError
 from ..slides.tissue import UNIFORM_RANGE, TissueMask
 from .device import select_device
 from .predict import DensityPredictor
-from .tiling import PolygonRegion, Rect, Tile, fitted_tile_size, plan_tiles
+from ..geometry import PolygonRegion, Rect
+from .tiling import Tile, fitted_tile_size, plan_tiles
 
 
 MAX_UPSAMPLING = 8.0  # a model may see a slide at most 8× finer than it was scanned
@@ -51,6 +53,7 @@ class DetectOptions:
     threads: int | None = None  # torch intra-op threads; None: all cores
     prefetch: int = 8  # tiles read ahead of the model
     precision: str = "auto"  # 'auto': bf16 autocast where the hardware has it natively, else fp32
+    tta: bool = False  # average the model's maps over the four flips of each tile (4× the work)
 
     def __post_init__(self) -> None:
         check_mpp(self.mpp)
@@ -62,8 +65,19 @@ class DetectOptions:
                                        ("tile size", self.tile_size, 64, 4096), ("prefetch", self.prefetch, 1, 256)):
             if value is not None and not (isinstance(value, int) and low <= value <= high):
                 raise OptionError(f"{name} must be a whole number from {low} to {high}, not {value}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise OptionError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionError(f"precision must be {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if not isinstance(self.tta, bool):
+            raise OptionError(f"tta must be true or false, not {self.tta!r}")
+
+    def affecting_results(self) -> dict:
+        """The options that change which points a run finds (not the device, threads, batch or
+        read-ahead): what a result's id namespace and a cohort's manifest record."""
+        chosen = {"threshold": self.threshold, "sensitivity": self.sensitivity, "mpp": self.mpp, "tile_size": self.tile_size,
+                  "skip_background": self.skip_background, "precision": self.precision}
+        if self.tta:  # only when on, so that the records of runs without it stay as they were
+            chosen["tta"] = True
+        return chosen
 
 
 def _finite(value) -> bool:
@@ -211,7 +225,7 @@ def iter_detections(
         raise OptionError(f"sensitivity needs a two-stage W-Net model; {card.title} has one stage")
     if predictor is None:
         predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
-    predictor = predictor.with_sensitivity(options.sensitivity)
+    predictor = predictor.with_sensitivity(options.sensitivity).with_tta(options.tta)
     tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
     tiles = plan_tiles(region, downsample, tile_size, card.margin)
     total = len(tiles)
@@ -361,8 +375,9 @@ def run_key(card: ModelCard, region: Rect | PolygonRegion | None, options: Detec
     import hashlib
 
     where = "whole slide" if region is None else hashlib.sha256(repr(region).encode()).hexdigest()[:16]
-    how = (f"threshold={options.threshold} sensitivity={options.sensitivity} mpp={options.mpp} tile={options.tile_size} "
-           f"background={options.skip_background} precision={options.precision}")
+    chosen = options.affecting_results()
+    how = (f"threshold={chosen.pop('threshold')} sensitivity={chosen.pop('sensitivity')} mpp={chosen.pop('mpp')} tile={chosen.pop('tile_size')} "
+           f"background={chosen.pop('skip_background')} precision={chosen.pop('precision')}") + "".join(f" {k}={v}" for k, v in chosen.items())
     return f"{card.name}:{card.sha256}", where, how
 
 

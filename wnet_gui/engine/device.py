@@ -29,7 +29,7 @@ def select_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+from ..settings import PRECISIONS
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -29,6 +29,7 @@ class DensityPredictor:
         self.model = model.eval().to(memory_format=self.memory_format)
         self.card = card
         self.sensitivity = float(card.peaks.sensitivity)  # stage-1 logit offset (W-Net)
+        self.tta = False  # average over the four flips of each batch
         mean = torch.tensor(card.mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(card.std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
         self._scale, self._shift = (1.0 / std).to(self.device), (-mean / std).to(self.device)
@@ -53,6 +54,14 @@ class DensityPredictor:
         twin.sensitivity = float(sensitivity)
         return twin
 
+    def with_tta(self, tta: bool) -> "DensityPredictor":
+        """This predictor (same loaded model) averaging over flips, or not; itself when unchanged."""
+        if bool(tta) == self.tta:
+            return self
+        twin = copy.copy(self)
+        twin.tta = bool(tta)
+        return twin
+
     @property
     def types(self) -> tuple[str, ...]:
         """The nucleus types the model predicts (empty: it only detects)."""
@@ -60,6 +69,26 @@ class DensityPredictor:
 
     @torch.inference_mode()
     def forward_all(self, x: torch.Tensor, levels: bool = False) -> dict[str, torch.Tensor]:
+        """The model's outputs for a normalised batch. With ``tta`` the density and type maps are
+        the mean over the four flips of the batch, each flipped back (the encoder levels, for a
+        taught classifier, come from the unflipped view)."""
+        out = self._forward_once(x, levels)
+        if not self.tta:
+            return out
+        out = dict(out)
+        density = out["density"].float()
+        types = out["type_logits"].float() if "type_logits" in out else None
+        for dims in ((-1,), (-2,), (-1, -2)):
+            flipped = self._forward_once(x.flip(dims), False)
+            density = density + flipped["density"].float().flip(dims)
+            if types is not None:
+                types = types + flipped["type_logits"].float().flip(dims)
+        out["density"] = density / 4
+        if types is not None:
+            out["type_logits"] = types / 4
+        return out
+
+    def _forward_once(self, x: torch.Tensor, levels: bool) -> dict[str, torch.Tensor]:
         x = x.contiguous(memory_format=self.memory_format)
         kwargs = {"levels": True} if levels else {}
         if self.sensitivity:

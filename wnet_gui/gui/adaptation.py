@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ..adaptation.settings import AdaptSettings
-from .workers import AdaptWorker
+from .workers import Worker
 
 MIN_NUCLEI = 200  # fewer reviewed nuclei teach too little and measure nothing
 
@@ -95,7 +95,20 @@ class AdaptationTools(QObject):
         reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp, classes)]
         token = window.runs.new_token(kind="adapt", base=card)
         settings = dataclasses.replace(self.settings, tune="none") if calibrate_only else self.settings
-        worker = AdaptWorker(token, card, reviewed, settings, self.out_dir)
+        out_dir = self.out_dir
+
+        def work(report, cancel):
+            """The adaptation, then the new card saved (None when cancelled); the result stays for the summary."""
+            from ..adaptation import adapt, prepare, save_adapted
+
+            examples = prepare(reviewed, card, seed=settings.seed)
+            self.result = result = adapt(card, examples, settings, lambda stage, f: report((stage, f)), cancel)
+            if result.cancelled:
+                return None
+            return save_adapted(card, result, [str(r.slide) for r in reviewed], len(examples), out_dir)
+
+        self.result = None
+        worker = Worker(token, work)
         worker.progress.connect(self._on_progress)
         self.worker = worker
         doing = "Calibrating" if calibrate_only else "Adapting"
@@ -103,21 +116,22 @@ class AdaptationTools(QObject):
         window.panel.progress.setMaximum(1000)
         self.refresh()
 
-    def _on_progress(self, token, stage: str, fraction: float) -> None:
+    def _on_progress(self, token, progress: tuple[str, float]) -> None:
         if not self.window.runs.current(token):
             return
-        self.window.panel.progress_label.setText(stage)
+        stage, fraction = progress
+        self.window.panel.say(stage)
         self.window.panel.progress.setValue(int(1000 * fraction))
 
     def _on_finished(self, token, card) -> None:
         window = self.window
         if not window.runs.current(token):
             return
-        result = self.worker.result
+        result = self.result
         base = window.runs.state["base"]
         window.runs.end()
         if card is None:
-            window.panel.progress_label.setText("Adaptation cancelled; the model is unchanged")
+            window.panel.say("Adaptation cancelled; the model is unchanged")
             self.refresh()
             return
         self.last_card = card
@@ -137,7 +151,7 @@ class AdaptationTools(QObject):
             window.reload_models(base.name)  # the new card is listed; the base stays selected
             self.status.setText(f"{what} model is not better: {text}. {base_title} stays selected; the result is saved as "
                                 f"'{card.title}' for reference.")
-            window.panel.progress_label.setText(f"{what} model not better; {base_title} kept")
+            window.panel.say(f"{what} model not better; {base_title} kept")
             self.refresh()
             if not os.environ.get("WNET_NO_PROMPT"):
                 QMessageBox.information(window, f"{what} model not better",
@@ -147,7 +161,7 @@ class AdaptationTools(QObject):
             return
         window.reload_models(card.name)  # listed with the others, and selected
         self.status.setText(f"{card.title}: {text}")
-        window.panel.progress_label.setText(f"{what} model saved and selected")
+        window.panel.say(f"{what} model saved and selected")
         self.refresh()
         if not os.environ.get("WNET_NO_PROMPT"):
             answer = QMessageBox.question(window, f"Model {what.lower()}", f"{card.title}: {text}\n\nRe-run detection on the rest of the "

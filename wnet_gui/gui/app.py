@@ -11,6 +11,7 @@ import os
 import sys
 
 from .. import __version__
+from ..settings import opens_as_project
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             QTimer.singleShot(200, finish)
 
     def start() -> None:
-        if args.slide and (os.path.isdir(args.slide) or args.slide.endswith("wnet-project.json")):
+        if args.slide and opens_as_project(args.slide):
             if not window.project.open_project(args.slide):
                 status["code"] = 2
                 if args.quit:

@@ -16,11 +16,11 @@ import numpy as np
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QPolygonF
 
-from ..annotations import MANUAL
-from ..engine.tiling import PolygonRegion, Rect
+from ..annotations.run_merge import outside_reviewed, replaceable
+from ..geometry import PolygonRegion, Rect
 from ..models.errors import ModelError
 from .commands import DetectionRunCommand
-from .workers import DetectionWorker
+from .workers import Worker
 
 
 def format_eta(seconds: float) -> str:
@@ -82,7 +82,7 @@ class DetectionRuns(QObject):
             from ..engine.device import select_device
             from ..engine.predict import DensityPredictor
 
-            predictor = DensityPredictor.from_card(card, select_device(window.panel.device_combo.currentData()))
+            predictor = DensityPredictor.from_card(card, select_device(window.panel.device()))
         except (ModelError, ValueError) as exc:
             window.error("Model cannot be used", str(exc))
             return
@@ -93,16 +93,22 @@ class DetectionRuns(QObject):
         else:
             r = region or Rect(0, 0, w, h)
             in_region = store.query_rect(r.x, r.y, r.x1, r.y1)
-        # the model's earlier points here are replaced as tiles finish; manual ones stay
-        candidates = in_region[store.source_of(in_region) != MANUAL] if len(in_region) else in_region
-        if store.reviewed and len(candidates):  # reviewed regions are the pathologist's word: never replaced
-            candidates = np.setdiff1d(candidates, store.reviewed_ids())
+        candidates = replaceable(store, in_region)  # replaced as tiles finish (annotations.run_merge has the rule)
         token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
                                     start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
-        options = DetectOptions(device=window.panel.device_combo.currentData(), threads=max(1, (os.cpu_count() or 2) - 1),
+        options = DetectOptions(device=window.panel.device(), threads=max(1, (os.cpu_count() or 2) - 1),
                                 sensitivity=window.panel.sensitivity_for(card))
-        worker = DetectionWorker(token, window.slide, card, region, options, predictor)
-        worker.tileDone.connect(self._on_tile)
+        slide = window.slide
+
+        def work(report, cancel) -> bool:
+            from ..engine.detect import iter_detections
+
+            for result in iter_detections(slide, card, region, options, cancel, predictor):
+                report(result)
+            return cancel.is_set()
+
+        worker = Worker(token, work)
+        worker.progress.connect(self._on_tile)
         self.runs.start(worker, self._on_finished, self._on_failed, f"Detecting with {card.title}…")
 
     def _replace_in(self, core: Rect) -> None:
@@ -120,13 +126,16 @@ class DetectionRuns(QObject):
             state["candidates"].difference_update(gone.tolist())
             state["replaced"].append(gone)
 
-    def _on_tile(self, token, tile, centres, scores, done, total, skipped, eta, types=None) -> None:
+    def _on_tile(self, token, result) -> None:
+        """A finished tile (``engine.detect.TileResult``): its core's old points go, its new ones come."""
         if not self.runs.current(token):
             return
+        tile, centres, scores, types = result.tile, result.centres, result.scores, result.types
+        done, total, skipped, eta = result.done, result.total, result.skipped, result.eta
         state = self.runs.state
         self._replace_in(tile.core)
         if len(centres) and self.window.store.reviewed:
-            keep = ~self.window.store.inside_reviewed(centres)
+            keep = outside_reviewed(self.window.store, centres)
             centres, scores = centres[keep], scores[keep]
             types = None if types is None else [t for t, k in zip(types, keep) if k]
         if len(centres):
@@ -134,9 +143,8 @@ class DetectionRuns(QObject):
             state["added"].append(ids)
         panel = self.window.panel
         eta_text = format_eta(eta)
-        panel.progress_label.setText(f"{done - skipped}/{total - skipped} tissue tiles" + (f", {eta_text}" if eta_text else ""))
-        panel.progress.setMaximum(max(1, total - skipped))
-        panel.progress.setValue(done - skipped)  # last: a slot on it may cancel the run
+        panel.say(f"{done - skipped}/{total - skipped} tissue tiles" + (f", {eta_text}" if eta_text else ""))
+        panel.show_progress(done - skipped, total - skipped)
 
     def _conclude(self, label: str) -> int:
         """Push the run as one undo step; returns how many points it added."""
@@ -157,7 +165,7 @@ class DetectionRuns(QObject):
         self.window.classes.sync_from_store()  # typed or not, the colours follow what the slide now holds
         self.runs.end()  # nothing more from this run
         seconds = time.monotonic() - state["start"]
-        self.window.panel.progress_label.setText(f"{n:,} nuclei in {seconds:.1f} s")
+        self.window.panel.say(f"{n:,} nuclei in {seconds:.1f} s")
         self.finished.emit(cancelled)
 
     def cancel(self) -> bool:
@@ -169,7 +177,7 @@ class DetectionRuns(QObject):
         n = self._conclude(f"Auto-detect ({state['card'].title}, cancelled): {sum(len(a) for a in state['added'])} nuclei")
         kept = len(state["candidates"])
         self.runs.detach()
-        self.window.panel.progress_label.setText(f"Detection cancelled: {n} new nuclei kept" + (f", {kept} earlier ones not replaced" if kept else ""))
+        self.window.panel.say(f"Detection cancelled: {n} new nuclei kept" + (f", {kept} earlier ones not replaced" if kept else ""))
         self.finished.emit(True)
         return True
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from .. import __version__
 from ..annotations import MANUAL, NucleusStore
+from ..settings import opens_as_project, packaged
 from ..slides import SLIDE_SUFFIXES, Slide, SlideError, open_slide
 from .autosave_status import AutosaveStatus
 from .commands import RemovePointsCommand
@@ -45,11 +46,8 @@ from .warmup import EngineWarmUp
 
 def resource_path(relative: str) -> Path | None:
     """A file of resources/ in a checkout, or of the copy packed into a wheel or app bundle."""
-    here = Path(__file__).resolve()
-    for root in (here.parents[2] / "resources", here.parents[1] / "_data" / "resources"):
-        if (root / relative).exists():
-            return root / relative
-    return None
+    root = packaged("resources")
+    return root / relative if root is not None and (root / relative).exists() else None
 
 
 def sample_path() -> Path:
@@ -255,7 +253,7 @@ class MainWindow(QMainWindow):
             self.files.remember("slides", path)
         self.files.add_recent(path)
         self.show_scale()
-        self.panel.progress_label.setText("")
+        self.panel.say("")
         if report.restored is not None:
             self.statusBar().showMessage(f"Restored {len(self.store)} nuclei from autosave {report.restored.name}", 8000)
         if report.unreadable:
@@ -278,7 +276,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
-            if path.is_dir() or path.name.endswith("wnet-project.json"):
+            if opens_as_project(path):
                 self.project.open_project(path)  # a folder of slides is a project
             elif path.name.endswith((".geojson", ".json", ".geojson.gz")):
                 self.import_geojson(path)
@@ -340,7 +338,7 @@ class MainWindow(QMainWindow):
         """An edit or undo after a run makes the run's last words ('cancelled', 'N masks')
         stale: clear them (a running job keeps its progress text)."""
         if not self.runs.busy:
-            self.panel.progress_label.setText("")
+            self.panel.say("")
 
     def _region_drawn(self, region) -> None:
         """A region the user just drew is what Auto-detect works on next."""
@@ -402,7 +400,7 @@ class MainWindow(QMainWindow):
             return "— (draw one with R)"
         n, roi = len(ids), self.view.roi
         if isinstance(roi, QPolygonF):
-            from ..annotations.geojson import polygon_area
+            from ..geometry import polygon_area
 
             area_px = polygon_area(np.array([(p.x(), p.y()) for p in roi]))
         else:

@@ -14,7 +14,7 @@ from ..annotations import MANUAL
 from ..models.errors import ModelError
 from .commands import SetMasksCommand
 from .detection_runs import format_eta
-from .workers import NuClickWorker
+from .workers import Worker
 
 ASK_ABOVE = 3000  # masks: past this many points, say how long it will take and ask
 SECONDS_PER_MASK_CPU = 0.021  # BENCHMARKS.md: `wnet benchmark-nuclick` drew ≈10,600 masks in 222 s on 1 thread
@@ -38,7 +38,7 @@ class MaskRuns(QObject):
             from ..nuclick.card import resolve_nuclick_card
             from ..nuclick.engine import NuClickSegmenter
 
-            self._segmenter = NuClickSegmenter(resolve_nuclick_card(), self.window.panel.device_combo.currentData())
+            self._segmenter = NuClickSegmenter(resolve_nuclick_card(), self.window.panel.device())
         return self._segmenter
 
     def _confirm_size(self, n: int) -> bool:
@@ -77,11 +77,20 @@ class MaskRuns(QObject):
         store = window.store
         before = {int(i): store.polygons.get(int(i)) for i in ids}
         token = self.runs.new_token(kind="masks", before=before, after={}, start=time.monotonic(), undoable=undoable)
-        worker = NuClickWorker(token, segmenter, window.slide, ids, store.coordinates(ids), store.coordinates())
-        worker.batchDone.connect(self._on_batch)
+        slide, points, all_points = window.slide, store.coordinates(ids), store.coordinates()
+
+        def work(report, cancel) -> bool:
+            for batch in segmenter.segment(slide, ids, points, all_points, cancel=cancel, batch_size=8):
+                report(batch)
+            return cancel.is_set()
+
+        worker = Worker(token, work)
+        worker.progress.connect(self._on_batch)
         self.runs.start(worker, self._on_finished, self._on_failed, f"NuClick on {len(ids):,} points…")
 
-    def _on_batch(self, token, ids, polygons, done, total) -> None:
+    def _on_batch(self, token, batch) -> None:
+        """NuClick's masks for one batch of points (``nuclick.engine`` batch: ids, polygons, done, total)."""
+        ids, polygons, done, total = batch.ids, batch.polygons, batch.done, batch.total
         if not self.runs.current(token):
             return
         store = self.window.store
@@ -92,9 +101,8 @@ class MaskRuns(QObject):
         panel = self.window.panel
         elapsed = time.monotonic() - state["start"]
         eta = format_eta(elapsed / done * (total - done)) if done else ""
-        panel.progress_label.setText(f"{done:,}/{total:,} masks" + (f", {eta}" if eta else ""))
-        panel.progress.setMaximum(total)
-        panel.progress.setValue(done)  # last: a slot on it may cancel the run
+        panel.say(f"{done:,}/{total:,} masks" + (f", {eta}" if eta else ""))
+        panel.show_progress(done, total)
 
     def _conclude(self) -> int:
         state = self.runs.state
@@ -115,7 +123,7 @@ class MaskRuns(QObject):
             return False
         n = self._conclude()
         self.runs.detach()
-        self.window.panel.progress_label.setText(f"Masks cancelled: {n} kept")
+        self.window.panel.say(f"Masks cancelled: {n} kept")
         self.finished.emit(True)
         return True
 

@@ -198,6 +198,19 @@ class SidePanel(QWidget):
     def current_card(self) -> ModelCard | None:
         return self.model_combo.currentData()
 
+    def device(self) -> str:
+        """The device chosen for runs: auto, cpu, cuda or mps."""
+        return str(self.device_combo.currentData())
+
+    def say(self, text: str) -> None:
+        """The progress line under the bar: what a run is doing, or how it ended."""
+        self.progress_label.setText(text)
+
+    def show_progress(self, done: int, total: int) -> None:
+        """The bar at ``done`` of ``total`` (the value last: a slot on it may cancel the run)."""
+        self.progress.setMaximum(max(1, total))
+        self.progress.setValue(done)
+
     def sensitivity_for(self, card: ModelCard) -> float | None:
         """The Sensitivity box's value for a run of ``card`` (None: a one-stage model has none)."""
         return self.sensitivity.value() if card.architecture.two_stage else None

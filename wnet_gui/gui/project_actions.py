@@ -4,34 +4,13 @@ every new slide, draw masks for every slide, export every slide (the Qt-free wor
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
 from ..projects import Project, detect_pending, draw_masks, export_all
-
-
-class ProjectWorker(QObject):
-    """A whole-project action (detect new slides, export all) off the GUI thread."""
-
-    progress = Signal(object, int, int, str)
-    finished = Signal(object, object)  # token, result (failures or summary path)
-    failed = Signal(object, str)
-
-    def __init__(self, token, work):
-        super().__init__()
-        self.token, self.work = token, work
-        self.cancel_event = threading.Event()
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self.work(lambda k, n, name: self.progress.emit(self.token, k, n, name), self.cancel_event)
-            self.finished.emit(self.token, result)
-        except Exception as exc:
-            self.failed.emit(self.token, f"{type(exc).__name__}: {exc}")
+from .workers import Worker
 
 
 class ProjectActions(QObject):
@@ -49,7 +28,7 @@ class ProjectActions(QObject):
         if self.project is None or window.runs.busy:
             return
         token = window.runs.new_token(kind="project", label=label, done=done)
-        worker = ProjectWorker(token, work)
+        worker = Worker(token, lambda report, cancel: work(lambda k, n, name: report((k, n, name)), cancel))
         worker.progress.connect(self._on_progress)
         # bound methods of this (GUI-thread) object: the results are queued to the GUI thread;
         # a plain function would run in the worker's thread and touch widgets from there
@@ -80,13 +59,13 @@ class ProjectActions(QObject):
         self.window.error("Some slides failed", "\n".join(f"{p}: {e}" for p, e in failures[:10])
                           + (f"\n… and {len(failures) - 10} more" if len(failures) > 10 else "") + hint)
 
-    def _on_progress(self, token, k: int, n: int, name: str) -> None:
+    def _on_progress(self, token, progress: tuple[int, int, str]) -> None:
+        k, n, name = progress
         if not self.window.runs.current(token):
             return
         panel = self.window.panel
-        panel.progress.setMaximum(max(1, n))
-        panel.progress.setValue(k)
-        panel.progress_label.setText(f"{k}/{n} slides" + (f": {name}" if name else ""))
+        panel.show_progress(k, n)
+        panel.say(f"{k}/{n} slides" + (f": {name}" if name else ""))
 
     def detect_all(self) -> None:
         """Detect every new slide with the current model; the open slide is detected in the
@@ -102,7 +81,7 @@ class ProjectActions(QObject):
             return
         from ..engine.detect import DetectOptions
 
-        options = DetectOptions(device=window.panel.device_combo.currentData(), sensitivity=window.panel.sensitivity_for(card))
+        options = DetectOptions(device=window.panel.device(), sensitivity=window.panel.sensitivity_for(card))
 
         def work(progress, cancel):
             return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)
@@ -112,7 +91,7 @@ class ProjectActions(QObject):
             if failures:
                 self.report_failures(failures)
                 text += f"; {len(failures)} failed"
-            window.panel.progress_label.setText(text)
+            window.panel.say(text)
             entry = project.entry_for(current) if current else None
             if entry is not None and entry.state == "new":
                 window.detection.start(whole_slide=True)  # like the others: the whole slide (the Region choice stays the user's)
@@ -128,7 +107,7 @@ class ProjectActions(QObject):
         self.panel.remember_view()
         project = self.project
         current = window.slide.path if window.slide is not None else None
-        device = window.panel.device_combo.currentData()
+        device = window.panel.device()
 
         def work(progress, cancel):
             return draw_masks(project, device=device, progress=progress, cancel=cancel, skip={current} if current else None)
@@ -136,7 +115,7 @@ class ProjectActions(QObject):
         def done(failures):
             if failures:
                 self.report_failures(failures)
-            window.panel.progress_label.setText("Masks drawn for the project's slides")
+            window.panel.say("Masks drawn for the project's slides")
             if current is not None and len(window.store):
                 window.draw_masks("all")
 
@@ -160,7 +139,7 @@ class ProjectActions(QObject):
             return export_all(project, folder, points_as, masks_as, progress, cancel, split_sources=split_sources)
 
         def done(result):
-            self.window.panel.progress_label.setText(f"Exported {result.written} slides; summary {result.summary.name}")
+            self.window.panel.say(f"Exported {result.written} slides; summary {result.summary.name}")
             self.window.statusBar().showMessage(f"Exported the project to {folder}", 8000)
             if result.failures:
                 self.report_failures(result.failures)

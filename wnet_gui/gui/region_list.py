@@ -32,7 +32,7 @@ class RegionList(QObject):
     def outline(self, key: str) -> QPolygonF | None:
         """The region's largest part as an outline (detection runs inside it)."""
         region = self.regions[int(key[len(PREFIX):])]
-        from ..annotations.geojson import polygon_area
+        from ..geometry import polygon_area
 
         exterior = max((ext for ext, _ in region.parts), key=polygon_area)
         return QPolygonF([QPointF(float(x), float(y)) for x, y in exterior])

@@ -44,7 +44,7 @@ class RunSlot(QObject):
         worker.failed.connect(on_failed)
         self.worker = worker
         self.panel.set_running(True)
-        self.panel.progress_label.setText(label)
+        self.panel.say(label)
         self.thread = start_in_thread(worker, self.parent())
         self.busyChanged.emit(True)
 
@@ -63,7 +63,7 @@ class RunSlot(QObject):
         self.finish()
         self.new_token()
         if label is not None:
-            self.panel.progress_label.setText(label)
+            self.panel.say(label)
 
     def cancel(self) -> None:
         if self.worker is not None:

@@ -84,15 +84,30 @@ class TeachTools(QObject):
         if not window.scale.ensure_known():
             return
         from ..engine.detect import DetectOptions
-        from .workers import TeachWorker
+        from .workers import Worker
 
         order = np.concatenate([ids[by_hand], ids[~by_hand]])
         labelled = np.zeros(len(order), bool)
         labelled[: int(by_hand.sum())] = True
-        options = DetectOptions(device=window.panel.device_combo.currentData(), mpp=slide.mpp)
+        options = DetectOptions(device=window.panel.device(), mpp=slide.mpp)
         token = window.runs.new_token(kind="teach", others=ids[~by_hand], path=slide.path)
-        worker = TeachWorker(token, slide, detector, store.coordinates(order), labelled, names,
-                             {c: store.class_colors[c] for c in counts if c in store.class_colors}, options, f"{slide.path.stem} classes")
+        xy, colors, name = store.coordinates(order), {c: store.class_colors[c] for c in counts if c in store.class_colors}, f"{slide.path.stem} classes"
+
+        def work(report, cancel):
+            """Features at every nucleus in one detection pass, a classifier from the hand-set ones, the others
+            classed; (card, classes, confidences), or None when cancelled. The store changes only on the GUI thread."""
+            from ..classify.features import at_points
+            from ..classify.teach import from_features
+
+            features = at_points(slide, detector, xy, options, cancel)
+            if cancel.is_set():
+                return None
+            card = from_features(features[labelled], names, colors, detector, name, [slide.path.name])
+            others = features[~labelled]
+            classes, confidences = card.classify(others) if len(others) else ([], others[:, 0])
+            return card, classes, confidences
+
+        worker = Worker(token, work, plain=(ValueError,))  # too few labels, no tissue: said plainly
         self.status.setText("")
         window.runs.start(worker, self._taught, self._failed, f"Teaching {len(counts)} classes from {int(by_hand.sum())} nuclei…")
 

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any
 
+from ..settings import MPP_RANGE
+
 KINDS = ("unet", "wnet")
 SENSITIVITY_RANGE = 8.0  # stage-1 logit offset: ±8 already turns every pixel into nucleus or none
 MAX_WEIGHTS_BYTES = 2 << 30  # 2 GiB: 20× the largest network we know of for this task
@@ -147,7 +149,7 @@ def detection_card(d: dict[str, Any]) -> None:
     text(d["name"], "name", 100)
     require(bool(d["name"].strip()), "'name' is empty")
     architecture(d["architecture"])
-    number(d["mpp"], "mpp", 0.05, 10.0)
+    number(d["mpp"], "mpp", *MPP_RANGE)
     weights_name(d.get("weights", ""))
     sha256(d.get("sha256", ""))
     for key in ("display_name", "description", "licence"):
@@ -188,7 +190,7 @@ def detection_card(d: dict[str, Any]) -> None:
 def nuclick_card(d: dict[str, Any]) -> None:
     """Every rule for a NuClick card."""
     text(d.get("name", "nuclick"), "name", 100)
-    number(d.get("mpp", 0.25), "mpp", 0.05, 10.0)
+    number(d.get("mpp", 0.25), "mpp", *MPP_RANGE)
     integer(d.get("patch_size", 128), "patch_size", 32, 512)
     integer(d.get("width", 16), "width", 1, 128)
     number(d.get("threshold", 0.5), "threshold", 0.0, 1.0)

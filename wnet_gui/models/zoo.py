@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..settings import BUNDLED_MODELS as BUNDLED, packaged, user_data_dir
 from .card import ModelCard, ModelError
-
-BUNDLED = ("fast", "accurate", "fastest", "typed")
 
 
 def zoo_dir() -> Path:
@@ -15,18 +14,13 @@ def zoo_dir() -> Path:
     env = os.environ.get("WNET_MODEL_ZOO")
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "model_zoo", here.parents[1] / "_data" / "model_zoo"):  # checkout, wheel
-        if candidate.is_dir():
-            return candidate
-    return here.parents[2] / "model_zoo"
+    return packaged("model_zoo") or Path(__file__).resolve().parents[2] / "model_zoo"
 
 
 def user_models_dir() -> Path:
     """Where models made on this machine (adapted to a user's slides) are kept: beside the
     autosaves, in the user's data folder — never in the bundled zoo, which stays untouched."""
-    base = os.environ.get("WNET_DATA_HOME") or os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "wnet-annotator" / "models"
+    return user_data_dir("models")
 
 
 def list_cards(directory: Path | None = None) -> list[ModelCard]:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from tqdm import tqdm
 
-from ..datasets.monuseg import NucleiTile
+from ..datasets.tiles import NucleiTile
 from ..models.checkpoint import load_checkpoint
 from ..detection.segmentation_metrics import dice
 from ..training.augment import hed_jitter, random_dihedral
@@ -117,7 +117,7 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
                   val_every: int = 100, threads: int = 1, seed: int = 0, n_val: int = 400, precision: str = "auto") -> dict:
     """Train (or resume) NuClick in ``run_dir``; 'auto' precision uses bf16 autocast with
     channels-last where the hardware has native bf16 (2–3× faster steps on this CPU)."""
-    from ..datasets import monuseg
+    from .. import datasets
     from ..engine.allocator import keep_freed_memory
     from ..engine.device import autocast, memory_format, select_device, select_precision
 
@@ -131,7 +131,7 @@ def train_nuclick(run_dir: str | Path, width: int = 8, steps: int = 1500, batch:
     last = run_dir / "last.pt"
     resumed = load_checkpoint(last, device) if last.exists() else None  # before the data: a bad file fails at once
     card = NuClickCard(width=width)
-    fit, val = monuseg.load_split("fit"), monuseg.load_split("val")
+    fit, val = datasets.load("monuseg", "fit"), datasets.load("monuseg", "val")
     fit_samples, val_samples = index_nuclei(fit), index_nuclei(val)
     val_samples = [val_samples[i] for i in np.random.default_rng(1).choice(len(val_samples), min(n_val, len(val_samples)), replace=False)]
     precision = select_precision(precision, device)

@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ..regular_file import open_regular
+from ..settings import PROJECT_FILE, names_project_file, user_data_dir
 from ..slides import SLIDE_SUFFIXES
 from ..slides.scale import valid_mpp
 
-PROJECT_FILE = "wnet-project.json"
 FORMAT = "wnet-project"
 VERSION = 2
 STATES = ("new", "detected", "reviewing", "reviewed")  # where the review stands; exporting is recorded beside it
@@ -54,11 +54,6 @@ class SlideEntry:
         return Path(self.path).name
 
 
-def _user_projects_dir() -> Path:
-    base = os.environ.get("WNET_DATA_HOME") or os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "wnet-annotator" / "projects"
-
-
 def project_file_for(folder: Path) -> Path:
     """Where a folder's project file lives: in the folder, or in the user's data folder when
     the folder cannot be written (a read-only share of slides)."""
@@ -67,7 +62,7 @@ def project_file_for(folder: Path) -> Path:
     if inside.exists() or os.access(folder, os.W_OK):
         return inside
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
-    return _user_projects_dir() / f"{folder.name}.{digest}.{PROJECT_FILE}"
+    return user_data_dir("projects") / f"{folder.name}.{digest}.{PROJECT_FILE}"
 
 
 MAX_PROJECT_BYTES = 64 << 20  # one short line per slide: 64 MiB is some 200,000 slides
@@ -166,7 +161,7 @@ class Project:
         """A folder (its project file, created if absent) or a project file. With ``scan``
         the folder's slide files are added to the list; entries whose file is gone stay."""
         where = Path(where)
-        if where.is_file() and where.name.endswith(PROJECT_FILE):
+        if where.is_file() and names_project_file(where):
             file = where
             folder = where.parent
             data = cls._read(file)
@@ -196,7 +191,7 @@ class Project:
         key). Honoured only there, and only when the file's name is the one this app gives
         that folder's project: a "folder" key in a file beside the slides redirects nothing."""
         folder = data.get("folder")
-        if not isinstance(folder, str) or file.parent.resolve() != _user_projects_dir().resolve():
+        if not isinstance(folder, str) or file.parent.resolve() != user_data_dir("projects").resolve():
             return None
         folder_path = Path(folder)
         if not folder_path.is_absolute() or not folder_path.is_dir():

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..annotations import NucleusStore
 from ..annotations.autosave import Autosaver
+from ..annotations.run_merge import merge_run
 from ..slides.scale import MppUnknownError
 from .project import Project, SlideEntry
 
@@ -42,7 +43,7 @@ def save_annotations(slide: Path, store: NucleusStore) -> None:
 def reviewed_area_mm2(store: NucleusStore, mpp: float | None) -> float:
     if not mpp or not store.reviewed:
         return 0.0
-    from ..annotations.geojson import polygon_area
+    from ..geometry import polygon_area
 
     return sum(polygon_area(o) for o in store.reviewed) * mpp * mpp / 1e6
 
@@ -77,48 +78,41 @@ def _work_through(project: Project, wanted, skip, progress, cancel):
 
 
 def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndarray, scores: np.ndarray, types: list | None) -> None:
-    """A model's points into a slide's annotations: its earlier points replaced, hand-placed
-    points and reviewed regions untouched; saved where the app finds them."""
+    """A model's points into a slide's annotations by the app's rule (``annotations.run_merge``:
+    earlier model points replaced, hand-placed and imported points and reviewed regions kept);
+    saved where the app finds them."""
     path = project.absolute(entry)
     store = load_annotations(path)
     if not store.namespace:
         from ..annotations.qupath import new_namespace
 
         store.namespace = new_namespace()
-    old = store.ids()
-    stale = old[store.source_of(old) == card.name] if len(old) else old
-    if len(stale):
-        store.remove(stale)
-    centres = np.asarray(centres, np.float64).reshape(-1, 2)
-    keep = ~store.inside_reviewed(centres) if store.reviewed and len(centres) else np.ones(len(centres), bool)
-    types = None if types is None else [t for t, k in zip(types, keep) if k]
-    store.add_many(centres[keep, 0], centres[keep, 1], source=card.name, scores=np.asarray(scores)[keep], classes=types)
+    merge_run(store, card.name, centres, scores, types)
     save_annotations(path, store)
     refresh_entry(project, entry, store)
     project.update(path, state="detected" if entry.state == "new" else entry.state)
 
 
 def detect_on_cluster(project: Project, card, options, client, redo: bool = False, progress=None) -> list[tuple[str, str]]:
-    """The project's new slides as a cohort on a Dask cluster (``engine.cohort``), each result
-    then merged into its slide's annotations; returns (slide, error) for those that failed."""
-    from ..annotations.geojson import read_geojson
-    from ..engine.cohort import run_cohort
+    """The project's new slides (all with ``redo``) as a cohort on a Dask cluster (``cohort.run``),
+    each slide's points handed back in memory and merged into its annotations; returns (slide,
+    error) for those that failed. The project's states say what is left, so every slide asked
+    for runs (the cohort's own skipping is for folders of files)."""
+    from ..cohort.run import run_cohort
     from ..engine.slide_inputs import SlideInput
 
     todo = [e for e in project.slides if (redo or e.state == "new") and not project.missing(e)]
     results = project.file.parent / ".wnet-results"
-    summary = run_cohort([SlideInput(project.absolute(e), e.mpp) for e in todo], results, card, options, client, overwrite=redo,
+    summary = run_cohort([SlideInput(project.absolute(e), e.mpp) for e in todo], results, card, options, client, overwrite=True, keep_points=True,
                          progress=None if progress is None else (lambda state, outcome: progress(state.done + state.failed, len(todo), "")))
     failures = []
     for entry, outcome in zip(todo, summary.outcomes):
-        if outcome.status not in ("done", "skipped"):
+        if outcome.status != "done":
             failures.append((entry.path, outcome.error or outcome.status))
             continue
         try:
-            parsed = read_geojson(outcome.output)
-            xy = np.stack([parsed.xs, parsed.ys], axis=1) if len(parsed) else np.zeros((0, 2))
-            types = list(parsed.classes) if card.architecture.types else None
-            merge_detections(project, entry, card, xy, np.asarray(parsed.scores, np.float32), types)
+            centres, scores, types = outcome.points
+            merge_detections(project, entry, card, centres, scores, types if card.architecture.types else None)
         except Exception as exc:
             failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
     project.save()

@@ -7,8 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-MPP_RANGE = (0.05, 10.0)  # µm/px: 200× to 1×; beyond it a typo, not a microscope
-MPP_HINT = "0.25 at 40×, 0.5 at 20×"
+from ..settings import MPP_HINT, MPP_RANGE
 
 
 class MppUnknownError(ValueError):

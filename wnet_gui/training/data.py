@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..datasets.monuseg import NucleiTile
+from ..datasets.tiles import NucleiTile
 from ..detection.targets import density_map, dot_mask, type_target
 from .augment import appearance, random_crop, random_dihedral, random_scaled_crop
 

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..detection.typed_metrics import typed_tally
-from ..detection.metrics import count_matches, pooled
+from ..detection.metrics import MATCH_RADIUS_UM
+from ..evaluation import Annotated, detect_all, pooled_tally, tally_runs
 from ..engine.device import autocast, memory_format, select_device
 from ..engine.predict import DensityPredictor
 from ..models.architectures import build_model, stage1_encoder
@@ -31,8 +31,6 @@ from ..models.card import ModelCard, PeakSettings
 from ..models.checkpoint import load_checkpoint
 from .config import SELECTIONS, TrainConfig
 from .data import CropSampler, PreparedTile, prepare_tile
-
-VAL_RADIUS_UM = 3.0  # the field's matching radius; the card also reports 5 px at 40×
 
 DATASET_NOTES = {
     "monuseg": {"data": "MoNuSeg 2018 training tiles (24 fit / 6 validation by tile), 40x, masks and centres",
@@ -68,33 +66,13 @@ def joint_scheme(cfg: TrainConfig) -> str:
 
 
 def load_training_tiles(cfg: TrainConfig, split: str) -> list[PreparedTile]:
-    """Every image of the configured datasets' ``split`` ('fit' or 'val'), at the model's µm/px.
-
-    A dataset that yields no image is an error here, not an empty run (or a puzzling
-    complaint about crop shares) later."""
-    from ..datasets import monuseg, shared_data_dir
+    """Every image of the configured datasets' ``split`` ('fit' or 'val'), at the model's µm/px
+    (a dataset that yields no image stops the run at once: ``datasets.load``)."""
+    from .. import datasets
 
     tiles = []
     for name in cfg.datasets:
-        if name == "monuseg":
-            found = monuseg.load_split(split)
-        elif name == "crchisto":
-            from ..datasets import crchisto
-
-            found = crchisto.load_split({"fit": "train", "val": "validation"}[split], typed=bool(cfg.architecture.get("types")))
-        elif name == "consep":
-            from ..datasets import consep
-
-            train = consep.load_split("train")  # the paper's test split stays for the final numbers
-            found = [t for t in train if t.name not in consep.VALIDATION] if split == "fit" else [t for t in train if t.name in consep.VALIDATION]
-        else:
-            raise ValueError(f"unknown dataset {name!r} (monuseg, crchisto, consep)")
-        if not found:
-            raise FileNotFoundError(
-                f"no {name} images for the {split!r} split under {shared_data_dir() / name}; "
-                "set WNET_DATA to the folder that holds monuseg/ and crchisto/"
-            )
-        tiles += [(name, t) for t in found]
+        tiles += [(name, t) for t in datasets.load(name, split, typed=bool(cfg.architecture.get("types")))]
     types = tuple(cfg.architecture.get("types", ()))
     return [prepare_tile(t, cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha, name, types, cfg.type_radius_um)
             for name, t in tiles]
@@ -116,14 +94,32 @@ def card_from_config(cfg: TrainConfig, threshold: float | None = None) -> ModelC
 
 
 def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: torch.Tensor, has_mask: torch.Tensor, alpha: float,
-                   types: torch.Tensor | None = None, type_weight: float = 1.0) -> torch.Tensor:
+                   types: torch.Tensor | None = None, type_weight: float = 1.0, region: torch.Tensor | None = None,
+                   positive_weight: float = 1.0, class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. (5): BCE on the stage-1 mask (samples that have one) + α·L1 on the density map;
-    for a typing model + cross-entropy of the type map on typed pixels (−1 ignored)."""
-    loss = alpha * F.l1_loss(out["density"].float(), density)
+    for a typing model + cross-entropy of the type map on typed pixels (−1 ignored).
+
+    Adaptation learns only inside reviewed regions: with ``region`` (B, 1, H, W, 0/1) the BCE
+    and L1 are means over it, and ``positive_weight`` weighs the L1 up where the target is
+    above 0 (near a reviewed point); ``class_weights`` balance the types' cross-entropy."""
+    error = (out["density"].float() - density).abs()
+    if region is None and positive_weight == 1.0:
+        l1 = error.mean()
+    else:
+        weight = torch.ones_like(density) if region is None else region
+        if positive_weight != 1.0:  # the L1 minimiser on an ambiguous nucleus is zero: weigh the nuclei up
+            weight = weight * (1.0 + (positive_weight - 1.0) * (density > 0).float())
+        l1 = (error * weight).sum() / weight.sum().clamp(min=1.0)
+    loss = alpha * l1
     if "mask_logits" in out and bool(has_mask.any()):
-        loss = loss + F.binary_cross_entropy_with_logits(out["mask_logits"][has_mask].float(), mask[has_mask])
+        bce = F.binary_cross_entropy_with_logits(out["mask_logits"][has_mask].float(), mask[has_mask], reduction="none")
+        if region is None:
+            loss = loss + bce.mean()
+        else:
+            inside = region[has_mask]
+            loss = loss + (bce * inside).sum() / inside.sum().clamp(min=1.0)
     if types is not None and "type_logits" in out and bool((types >= 0).any()):
-        loss = loss + type_weight * F.cross_entropy(out["type_logits"].float(), types.long(), ignore_index=-1)
+        loss = loss + type_weight * F.cross_entropy(out["type_logits"].float(), types.long(), weight=class_weights, ignore_index=-1)
     return loss
 
 
@@ -134,35 +130,25 @@ def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds:
     pooled F1, so that a model meant to be good on both organs is not chosen for the
     dataset that happens to hold more nuclei in validation; ``"typed"`` averages that with
     the weighted F1 of type over matched typed nuclei, so a typing model is not chosen for
-    its detection alone (its types can still be improving while detection drifts).
-
-    Detection runs through the slide engine, exactly as in use (tiles, margins, white
-    beyond the image edge), once at the lowest threshold: a peak's local-maximum test does
-    not depend on the threshold, so each higher one keeps the peaks scoring above it."""
-    from ..engine.detect import DetectOptions, run_detection
-    from ..slides import ArraySlide
-
+    its detection alone (its types can still be improving while detection drifts)."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, not {selection!r}")
-    radius = VAL_RADIUS_UM / predictor.card.mpp
-    options = DetectOptions(skip_background=False, device=predictor.device.type, threshold=min(thresholds))
-    runs = [run_detection(ArraySlide(t.name, t.image, predictor.card.mpp), predictor.card, options=options, predictor=predictor) for t in tiles]
+    typed = selection == "typed"
+    images = [Annotated(t.name, t.image, predictor.card.mpp, t.centres, t.centre_types if typed else None, group=t.dataset) for t in tiles]
+    if typed and not (predictor.types and any(t.centre_types and any(c is not None for c in t.centre_types) for t in tiles)):
+        raise ValueError("selection 'typed' needs a typing model and typed validation tiles")
+    tallies = tally_runs(detect_all(predictor, images, min(thresholds)), images, thresholds)
     datasets = sorted({t.dataset for t in tiles})
     records = {}
-    for thr in thresholds:
-        counts = [count_matches(r.centres[r.scores > thr], t.centres, radius) for r, t in zip(runs, tiles)]
-        record = {"threshold": thr, **pooled(counts).as_dict()}
+    for thr, per_image in tallies.items():
+        record = {"threshold": thr, **pooled_tally(per_image).detection.as_dict()}
         if len(datasets) > 1:  # joint training: each dataset's own score
             for name in datasets:
-                record[f"f1_{name}"] = pooled([c for c, t in zip(counts, tiles) if t.dataset == name]).f1
+                record[f"f1_{name}"] = pooled_tally([k for k, a in zip(per_image, images) if a.group == name]).detection.f1
         macro = selection in ("macro", "typed") and len(datasets) > 1
         record["score"] = float(np.mean([record[f"f1_{n}"] for n in datasets])) if macro else record["f1"]
-        if selection == "typed":  # a typing model is chosen for its types too, not only its detection
-            tallies = [typed_tally(r.centres[r.scores > thr], [x for x, k in zip(r.types or [], r.scores > thr) if k], t.centres, t.centre_types, radius)
-                       for r, t in zip(runs, tiles) if t.centre_types is not None and any(c is not None for c in t.centre_types)]
-            if not tallies or not predictor.types:
-                raise ValueError("selection 'typed' needs a typing model and typed validation tiles")
-            record["type_weighted_f1"] = sum(tallies[1:], tallies[0]).weighted_f1()
+        if typed:  # a typing model is chosen for its types too, not only its detection
+            record["type_weighted_f1"] = pooled_tally(per_image).weighted_f1()
             record["score"] = 0.5 * (record["score"] + record["type_weighted_f1"])
         records[thr] = record
     return max(records.values(), key=lambda r: r["score"])
@@ -418,7 +404,7 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
         "config": cfg.to_dict(),
         "best_step": best["best"]["step"],
         "validation": {k: v for k, v in best["best"].items() if k != "step"},
-        "validation_radius_um": VAL_RADIUS_UM,
+        "validation_radius_um": MATCH_RADIUS_UM,
         "data": "; ".join(DATASET_NOTES[d]["data"] for d in cfg.datasets),
     }
     if cfg.init_weights:

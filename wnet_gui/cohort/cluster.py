@@ -9,7 +9,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .detect import OptionError
+from ..engine.detect import OptionError
+
+ATTEMPTS = 3  # a slide that fails this many times is reported failed; the others go on
 
 JOB_QUEUES = ("slurm", "pbs")
 
@@ -55,8 +57,6 @@ class OwnedCluster:
 
 
 def _quiet_config() -> dict[str, Any]:
-    from .cohort import ATTEMPTS
-
     return {
         "distributed.scheduler.allowed-failures": ATTEMPTS - 1,  # a worker death counts as an attempt
         "distributed.worker.daemon": False,  # a worker may start threads of its own (the tile reader)
@@ -116,3 +116,24 @@ def job_queue_cluster(kind: str, *, queue: str | None = None, cores: int = 4, me
 
 
 __all__ = ["JOB_QUEUES", "OwnedCluster", "connect", "job_queue_cluster", "local_cluster", "local_layout", "usable_cores"]
+
+
+def client_for(scheduler: str | None, cluster: str | None = None, *, queue: str | None = None, cores: int = 4, memory: str = "16GB",
+               walltime: str = "02:00:00", account: str | None = None, jobs: int = 4):
+    """(client, jobs cluster, where) for a batch-queue ``cluster`` ('slurm', 'pbs') or a running
+    ``scheduler`` (tcp://, tls://, ucx://); (None, None, "") when neither is asked for (the caller
+    starts a local cluster or runs in-process)."""
+    if cluster:
+        queue_jobs = job_queue_cluster(cluster, queue=queue, cores=cores, memory=memory, walltime=walltime, account=account)
+        queue_jobs.scale(jobs=jobs)
+        from distributed import Client
+
+        return Client(queue_jobs), queue_jobs, f"{cluster} jobs ({jobs} × {cores} cores)"
+    if scheduler and is_address(scheduler):
+        return connect(scheduler), None, f"the cluster at {scheduler}"
+    return None, None, ""
+
+
+def is_address(scheduler: str | None) -> bool:
+    """Whether ``--scheduler`` names a running cluster rather than 'local' or 'none'."""
+    return str(scheduler).startswith(("tcp://", "tls://", "ucx://"))

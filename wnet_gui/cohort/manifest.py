@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..regular_file import open_regular
-from .detect import DetectOptions
+from ..engine.detect import DetectOptions
 
 MANIFEST_NAME = "cohort-manifest.json"
 MAX_MANIFEST_BYTES = 64 << 20  # a line per slide; more is not a manifest this app wrote (read as none)
 VERSION = 1
 # options that change what is found (device, threads, batch size and prefetch do not)
-RESULT_OPTIONS = ("skip_background", "threshold", "mpp", "tile_size", "precision")
 
 
 def fingerprint(slide: Path, model_sha256: str, options: DetectOptions, region, out_format: str, points_as: str) -> dict[str, Any]:
@@ -31,8 +30,8 @@ def fingerprint(slide: Path, model_sha256: str, options: DetectOptions, region, 
         size, mtime = st.st_size, st.st_mtime_ns
     except OSError:
         size, mtime = -1, -1
-    opts = {k: getattr(options, k) for k in RESULT_OPTIONS}
-    from .slide_inputs import real_path
+    opts = options.affecting_results()
+    from ..engine.slide_inputs import real_path
 
     return {
         "input": str(real_path(Path(slide))),
@@ -87,4 +86,4 @@ class CohortManifest:
             tmp.write_text(json.dumps({"version": VERSION, "slides": self.entries}, indent=1), encoding="utf-8")
 
 
-__all__ = ["CohortManifest", "MANIFEST_NAME", "fingerprint", "RESULT_OPTIONS"]
+__all__ = ["CohortManifest", "MANIFEST_NAME", "fingerprint"]

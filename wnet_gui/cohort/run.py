@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..models.card import ModelCard
-from .cohort_manifest import CohortManifest, fingerprint
-from .detect import DetectOptions, detect_slide
-from .slide_inputs import SlideInput, output_names
-from .tiling import PolygonRegion, Rect
+from .cluster import ATTEMPTS
+from .manifest import CohortManifest, fingerprint
+from ..engine.detect import DetectOptions, detect_slide
+from ..engine.slide_inputs import SlideInput, output_names
+from ..geometry import PolygonRegion, Rect
 
 SUMMARY_COLUMNS = ("slide", "status", "nuclei", "tissue_mm2", "seconds", "mpx_per_s", "worker", "error", "output")
 PROGRESS_TOPIC = "wnet-detect-progress"
-ATTEMPTS = 3  # a slide that fails this many times is reported failed; the others go on
 
 
 @dataclass
@@ -49,6 +49,7 @@ class SlideOutcome:
     worker: str = ""
     error: str = ""
     output: str = ""
+    points: Any = field(default=None, repr=False)  # (centres, scores, types) when the caller asked to keep them
 
     def row(self) -> dict[str, Any]:
         return {"slide": self.slide, "status": self.status, "nuclei": self.nuclei, "tissue_mm2": f"{self.tissue_mm2:.3f}",
@@ -118,6 +119,7 @@ class SlideTask:
     points_as: str = "detections"
     key: str = ""
     classifier: Any = None  # a taught classifier card (classify.card.ClassifierCard): arrays, picklable
+    keep_points: bool = False  # hand the points back to the driver too (a project merges them into its slides)
 
 
 # --- on the worker -------------------------------------------------------------------------
@@ -128,8 +130,8 @@ _predictors_lock = threading.Lock()
 
 def _predictor(card: ModelCard, options: DetectOptions):
     """The worker's loaded model for this card (loaded once, then reused for every slide)."""
-    from .device import select_device
-    from .predict import DensityPredictor
+    from ..engine.device import select_device
+    from ..engine.predict import DensityPredictor
 
     key = (card.sha256, options.device, options.precision)
     with _predictors_lock:
@@ -198,20 +200,24 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
                        on_tile=on_tile, points_as=task.points_as, predictor=_predictor(task.card, options), classifier=task.classifier)
     if worker is not None and run.tiles_done - run.tiles_skipped > last[1]:
         worker.log_event(PROGRESS_TOPIC, {"key": task.key, "tiles": run.tiles_done - run.tiles_skipped - last[1]})
-    return {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "mpp": run.mpp, "seconds": time.monotonic() - start,
-            "tiles": run.tiles_done - run.tiles_skipped, "worker": name, "threads": options.threads}
+    result = {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "mpp": run.mpp, "seconds": time.monotonic() - start,
+              "tiles": run.tiles_done - run.tiles_skipped, "worker": name, "threads": options.threads}
+    if task.keep_points:
+        result["points"] = (run.centres, run.scores, run.types)
+    return result
 
 
 # --- on the driver -------------------------------------------------------------------------
 
 def plan(slides: list[SlideInput], out_dir: Path, card: ModelCard, options: DetectOptions, region=None,
-         out_format: str = "geojson", points_as: str = "detections", classifier=None) -> list[SlideTask]:
+         out_format: str = "geojson", points_as: str = "detections", classifier=None, keep_points: bool = False) -> list[SlideTask]:
     suffix = {"csv": ".csv", "tsv": ".tsv"}.get(out_format, ".geojson")
     names = output_names([s.path for s in slides], suffix)
     tasks = []
     for i, (s, name) in enumerate(zip(slides, names)):
         opts = options if s.mpp is None else dataclasses.replace(options, mpp=s.mpp)
-        tasks.append(SlideTask(s.path, out_dir / name, card, opts, region, out_format, points_as, key=f"wnet-detect-{i}-{name}", classifier=classifier))
+        tasks.append(SlideTask(s.path, out_dir / name, card, opts, region, out_format, points_as, key=f"wnet-detect-{i}-{name}",
+                               classifier=classifier, keep_points=keep_points))
     return tasks
 
 
@@ -220,7 +226,7 @@ def _outcome(task: SlideTask, result: dict[str, Any]) -> SlideOutcome:
     mm2 = result["area_px"] * mpp * mpp / 1e6 if mpp else float("nan")
     seconds = result["seconds"]
     return SlideOutcome(str(task.slide), "done", result["nuclei"], mm2, seconds,
-                        result["area_px"] / 1e6 / seconds if seconds > 0 else 0.0, result["worker"], "", str(task.output))
+                        result["area_px"] / 1e6 / seconds if seconds > 0 else 0.0, result["worker"], "", str(task.output), result.get("points"))
 
 
 def _message(exc: BaseException) -> str:
@@ -248,6 +254,7 @@ def run_cohort(
     threads_per_worker: int | None = None,
     progress: Callable[[Progress, SlideOutcome | None], None] | None = None,
     classifier=None,
+    keep_points: bool = False,
 ) -> CohortSummary:
     """Detect nuclei in every slide, one output per slide in ``out_dir``; return the summary
     (also written as ``out_dir/summary.csv``).
@@ -257,12 +264,14 @@ def run_cohort(
     another in this process (no Dask at all: the plain loop). Slides whose output and manifest
     entry match (input size and mtime, model sha256, options) are skipped unless ``overwrite``.
     On KeyboardInterrupt the running tasks are cancelled, the books written, and it re-raises.
-    With a taught ``classifier`` every slide's nuclei are classed in its detection pass."""
+    With a taught ``classifier`` every slide's nuclei are classed in its detection pass. With
+    ``keep_points`` each slide done hands its (centres, scores, types) back in its outcome, for a
+    caller that merges them (a project) rather than reading the files again."""
     options = options or DetectOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     slides = [p if isinstance(p, SlideInput) else SlideInput(Path(p)) for p in paths]
-    tasks = plan(slides, out_dir, card, options, region, out_format, points_as, classifier)
+    tasks = plan(slides, out_dir, card, options, region, out_format, points_as, classifier, keep_points)
     manifest = CohortManifest.load(out_dir)
     summary = CohortSummary()
     state = Progress(total=len(tasks))
