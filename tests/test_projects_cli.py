@@ -118,13 +118,14 @@ def test_reading_a_projects_annotations_skips_a_bad_snapshot_and_moves_nothing(t
 
 
 def test_options_a_project_cannot_honour_are_refused_not_ignored(tmp_path, sample_tiff, monkeypatch, capsys):
-    """`wnet detect PROJECT --mpp/--roi/--format/--points-as` once ran and silently ignored them."""
+    """`wnet detect PROJECT --mpp/--roi/--format/--points-as/-o` once ran and silently ignored them."""
     monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
     study = tmp_path / "study"
     study.mkdir()
     shutil.copy(sample_tiff, study / "a.tif")
     Project.open(study).save()
-    for extra in (["--mpp", "0.5"], ["--roi", "0,0,100,100"], ["--format", "csv"], ["--points-as", "annotations"]):
+    for extra in (["--mpp", "0.5"], ["--roi", "0,0,100,100"], ["--format", "csv"], ["--points-as", "annotations"], ["-o", str(tmp_path / "x")]):
         assert main(["detect", str(study), "--device", "cpu", *extra]) == 2, extra
-        assert f"{extra[0]} apply to slides and files, not to a project" in capsys.readouterr().err
+        flag = "-o/--output" if extra[0] == "-o" else extra[0]
+        assert f"{flag} apply to slides and files, not to a project" in capsys.readouterr().err
     assert [e.state for e in Project.open(study).slides] == ["new"]  # nothing ran

@@ -16,7 +16,8 @@ from wnet_gui.annotations import read_geojson
 from wnet_gui.classify.card import ClassifierCard, ClassifierError
 from wnet_gui.classify.teach import LabelledSlide, teach
 from wnet_gui.cli.main import main
-from wnet_gui.engine.detect import CONFIDENCE, DetectOptions, detect_slide
+from wnet_gui.annotations.geojson_export import CONFIDENCE
+from wnet_gui.engine.detect import DetectOptions, detect_slide
 from wnet_gui.models.zoo import resolve_card
 
 CONSEP = Path(__file__).resolve().parents[2] / "shared" / "data" / "consep"
@@ -194,3 +195,33 @@ def test_a_folder_is_classed_slide_by_slide_and_a_new_classifier_redoes_it(taugh
     card.save(other)
     assert main([*args[:5], str(other), *args[6:]]) == 0
     assert "2 skipped" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("on_dask", [False, True])
+def test_a_project_is_classed_and_hand_set_classes_stay(taught, tmp_path, monkeypatch, on_dask):
+    """`wnet detect PROJECT --classifier` (in process and on a local Dask cluster): the model's
+    points get the taught classes in the classifier's colours, each with its confidence; a
+    nucleus whose class was set by hand keeps it."""
+    from wnet_gui.projects import Project, load_annotations, save_annotations
+
+    path, _, _ = taught
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    study = tmp_path / "study"
+    study.mkdir()
+    shutil.copy(SAMPLE_TIFF_2, study / "b.tif")
+    Project.open(study).save()
+    store = load_annotations(study / "b.tif")
+    hand = store.add(40.0, 40.0, cls="mitosis")
+    save_annotations(study / "b.tif", store)
+    extra = ["--workers", "1"] if on_dask else []
+    assert main(["detect", str(study), "--model", "fast", "--classifier", str(path), "--device", "cpu", *extra]) == 0
+    store = load_annotations(study / "b.tif")
+    ids = store.ids()
+    model = ids[store.source_of(ids) == "fast"]
+    names = [store.classes.names[c] for c in store.columns()["cls"]]
+    by_id = dict(zip(ids.tolist(), names))
+    assert len(model) > 50 and {by_id[int(i)] for i in model} <= {"dense", "pale"} and len({by_id[int(i)] for i in model}) == 2
+    assert by_id[hand] == "mitosis"
+    confidences = [store.extras[int(i)]["measurements"][CONFIDENCE] for i in model]
+    assert min(confidences) >= 0.5 - 1e-6 and max(confidences) <= 1.0  # the probability of the class given, of two
+    assert store.class_colors["dense"] == (10, 20, 30)

@@ -54,3 +54,27 @@ def test_wnet_detect_tta(tmp_path, sample_tiff):
     plain, tta = (json.loads((tmp_path / n).read_text())["features"] for n in ("plain.geojson", "tta.geojson"))
     assert 0.8 * len(plain) < len(tta) < 1.2 * len(plain)
     assert {f["id"] for f in plain}.isdisjoint(f["id"] for f in tta)  # another run, other ids
+
+
+def test_a_flip_averaging_predictor_keeps_averaging_through_the_engine(sample_tiff):
+    """What `benchmark-accuracy --tta` and the training validation hand the engine: a predictor
+    that averages flips, with the default options (tta off) — the run must still average."""
+    from wnet_gui.engine.detect import run_detection
+    from wnet_gui.slides import open_slide
+
+    card = resolve_card("fast")
+    plain = DensityPredictor.from_card(card, "cpu", "fp32")
+    seen = []
+    original = DensityPredictor._forward_once
+
+    def counting(self, x, levels):
+        seen.append(self.tta)
+        return original(self, x, levels)
+
+    DensityPredictor._forward_once = counting
+    try:
+        with open_slide(sample_tiff) as slide:
+            run_detection(slide, card, options=DetectOptions(device="cpu", skip_background=False), predictor=plain.with_tta(True))
+    finally:
+        DensityPredictor._forward_once = original
+    assert seen and all(seen) and len(seen) % 4 == 0  # four passes a batch, all on the averaging predictor

@@ -58,6 +58,7 @@ def _ring(polygon: np.ndarray) -> list[list[float]]:
 
 
 CENTRE_X, CENTRE_Y = "Centre X px", "Centre Y px"  # a masked nucleus's detected centre, level-0 pixels
+CONFIDENCE = "Class confidence"  # a taught classifier's probability for the class it gave
 
 
 def _measurements(score: float, extra: dict | None, centre: tuple[float, float] | None) -> list[dict[str, Any]] | None:

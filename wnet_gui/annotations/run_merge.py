@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .geojson_export import CONFIDENCE
 from .store import IMPORTED, MANUAL, NucleusStore
 
 KEPT_SOURCES = (MANUAL, IMPORTED)
@@ -36,15 +37,18 @@ def outside_reviewed(store: NucleusStore, centres: np.ndarray) -> np.ndarray:
 
 
 def merge_run(store: NucleusStore, source: str, centres: np.ndarray, scores: np.ndarray, types: list | None = None,
-              region_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              region_ids: np.ndarray | None = None, confidences: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A finished run's points into ``store``: the replaceable points among ``region_ids``
     (default: every point, a whole-slide run) removed, the run's points outside reviewed
-    regions added. Returns (removed ids, added ids)."""
+    regions added, with a taught classifier's ``confidences`` as a measurement QuPath keeps.
+    Returns (removed ids, added ids)."""
     gone = replaceable(store, store.ids() if region_ids is None else region_ids)
     if len(gone):
         store.remove(gone)
     centres = np.asarray(centres, np.float64).reshape(-1, 2)
     keep = outside_reviewed(store, centres)
     types = None if types is None else [t for t, k in zip(types, keep) if k]
-    added = store.add_many(centres[keep, 0], centres[keep, 1], source=source, scores=np.asarray(scores)[keep], classes=types)
-    return gone, np.asarray(added, np.int64)
+    added = np.asarray(store.add_many(centres[keep, 0], centres[keep, 1], source=source, scores=np.asarray(scores)[keep], classes=types), np.int64)
+    if confidences is not None:
+        store.extras.update({int(i): {"measurements": {CONFIDENCE: round(float(c), 4)}} for i, c in zip(added, np.asarray(confidences)[keep])})
+    return gone, added

@@ -42,6 +42,18 @@ def detect_options(args: argparse.Namespace):
                          skip_background=not args.no_tissue_detection, threads=args.threads, precision=args.precision, tta=args.tta)
 
 
+def classifier_for(args: argparse.Namespace, card):
+    """The taught classifier of ``--classifier`` (None without it), checked against the detector it reads."""
+    if not getattr(args, "classifier", None):
+        return None
+    from ..classify.card import resolve_classifier
+    from ..classify.teach import check_detector
+
+    classifier = resolve_classifier(args.classifier)
+    check_detector(classifier, card)
+    return classifier
+
+
 def cluster_client(args: argparse.Namespace):
     """(client, jobs, where) for ``--cluster`` or ``--scheduler tcp://|tls://|ucx://`` — the same
     for a folder of slides and for a project; (None, None, "") when neither is asked for."""

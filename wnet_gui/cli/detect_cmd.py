@@ -18,7 +18,7 @@ from ..engine.slide_inputs import expand_inputs
 from ..geometry import PolygonRegion, Rect
 from ..models.zoo import resolve_card
 from ..slides import SlideError
-from .arguments import cluster_client, detect_options
+from .arguments import classifier_for, cluster_client, detect_options
 from .hints import printable, with_hint
 
 
@@ -38,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from .project_cmd import detect as detect_project, is_project
 
     if len(args.inputs) == 1 and is_project(args.inputs[0]):
-        if getattr(args, "classifier", None):
-            raise ValueError("--classifier classes one slide or tile at a time in this version, not a project")
         return detect_project(args)
     if not args.output:
         raise ValueError("give -o/--output (a file for one slide, a folder for several)")
@@ -51,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     region = parse_region(args.roi) if args.roi else None
     output = Path(args.output)
     many = len(slides) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
-    classifier = _classifier(args, card)
+    classifier = classifier_for(args, card)
     if many:
         return _run_many(args, slides, card, options, region, output, classifier)
     slide = slides[0]
@@ -60,18 +58,6 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; give --overwrite to replace it")
     return _run_one(slide.path, card, output, region, options, args, classifier)
-
-
-def _classifier(args, card):
-    """The taught classifier of ``--classifier``, checked against the detector it reads."""
-    if not getattr(args, "classifier", None):
-        return None
-    from ..classify.card import resolve_classifier
-    from ..classify.teach import check_detector
-
-    classifier = resolve_classifier(args.classifier)
-    check_detector(classifier, card)
-    return classifier
 
 
 def _run_one(slide_path: Path, card, out: Path, region, options: DetectOptions, args, classifier=None) -> int:

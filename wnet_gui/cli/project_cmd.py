@@ -28,16 +28,19 @@ def detect(args: argparse.Namespace) -> int:
     from ..cohort.cluster import is_address
     from ..models.zoo import resolve_card
     from ..projects import detect_pending
-    from .arguments import detect_options
+    from .arguments import classifier_for, detect_options
 
     project = _open(args.inputs[0])
-    ignored = [flag for flag, value in (("--mpp", args.mpp), ("--roi", args.roi), ("--format", args.format != "geojson" and args.format),
+    ignored = [flag for flag, value in (("-o/--output", args.output), ("--mpp", args.mpp), ("--roi", args.roi),
+                                        ("--format", args.format != "geojson" and args.format),
                                         ("--points-as", args.points_as != "detections" and args.points_as)) if value]
     if ignored:  # a project keeps each slide's scale and results itself: say so rather than ignore them
-        raise ValueError(f"{', '.join(ignored)} apply to slides and files, not to a project: state a project slide's scale in the app "
-                         "(Set µm/px…) or in its entry, and choose shapes when exporting (wnet export PROJECT --points-as …)")
+        raise ValueError(f"{', '.join(ignored)} apply to slides and files, not to a project: its slides keep their results with "
+                         "their annotations and their scale in their entries (the app's Set µm/px…); write files and choose shapes "
+                         "with wnet export PROJECT -o OUT/ --points-as …")
     card = resolve_card(args.model)
     options = detect_options(args)
+    classifier = classifier_for(args, card)
     on_cluster = bool(args.cluster) or is_address(args.scheduler) or bool(args.workers)
     if on_cluster:  # the project's new slides as a cohort on Dask, then merged into each slide's annotations
         from ..cohort.cluster import local_cluster
@@ -47,7 +50,7 @@ def detect(args: argparse.Namespace) -> int:
         client, jobs, _ = cluster_client(args)
         owned = local_cluster(args.workers, args.threads_per_worker) if client is None else None
         try:
-            failures = detect_on_cluster(project, card, options, client or owned.client, redo=args.overwrite)
+            failures = detect_on_cluster(project, card, options, client or owned.client, redo=args.overwrite, classifier=classifier)
         finally:
             if owned is not None:
                 owned.close()
@@ -56,7 +59,7 @@ def detect(args: argparse.Namespace) -> int:
             if jobs is not None:
                 jobs.close()
     else:
-        failures = detect_pending(project, card, options, _progress, redo=args.overwrite)
+        failures = detect_pending(project, card, options, _progress, redo=args.overwrite, classifier=classifier)
     counts = project.counts()
     print(f"{project.file}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     from .hints import printable, with_hint

@@ -49,7 +49,7 @@ class SlideOutcome:
     worker: str = ""
     error: str = ""
     output: str = ""
-    points: Any = field(default=None, repr=False)  # (centres, scores, types) when the caller asked to keep them
+    points: Any = field(default=None, repr=False)  # (centres, scores, types, confidences) when the caller asked to keep them
 
     def row(self) -> dict[str, Any]:
         return {"slide": self.slide, "status": self.status, "nuclei": self.nuclei, "tissue_mm2": f"{self.tissue_mm2:.3f}",
@@ -203,7 +203,7 @@ def run_slide_task(task: SlideTask) -> dict[str, Any]:
     result = {"nuclei": int(len(run.centres)), "area_px": float(run.area_px), "mpp": run.mpp, "seconds": time.monotonic() - start,
               "tiles": run.tiles_done - run.tiles_skipped, "worker": name, "threads": options.threads}
     if task.keep_points:
-        result["points"] = (run.centres, run.scores, run.types)
+        result["points"] = (run.centres, run.scores, run.types, run.confidences)
     return result
 
 
@@ -265,7 +265,7 @@ def run_cohort(
     entry match (input size and mtime, model sha256, options) are skipped unless ``overwrite``.
     On KeyboardInterrupt the running tasks are cancelled, the books written, and it re-raises.
     With a taught ``classifier`` every slide's nuclei are classed in its detection pass. With
-    ``keep_points`` each slide done hands its (centres, scores, types) back in its outcome, for a
+    ``keep_points`` each slide done hands its (centres, scores, types, confidences) back in its outcome, for a
     caller that merges them (a project) rather than reading the files again."""
     options = options or DetectOptions()
     out_dir = Path(out_dir)

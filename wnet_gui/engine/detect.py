@@ -23,7 +23,7 @@ from ..models.card import ModelCard
 from ..models.card_schema import SENSITIVITY_RANGE
 from ..settings import PRECISIONS
 from ..slides import Slide, SlideError, open_slide
-from ..slides.scale import MPP_HINT, MPP_RANGE, MppUnknownError
+from ..slides.scale import MppUnknownError, out_of_range, valid_mpp
 from ..slides.tissue import UNIFORM_RANGE, TissueMask
 from .device import select_device
 from .predict import DensityPredictor
@@ -85,9 +85,9 @@ def _finite(value) -> bool:
 
 
 def check_mpp(mpp: float | None) -> None:
-    """Microns per pixel from 0.05 to 10 (None: the slide's own)."""
-    if mpp is not None and not (_finite(mpp) and MPP_RANGE[0] <= mpp <= MPP_RANGE[1]):
-        raise OptionError(f"microns per pixel must be from {MPP_RANGE[0]:g} to {MPP_RANGE[1]:g} ({MPP_HINT}), not {mpp}")
+    """Microns per pixel within ``MPP_RANGE`` (None: the slide's own)."""
+    if mpp is not None and valid_mpp(mpp) is None:
+        raise OptionError(out_of_range(mpp))
 
 
 @dataclass
@@ -225,7 +225,9 @@ def iter_detections(
         raise OptionError(f"sensitivity needs a two-stage W-Net model; {card.title} has one stage")
     if predictor is None:
         predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
-    predictor = predictor.with_sensitivity(options.sensitivity).with_tta(options.tta)
+    predictor = predictor.with_sensitivity(options.sensitivity)
+    if options.tta:  # on when asked; a predictor that already averages flips keeps doing so
+        predictor = predictor.with_tta(True)
     tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
     tiles = plan_tiles(region, downsample, tile_size, card.margin)
     total = len(tiles)
@@ -366,7 +368,6 @@ def run_detection(
     return run
 
 
-CONFIDENCE = "Class confidence"  # a taught classifier's probability for the class it gave
 
 
 def run_key(card: ModelCard, region: Rect | PolygonRegion | None, options: DetectOptions) -> tuple[str, ...]:
@@ -414,6 +415,7 @@ def detect_slide(
     if run.cancelled:
         return run
     from ..annotations.qupath import run_namespace, write_counting_tsv
+    from ..annotations.run_merge import merge_run
 
     store = NucleusStore()
     key = run_key(card, region, options) + ((f"classifier:{classifier.head_sha256()}",) if classifier is not None else ())
@@ -421,9 +423,7 @@ def detect_slide(
     store.class_colors.update({t: tuple(c) for t, c in card.type_colors.items()})
     if classifier is not None:
         store.class_colors.update(dict(zip(classifier.classes, classifier.colors)))
-    ids = store.add_many(run.centres[:, 0], run.centres[:, 1], source=card.name, scores=run.scores, classes=run.types)
-    if run.confidences is not None:  # exported as a measurement QuPath keeps
-        store.extras.update({int(i): {"measurements": {CONFIDENCE: round(float(c), 4)}} for i, c in zip(ids, run.confidences)})
+    merge_run(store, card.name, run.centres, run.scores, run.types, confidences=run.confidences)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if out_format == "csv":

@@ -34,7 +34,7 @@ class TeachTools(QObject):
     def next_uncertain(self) -> None:
         """Centre the view on the least certain nucleus the classifier classed (not yet shown,
         not set by hand) and select it: a label there teaches the classifier most."""
-        from ..engine.detect import CONFIDENCE
+        from ..annotations.geojson_export import CONFIDENCE
 
         window = self.window
         store = window.store
@@ -154,7 +154,7 @@ class TeachTools(QObject):
 
     def apply(self, ids: np.ndarray, classes: list[str], confidences: np.ndarray, card) -> None:
         """Classes and confidences to ``ids`` as one undo step."""
-        from ..engine.detect import CONFIDENCE
+        from ..annotations.geojson_export import CONFIDENCE
 
         store = self.window.store
         for name, rgb in zip(card.classes, card.colors):

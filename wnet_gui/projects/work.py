@@ -77,7 +77,8 @@ def _work_through(project: Project, wanted, skip, progress, cancel):
         progress(len(todo), len(todo), "")
 
 
-def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndarray, scores: np.ndarray, types: list | None) -> None:
+def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndarray, scores: np.ndarray, types: list | None,
+                     confidences: np.ndarray | None = None, classifier=None) -> None:
     """A model's points into a slide's annotations by the app's rule (``annotations.run_merge``:
     earlier model points replaced, hand-placed and imported points and reviewed regions kept);
     saved where the app finds them."""
@@ -87,13 +88,16 @@ def merge_detections(project: Project, entry: SlideEntry, card, centres: np.ndar
         from ..annotations.qupath import new_namespace
 
         store.namespace = new_namespace()
-    merge_run(store, card.name, centres, scores, types)
+    if classifier is not None:  # its classes in its colours, unless the slide already has colours for them
+        for name, colour in zip(classifier.classes, classifier.colors):
+            store.class_colors.setdefault(name, tuple(colour))
+    merge_run(store, card.name, centres, scores, types, confidences=confidences)
     save_annotations(path, store)
     refresh_entry(project, entry, store)
     project.update(path, state="detected" if entry.state == "new" else entry.state)
 
 
-def detect_on_cluster(project: Project, card, options, client, redo: bool = False, progress=None) -> list[tuple[str, str]]:
+def detect_on_cluster(project: Project, card, options, client, redo: bool = False, progress=None, classifier=None) -> list[tuple[str, str]]:
     """The project's new slides (all with ``redo``) as a cohort on a Dask cluster (``cohort.run``),
     each slide's points handed back in memory and merged into its annotations; returns (slide,
     error) for those that failed. The project's states say what is left, so every slide asked
@@ -104,6 +108,7 @@ def detect_on_cluster(project: Project, card, options, client, redo: bool = Fals
     todo = [e for e in project.slides if (redo or e.state == "new") and not project.missing(e)]
     results = project.file.parent / ".wnet-results"
     summary = run_cohort([SlideInput(project.absolute(e), e.mpp) for e in todo], results, card, options, client, overwrite=True, keep_points=True,
+                         classifier=classifier,
                          progress=None if progress is None else (lambda state, outcome: progress(state.done + state.failed, len(todo), "")))
     failures = []
     for entry, outcome in zip(todo, summary.outcomes):
@@ -111,8 +116,8 @@ def detect_on_cluster(project: Project, card, options, client, redo: bool = Fals
             failures.append((entry.path, outcome.error or outcome.status))
             continue
         try:
-            centres, scores, types = outcome.points
-            merge_detections(project, entry, card, centres, scores, types if card.architecture.types else None)
+            centres, scores, types, confidences = outcome.points
+            merge_detections(project, entry, card, centres, scores, types if (card.architecture.types or classifier) else None, confidences, classifier)
         except Exception as exc:
             failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
     project.save()
@@ -120,9 +125,11 @@ def detect_on_cluster(project: Project, card, options, client, redo: bool = Fals
 
 
 def detect_pending(project: Project, card, options=None, progress: Callable[[int, int, str], None] | None = None,
-                   cancel: threading.Event | None = None, redo: bool = False, skip: set[Path] | None = None) -> list[tuple[str, str]]:
+                   cancel: threading.Event | None = None, redo: bool = False, skip: set[Path] | None = None,
+                   classifier=None) -> list[tuple[str, str]]:
     """Detect every slide still 'new' (or all with ``redo``), merging the model's points into the
-    slide's annotations (hand-placed points kept); returns (slide, error) for those that failed."""
+    slide's annotations (hand-placed points kept; with a taught ``classifier`` each classed, with
+    its confidence); returns (slide, error) for those that failed."""
     from ..engine.detect import DetectOptions, run_detection
     from ..engine.predict import DensityPredictor
     from ..engine.device import select_device
@@ -138,12 +145,12 @@ def detect_pending(project: Project, card, options=None, progress: Callable[[int
             try:
                 entry.width, entry.height = slide.dimensions
                 entry.mpp = entry.mpp or slide.mpp
-                run = run_detection(slide, card, options=options, cancel=cancel, predictor=predictor)
+                run = run_detection(slide, card, options=options, cancel=cancel, predictor=predictor, classifier=classifier)
             finally:
                 slide.close()
             if run.cancelled:
                 break
-            merge_detections(project, entry, card, run.centres, run.scores, run.types)
+            merge_detections(project, entry, card, run.centres, run.scores, run.types, run.confidences, classifier)
         except Exception as exc:  # one slide never stops the project
             failures.append((entry.path, f"{type(exc).__name__}: {exc}"))
         project.save()

@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .scale import out_of_range, valid_mpp
+
 
 THUMBNAIL_CHUNK = 2048  # level pixels per side of one read while building a thumbnail (16 MiB RGBA)
 THUMBNAIL_BUDGET_PX = 256 * 2**20  # level pixels a thumbnail may decode (≈6 s on 2 cores); beyond it, sampled
@@ -92,8 +94,8 @@ class Slide(ABC):
 
     @mpp.setter
     def mpp(self, value: float | None) -> None:
-        if value is not None and not (0.01 <= value <= 100):
-            raise ValueError(f"microns per pixel {value} is not plausible (0.01..100)")
+        if value is not None and valid_mpp(value) is None:
+            raise ValueError(out_of_range(value))
         self._mpp_override = value
 
     # -- pixels ---------------------------------------------------------------------

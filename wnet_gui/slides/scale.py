@@ -21,6 +21,11 @@ class MppUnknownError(ValueError):
         return MppUnknownError, (self.slide,)
 
 
+def out_of_range(value) -> str:
+    """What to say of a µm/px outside ``MPP_RANGE`` (the CLI, the engine and the slide alike)."""
+    return f"microns per pixel must be from {MPP_RANGE[0]:g} to {MPP_RANGE[1]:g} ({MPP_HINT}), not {value}"
+
+
 def valid_mpp(value) -> float | None:
     """``value`` as µm/px when it is a finite number in ``MPP_RANGE``, else None (for values
     read from files: a project entry or an autosave may say anything)."""
@@ -30,4 +35,4 @@ def valid_mpp(value) -> float | None:
     return value if math.isfinite(value) and MPP_RANGE[0] <= value <= MPP_RANGE[1] else None
 
 
-__all__ = ["MPP_HINT", "MPP_RANGE", "MppUnknownError", "valid_mpp"]
+__all__ = ["MPP_HINT", "MPP_RANGE", "MppUnknownError", "out_of_range", "valid_mpp"]
