@@ -103,12 +103,12 @@ def test_nuclick_resume_and_export_refuse_the_payload(tmp_path, hostile, capsys)
 
 
 def test_real_checkpoints_still_load():
-    """Every checkpoint the project ships loads under the restriction."""
+    """Every checkpoint the project ships loads under the restriction (a run's last.pt, with its
+    optimiser and RNG state, is loaded the same way when tests/test_training.py resumes a run)."""
     root = Path(__file__).resolve().parents[1] / "checkpoints"
     paths = sorted(root.glob("*/*.pt"))
-    assert paths, "no checkpoints found"
-    for path in paths[:3]:  # a best.pt, a last.pt with optimizer and RNG state, …
-        assert isinstance(load_checkpoint(path), dict)
-    last = next(p for p in paths if p.name == "last.pt")
-    state = load_checkpoint(last)
-    assert {"model", "optimizer", "rng", "torch_rng"} <= state.keys() or {"model", "opt", "rng"} <= state.keys()
+    assert len(paths) == 5, paths
+    for path in paths:
+        state = load_checkpoint(path)
+        weights = state.get("model", state)  # a run's {"model": …, "best": …} or NuClick's bare state dict
+        assert len(weights) > 10 and all(hasattr(v, "shape") for v in weights.values()), path
