@@ -39,13 +39,13 @@ def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", p
 
 
 def accuracy(args: argparse.Namespace) -> int:
+    if (args.sensitivity is not None or args.tta) and args.update_card:
+        raise ValueError("--update-card stores what the cards do as they are: drop --sensitivity and --tta")
     typed = any(resolve_card(name).architecture.types for name in args.models)
     tiles = datasets.load(args.dataset, args.split, typed)
     n_truth = sum(len(t.centres) for t in tiles)
     print(f"{args.dataset} {args.split}: {len(tiles)} images, {n_truth} nuclei; pooled counts, one-to-one matching")
     print(f"{'model':28s} {'radius':>10s} {'TP':>6s} {'FP':>6s} {'FN':>6s} {'P':>6s} {'R':>6s} {'F1':>6s}")
-    if (args.sensitivity is not None or args.tta) and args.update_card:
-        raise ValueError("--update-card stores what the cards do as they are: drop --sensitivity and --tta")
     for name in args.models:
         card = resolve_card(name)
         if args.sensitivity is not None:
