@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import time
 
-import torch
 
 from wnet_gui import datasets
 from wnet_gui.detection.metrics import MATCH_RADIUS_UM
@@ -25,18 +24,6 @@ from wnet_gui.evaluation import annotated, detect_all, pooled_tally, tally_runs
 from wnet_gui.models.zoo import resolve_card
 
 THRESHOLDS = (0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05)
-
-
-def flip_averaged(forward):
-    """A forward pass that averages the density over the four flips of the input."""
-
-    def averaged(x: torch.Tensor) -> torch.Tensor:
-        total = forward(x).float()
-        for dims in ((-1,), (-2,), (-1, -2)):
-            total = total + forward(x.flip(dims)).float().flip(dims)
-        return total / 4
-
-    return averaged
 
 
 def main() -> None:
@@ -51,8 +38,7 @@ def main() -> None:
     if args.min_distance_um is not None:
         card.peaks = dataclasses.replace(card.peaks, min_distance_um=args.min_distance_um)
     predictor = DensityPredictor.from_card(card, "cpu", "auto")
-    if args.tta:
-        predictor.forward = flip_averaged(predictor.forward)
+    predictor = predictor.with_tta(args.tta)  # the four flips, as wnet detect --tta
     sets = {"crchisto": lambda a: 6.0, "monuseg": lambda a: MATCH_RADIUS_UM / a.mpp}  # CRCHisto's published 6 px
     print(f"{card.name} on {args.split}; tta={args.tta}; min distance {card.peaks.min_distance_um} µm; "
           f"CRCHisto at {args.crchisto_mpp or 'its own'} µm/px; P/R/F1 per threshold")

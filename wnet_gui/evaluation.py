@@ -82,14 +82,6 @@ def pooled_tally(tallies: Sequence[TypedTally]) -> TypedTally:
     return sum(tallies, TypedTally())
 
 
-def score(predictor, images: Sequence[Annotated], thresholds: Sequence[float] = (),
-          radius_px: Callable[[Annotated], float] | None = None) -> dict[float, TypedTally]:
-    """Pooled tally per threshold (default: the card's) of ``predictor`` over ``images``."""
-    thresholds = tuple(thresholds) or (predictor.card.peaks.threshold,)
-    runs = detect_all(predictor, images, min(thresholds))
-    return {t: pooled_tally(v) for t, v in tally_runs(runs, images, thresholds, radius_px).items()}
-
-
 def recall_by_type(tally: TypedTally) -> dict[str, float]:
     """Detection recall of each true type (a truth counts as found when matched, whatever
     type the prediction has)."""

@@ -27,10 +27,10 @@ def evaluate_card(card, tiles, device: str = "auto", dataset: str = "monuseg", p
     images = [annotated(t) for t in tiles]
     runs = detect_all(predictor, images, device=device)
     result = {}
-    for k, radius in enumerate(REPORTED_RADII[dataset]):
+    for position, radius in enumerate(REPORTED_RADII[dataset]):
         tally = pooled_tally(tally_runs(runs, images, (-1.0,), lambda a: radius.pixels(a.mpp))[-1.0])
         result[radius.label] = tally.detection.as_dict()
-        if k == 0 and any(t.types is not None for t in tiles):
+        if position == 0 and any(t.types is not None for t in tiles):
             result["recall_by_type"] = recall_by_type(tally)
             if card.architecture.types:
                 report = tally.report()

@@ -35,7 +35,8 @@ def parse_region(text: str) -> Rect | PolygonRegion:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "cluster", None) and args.dry_run:
         return _print_job_script(args)
-    from .project_cmd import detect as detect_project, is_project
+    from ..settings import is_project
+    from .project_cmd import detect as detect_project
 
     if len(args.inputs) == 1 and is_project(args.inputs[0]):
         return detect_project(args)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..settings import is_project  # noqa: F401  (detect_cmd asks here)
-
 
 def _open(where: str):
     from ..projects import Project
