@@ -71,7 +71,19 @@ def test_rerun_replaces_tile_by_tile_and_cancel_keeps_the_rest(qtbot, window, tm
     assert not window.runs.busy and window.panel.cancel_button.isEnabled() is False
 
 
-def test_cancel_frees_the_window_at_once(qtbot, window, tmp_path):
+def test_cancel_frees_the_window_at_once(qtbot, window, tmp_path, monkeypatch):
+    import time
+
+    from wnet_gui.engine import detect
+
+    real = detect.iter_detections
+
+    def slow(*args, **kwargs):  # a slow machine: on a fast one the whole slide can be done before the key arrives
+        for result in real(*args, **kwargs):
+            yield result
+            time.sleep(0.5)
+
+    monkeypatch.setattr(detect, "iter_detections", slow)
     path = write_pyramidal_tiff(tmp_path / "big.tif", np.tile(sample_mosaic(), (3, 3, 1)))
     window.open_slide(path)
     window.panel.region_combo.setCurrentIndex(window.panel.region_combo.findData("slide"))

@@ -33,6 +33,7 @@ class TrainConfig:
     type_radius_um: float = 3.0  # typed disk around each typed centre that the type loss sees
     crop: int = 256
     scale_jitter: float = 0.0  # crops resampled by up to ±this fraction (0.15: 0.87–1.15×)
+    artefacts: float = 0.0  # share of crops with synthetic pigment, dust, ink or bare glass painted where no nucleus is
     appearance: str = "light"  # image augmentation: 'light' (HED ±5 %), 'lab' (+defocus, hue, JPEG, HED ±15 %)
     batch: int = 8
     lr: float = 1e-4
@@ -65,6 +66,8 @@ class TrainConfig:
             raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
         if not 0.0 <= self.scale_jitter < 0.5:
             raise ValueError(f"scale_jitter must be in [0, 0.5), not {self.scale_jitter!r}")
+        if not 0.0 <= self.artefacts <= 1.0:
+            raise ValueError(f"artefacts must be a share in [0, 1], not {self.artefacts!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay!r}")
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..datasets.tiles import NucleiTile
 from ..detection.targets import density_map, dot_mask, type_target
+from .artefacts import free_space, paint_artefacts
 from .augment import appearance, random_crop, random_dihedral, random_scaled_crop
 
 
@@ -73,8 +74,11 @@ class CropSampler:
 
     def __init__(self, tiles: list[PreparedTile], crop: int, seed: int, stain_jitter: bool = True,
                  shares: dict[str, float] | None = None, scale_jitter: float = 0.0,
-                 appearance_level: str = "light"):
+                 appearance_level: str = "light", artefacts: float = 0.0, mpp: float = 0.25, artefact_keep_um: float = 5.0):
         self.tiles = tiles
+        self.artefacts = artefacts  # share of crops with synthetic pigment, dust, ink or glass painted in
+        self.mpp = mpp
+        self.artefact_keep_um = artefact_keep_um
         self.crop = crop
         self.scale_jitter = scale_jitter
         self.stain_jitter = stain_jitter
@@ -106,6 +110,8 @@ class CropSampler:
             arrays = random_crop(arrays, self.crop, self.rng)
         arrays = random_dihedral(arrays, self.rng)
         image = arrays[0]
+        if self.artefacts > 0 and self.rng.random() < self.artefacts:  # before the stain jitter, which then colours them too
+            image, _ = paint_artefacts(image, free_space(arrays[2], arrays[1], self.artefact_keep_um, self.mpp), self.mpp, self.rng)
         if self.stain_jitter:
             image = appearance(image, self.rng, self.appearance_level)
         return (image, arrays[1], arrays[2], has_mask) + ((arrays[3],) if with_types else ())

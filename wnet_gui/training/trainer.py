@@ -318,7 +318,7 @@ class Trainer:
     def run(self, fit_tiles: list[PreparedTile], val_tiles: list[PreparedTile], resume: bool = True) -> dict:
         cfg = self.cfg
         self.sampler = CropSampler(fit_tiles, cfg.crop, cfg.seed, shares=cfg.dataset_shares, scale_jitter=cfg.scale_jitter,
-                                   appearance_level=cfg.appearance)
+                                   appearance_level=cfg.appearance, artefacts=cfg.artefacts, mpp=cfg.mpp)
         resumed = resume and self.try_resume()
         if resumed and self.sampler_state is not None:
             self.sampler.rng.bit_generator.state = self.sampler_state
