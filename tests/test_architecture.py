@@ -144,3 +144,48 @@ def test_only_the_gui_imports_qt():
         if any(name.split(".")[0] in ("PySide6", "PyQt5", "PyQt6") for name in names):
             offenders.append(str(path.relative_to(PACKAGE)))
     assert offenders == []
+
+
+# the window's assembly: these build the features and may hold the whole window
+ASSEMBLY = {"main_window.py", "menus.py", "app.py", "context.py"}
+
+
+def window_reaches(source: str) -> list[str]:
+    """What a GUI feature module reaches beyond its narrow context: a ``window`` it holds, an
+    attribute of the context that the context does not define, or anything of ``ctx.host``
+    but being a Qt parent."""
+    from wnet_gui.gui.context import FeatureContext
+
+    allowed = {n for n in vars(FeatureContext) if not n.startswith("_")} | {"host", "store", "undo", "view", "panel", "settings",
+                                                                              "runs", "error", "slide", "closing", "exported_revision"}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and node.id == "window":
+            found.append("window")
+        elif isinstance(node, ast.Attribute) and node.attr == "window":
+            found.append(".window")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "ctx" \
+                and node.attr not in allowed:
+            found.append(f"ctx.{node.attr}")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ctx" and node.attr not in allowed:
+            found.append(f"ctx.{node.attr}")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "host":
+            found.append(f"host.{node.attr}")
+    return found
+
+
+def test_gui_features_reach_only_their_context():
+    reached = {}
+    for path in sorted((PACKAGE / "gui").glob("*.py")):
+        if path.name not in ASSEMBLY:
+            found = window_reaches(path.read_text(encoding="utf-8"))
+            if found:
+                reached[path.name] = sorted(set(found))
+    assert reached == {}
+
+
+def test_the_context_check_sees_a_reach_into_the_window():
+    assert window_reaches("self.window.detection.start()") == [".window"]
+    assert window_reaches("ctx = self.ctx\nctx.classes.sync_from_store()") == ["ctx.classes"]
+    assert window_reaches("self.ctx.host.detection.start()") == ["host.detection"]
+    assert window_reaches("QMessageBox.question(self.ctx.host, 't', 'x')\nself.ctx.store.add(1)") == []

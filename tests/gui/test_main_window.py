@@ -303,10 +303,10 @@ def test_drop_a_file_opens_it_and_it_joins_recent_files(qtbot, window, sample_co
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert window.slide is not None and window.slide.path == sample_copy
-    recent = [a.text() for a in window.recent_menu.actions()]
+    recent = [a.text() for a in window.files.recent_menu.actions()]
     assert recent[0] == str(sample_copy)
     window.open_slide(sample_copy)  # reopening does not duplicate the entry
-    assert [a.text() for a in window.recent_menu.actions()].count(str(sample_copy)) == 1
+    assert [a.text() for a in window.files.recent_menu.actions()].count(str(sample_copy)) == 1
 
 
 def test_large_export_runs_off_the_gui_thread_and_edits_go_on(qtbot, window, sample_copy, tmp_path):

@@ -143,7 +143,7 @@ def test_a_pathologist_day(qtbot, tiles, person, tmp_path):
         answered = []
         dialogs.expect(word, press_any(Yes, Ok, record=answered))
         menu_action(window, "Analysis", item).trigger()
-        qtbot.waitUntil(lambda: not tools.window.runs.busy and bool(answered), timeout=240000)
+        qtbot.waitUntil(lambda: not window.runs.busy and bool(answered), timeout=240000)
         if answered == [Yes]:  # it was better, selected, and the rest of the slide is detected again
             qtbot.waitUntil(lambda: not window.runs.busy, timeout=180000)
             assert panel.current_card().name != before and "not better" not in tools.status.text()

@@ -10,10 +10,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ..adaptation.settings import AdaptSettings
+from .context import FeatureContext
+from .detection_runs import DetectionRuns
+from .model_picker import ModelPicker
+from .review import ReviewRegions
 from .workers import Worker
 
 MIN_NUCLEI = 200  # fewer reviewed nuclei teach too little and measure nothing
@@ -26,9 +30,9 @@ def base_of(card) -> str | None:
 
 
 class AdaptationTools(QObject):
-    def __init__(self, window, review):
-        super().__init__(window)
-        self.window, self.review = window, review
+    def __init__(self, ctx: FeatureContext, review: ReviewRegions, models: ModelPicker, detection: DetectionRuns):
+        super().__init__(ctx)
+        self.ctx, self.review, self.models, self.detection = ctx, review, models, detection
         self.min_nuclei = MIN_NUCLEI
         self.settings = AdaptSettings()  # tests shrink the budget
         self.out_dir = None  # None: the user's model folder
@@ -51,26 +55,26 @@ class AdaptationTools(QObject):
         for w in (self.adapt_button, self.calibrate_button, self.revert_button, self.status):
             layout.addWidget(w)
         review.changed.connect(self.refresh)
-        window.runs.busyChanged.connect(lambda busy: self.refresh())
-        window.panel.model_combo.currentIndexChanged.connect(self.refresh)
+        ctx.runs.busyChanged.connect(lambda busy: self.refresh())
+        ctx.panel.model_combo.currentIndexChanged.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
-        window = self.window
-        n = self.review.nuclei() if window.slide is not None else 0
-        busy = window.runs.busy
-        self.adapt_button.setEnabled(window.slide is not None and n >= self.min_nuclei and not busy)
+        ctx = self.ctx
+        n = self.review.nuclei() if ctx.slide is not None else 0
+        busy = ctx.runs.busy
+        self.adapt_button.setEnabled(ctx.slide is not None and n >= self.min_nuclei and not busy)
         self.calibrate_button.setEnabled(self.adapt_button.isEnabled())
         self.calibrate_button.setToolTip(f"Choose the sensitivity and peak threshold that fit the {n:,} reviewed nuclei, in seconds; "
                                          "no weight changes. Saved as a calibrated model, selected like an adapted one")
-        card = window.panel.current_card()
+        card = ctx.panel.current_card()
         types = card.architecture.types if card is not None else ()
         self.adapt_button.setToolTip(f"Fine-tune the current model on the {n:,} reviewed nuclei (needs {self.min_nuclei:,}); "
                                      f"about {self.settings.seconds / 60:.1f} min on this computer's CPU"
                                      + (f". Its encoder and types ({', '.join(types)}) are kept; the reviewed classes are "
                                         "scored before and after" if types else ""))
         if self.last_card is None:  # after an adaptation the status keeps its before/after numbers
-            self.status.setText("" if window.slide is None else (
+            self.status.setText("" if ctx.slide is None else (
                 f"Adapting needs {self.min_nuclei:,} reviewed nuclei: {self.min_nuclei - n:,} more." if n < self.min_nuclei
                 else f"Ready: {n:,} reviewed nuclei."))
         base = base_of(card)
@@ -78,22 +82,22 @@ class AdaptationTools(QObject):
         self.revert_button.setText(f"Back to the base model ({base})" if base else "Back to the base model")
 
     def start(self, calibrate_only: bool = False) -> None:
-        window = self.window
-        card = window.panel.current_card()
-        if window.slide is None or card is None or window.runs.busy:
+        ctx = self.ctx
+        card = ctx.panel.current_card()
+        if ctx.slide is None or card is None or ctx.runs.busy:
             return
         if self.review.nuclei() < self.min_nuclei:
-            window.error("Not enough reviewed nuclei", f"Mark regions reviewed holding at least {self.min_nuclei} nuclei first.")
+            ctx.error("Not enough reviewed nuclei", f"Mark regions reviewed holding at least {self.min_nuclei} nuclei first.")
             return
-        store = window.store
+        store = ctx.store
         cols = store.columns()
         import numpy as np
 
         from ..adaptation.examples import ReviewedSlide
 
         classes = [store.classes.names[c] for c in cols["cls"]]  # reviewed classes teach a typing model its types
-        reviewed = [ReviewedSlide(window.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), window.slide.mpp, classes)]
-        token = window.runs.new_token(kind="adapt", base=card)
+        reviewed = [ReviewedSlide(ctx.slide.path, np.stack([cols["x"], cols["y"]], axis=1), list(store.reviewed), ctx.slide.mpp, classes)]
+        token = ctx.runs.new_token(kind="adapt", base=card)
         settings = dataclasses.replace(self.settings, tune="none") if calibrate_only else self.settings
         out_dir = self.out_dir
 
@@ -112,26 +116,26 @@ class AdaptationTools(QObject):
         worker.progress.connect(self._on_progress)
         self.worker = worker
         doing = "Calibrating" if calibrate_only else "Adapting"
-        window.runs.start(worker, self._on_finished, self._on_failed, f"{doing} {card.title} to the reviewed regions…")
-        window.panel.progress.setMaximum(1000)
+        ctx.runs.start(worker, self._on_finished, self._on_failed, f"{doing} {card.title} to the reviewed regions…")
+        ctx.panel.progress.setMaximum(1000)
         self.refresh()
 
     def _on_progress(self, token, progress: tuple[str, float]) -> None:
-        if not self.window.runs.current(token):
+        if not self.ctx.runs.current(token):
             return
         stage, fraction = progress
-        self.window.panel.say(stage)
-        self.window.panel.progress.setValue(int(1000 * fraction))
+        self.ctx.panel.say(stage)
+        self.ctx.panel.progress.setValue(int(1000 * fraction))
 
     def _on_finished(self, token, card) -> None:
-        window = self.window
-        if not window.runs.current(token):
+        ctx = self.ctx
+        if not ctx.runs.current(token):
             return
         result = self.result
-        base = window.runs.state["base"]
-        window.runs.end()
+        base = ctx.runs.state["base"]
+        ctx.runs.end()
         if card is None:
-            window.panel.say("Adaptation cancelled; the model is unchanged")
+            ctx.panel.say("Adaptation cancelled; the model is unchanged")
             self.refresh()
             return
         self.last_card = card
@@ -148,53 +152,50 @@ class AdaptationTools(QObject):
         if a.get("typed_pairs"):
             text += f"; type right for {b['type_accuracy']:.0%} → {a['type_accuracy']:.0%} of them"
         if not result.improved:  # the truth, and the better model stays
-            window.reload_models(base.name)  # the new card is listed; the base stays selected
+            self.models.reload(base.name)  # the new card is listed; the base stays selected
             self.status.setText(f"{what} model is not better: {text}. {base_title} stays selected; the result is saved as "
                                 f"'{card.title}' for reference.")
-            window.panel.say(f"{what} model not better; {base_title} kept")
+            ctx.panel.say(f"{what} model not better; {base_title} kept")
             self.refresh()
             if not os.environ.get("WNET_NO_PROMPT"):
-                QMessageBox.information(window, f"{what} model not better",
+                QMessageBox.information(ctx.host, f"{what} model not better",
                                         f"The {what.lower()} model did no better than {base_title} on the reviewed nuclei held back "
                                         f"to check it: {text}.\n\n{base_title} stays selected. The result is saved as "
                                         f"'{card.title}' if you want to try it anyway. Reviewing more nuclei usually helps.")
             return
-        window.reload_models(card.name)  # listed with the others, and selected
+        self.models.reload(card.name)  # listed with the others, and selected
         self.status.setText(f"{card.title}: {text}")
-        window.panel.say(f"{what} model saved and selected")
+        ctx.panel.say(f"{what} model saved and selected")
         self.refresh()
         if not os.environ.get("WNET_NO_PROMPT"):
-            answer = QMessageBox.question(window, f"Model {what.lower()}", f"{card.title}: {text}\n\nRe-run detection on the rest of the "
+            answer = QMessageBox.question(ctx.host, f"Model {what.lower()}", f"{card.title}: {text}\n\nRe-run detection on the rest of the "
                                           "slide with it? Reviewed regions keep their points.")
             if answer == QMessageBox.StandardButton.Yes:
-                window.detection.start(whole_slide=True)  # the rest of the slide: reviewed regions keep their points
+                self.detection.start(whole_slide=True)  # the rest of the slide: reviewed regions keep their points
 
     def _on_failed(self, token, message: str) -> None:
-        window = self.window
-        if not window.runs.current(token):
+        ctx = self.ctx
+        if not ctx.runs.current(token):
             return
-        window.runs.end("")
+        ctx.runs.end("")
         self.refresh()
-        window.error("Adaptation failed", f"{message}\n\nThe current model is unchanged.")
+        ctx.error("Adaptation failed", f"{message}\n\nThe current model is unchanged.")
 
     def revert(self) -> None:
-        base = base_of(self.window.panel.current_card())
+        base = base_of(self.ctx.panel.current_card())
         if base:
-            self.window.reload_models(base)
+            self.models.reload(base)
             self.refresh()
 
 
-def review_dock(window, review, adaptation) -> QDockWidget:
-    """The "Review & adapt" dock, beside the Classes dock."""
+def review_dock(host: QWidget, review: ReviewRegions, adaptation: AdaptationTools) -> QDockWidget:
+    """The "Review & adapt" dock (the window places it beside the Classes dock)."""
     widget = QWidget()
     layout = QVBoxLayout(widget)
     layout.addWidget(review.widget)
     layout.addWidget(adaptation.widget)
     layout.addStretch(1)
-    dock = QDockWidget("Review && adapt", window)
+    dock = QDockWidget("Review && adapt", host)
     dock.setObjectName("reviewDock")
     dock.setWidget(widget)
-    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-    window.tabifyDockWidget(window.classes.dock, dock)
-    window.classes.dock.raise_()
     return dock

@@ -24,9 +24,9 @@ COLUMNS = ("Key", "Class", "Shown", "Total", "In view", "In region")
 
 
 class ClassTools(QObject):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.ctx = ctx
         self.names: list[str] = []
         self.hidden: set[str] = set()
         self.table = QTableWidget(0, len(COLUMNS))
@@ -66,25 +66,24 @@ class ClassTools(QObject):
         layout.addWidget(self.set_selected_button)
         layout.addWidget(self.set_region_button)
         layout.addWidget(self.by_class)
-        self.dock = QDockWidget("Classes", window)
+        self.dock = QDockWidget("Classes", ctx.host)
         self.dock.setObjectName("classesDock")
         self.dock.setWidget(widget)
-        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
         for k in range(1, 10):
-            shortcut = QShortcut(QKeySequence(str(k)), window)
+            shortcut = QShortcut(QKeySequence(str(k)), ctx.host)
             shortcut.activated.connect(lambda k=k: self.number_key(k))
-        saved = window.settings.value("classes/list", "")
+        saved = ctx.settings.value("classes/list", "")
         try:  # the list as this app saves it is a few kB: anything far larger is not ours to load
             entries = json.loads(saved) if saved and len(saved) < (1 << 20) else [{"name": n} for n in DEFAULT_CLASSES]
         except (ValueError, RecursionError):
             entries = [{"name": n} for n in DEFAULT_CLASSES]
-        colors = window.store.class_colors
+        colors = ctx.store.class_colors
         for e in entries[:MAX_LISTED] if isinstance(entries, list) else []:
             if isinstance(e, dict) and isinstance(e.get("name"), str) and 0 < len(e["name"]) <= MAX_CLASS_NAME and e["name"] not in self.names:
                 self.names.append(e["name"])
                 if isinstance(e.get("color"), list) and len(e["color"]) == 3:
                     colors.setdefault(e["name"], tuple(int(v) for v in e["color"]))
-        window.view.active_class = lambda: self.active
+        ctx.view.active_class = lambda: self.active
         self.refresh()
         self.table.selectRow(0)
 
@@ -100,7 +99,7 @@ class ClassTools(QObject):
 
     def sync_from_store(self) -> None:
         """After opening a slide or importing: its classes join the list (its order first)."""
-        store = self.window.store
+        store = self.ctx.store
         present = set(store.classes_of(store.ids())) if len(store) else set()
         for name in list(store.class_list) + sorted(present):
             if name not in self.names and len(self.names) < MAX_LISTED and len(name) <= MAX_CLASS_NAME:
@@ -119,12 +118,12 @@ class ClassTools(QObject):
             self._by_class_auto = False
 
     def save(self) -> None:
-        colors = assign_colors(self.names, self.window.store.class_colors)
-        self.window.store.class_list = list(self.names)
-        self.window.settings.setValue("classes/list", json.dumps([{"name": n, "color": list(colors[n])} for n in self.names]))
+        colors = assign_colors(self.names, self.ctx.store.class_colors)
+        self.ctx.store.class_list = list(self.names)
+        self.ctx.settings.setValue("classes/list", json.dumps([{"name": n, "color": list(colors[n])} for n in self.names]))
 
     def refresh(self) -> None:
-        colors = assign_colors(self.names, self.window.store.class_colors)
+        colors = assign_colors(self.names, self.ctx.store.class_colors)
         active = self.active if self.names else None
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.names))
@@ -155,12 +154,12 @@ class ClassTools(QObject):
         table.setMinimumHeight(table.horizontalHeader().height() + rows * row_height + 2 * table.frameWidth() + 2)
 
     def apply_style(self) -> None:
-        store, style = self.window.store, self.window.view.style
+        store, style = self.ctx.store, self.ctx.view.style
         colors = assign_colors(self.names, store.class_colors)
         style.by_class = self.by_class.isChecked()
         style.class_colors = {store.classes.code(n): QColor(*colors[n]) for n in self.names}
         style.hidden_classes = frozenset(store.classes.code(n) for n in self.hidden)
-        self.window.view.viewport().update()
+        self.ctx.view.viewport().update()
 
     def _shown_changed(self, item: QTableWidgetItem) -> None:
         if item.column() != 2:
@@ -171,7 +170,7 @@ class ClassTools(QObject):
 
     # -- counts -------------------------------------------------------------------------------
     def counts(self, ids: np.ndarray) -> dict[str, int]:
-        store = self.window.store
+        store = self.ctx.store
         if len(ids) == 0:
             return {}
         codes = store.columns(ids)["cls"]
@@ -179,12 +178,12 @@ class ClassTools(QObject):
         return {name: int(found[code]) for code, name in enumerate(store.classes.names) if found[code]}
 
     def update_counts(self) -> None:
-        window = self.window
-        if window.slide is None:
+        ctx = self.ctx
+        if ctx.slide is None:
             return
-        total = self.counts(window.store.ids())
-        view = self.counts(window.view.ids_in_view())
-        region_ids = window.region_ids()
+        total = self.counts(ctx.store.ids())
+        view = self.counts(ctx.view.ids_in_view())
+        region_ids = ctx.region_ids()
         region = self.counts(region_ids) if region_ids is not None else None
         self.table.blockSignals(True)
         for row, name in enumerate(self.names):
@@ -199,24 +198,24 @@ class ClassTools(QObject):
         if k > len(self.names):
             return
         name = self.names[k - 1]
-        if len(self.window.view.selection):
+        if len(self.ctx.view.selection):
             self.set_class_of_selection(name)
         else:
             self.set_active(name)
-            self.window.statusBar().showMessage(f"New points will be {name}", 3000)
+            self.ctx.status(f"New points will be {name}", 3000)
 
     def set_class_of_selection(self, name: str) -> None:
-        ids = self.window.view.selection.ids()
+        ids = self.ctx.view.selection.ids()
         if len(ids):
-            self.window.undo.push(SetClassCommand(self.window.store, ids, name))
+            self.ctx.undo.push(SetClassCommand(self.ctx.store, ids, name))
             self.show_classes_if_typed({name})
 
     def set_class_in_region(self, name: str) -> None:
-        ids = self.window.region_ids()
+        ids = self.ctx.region_ids()
         if ids is None:
-            self.window.statusBar().showMessage("Draw a region first (R)", 4000)
+            self.ctx.status("Draw a region first (R)", 4000)
         elif len(ids):
-            self.window.undo.push(SetClassCommand(self.window.store, ids, name))
+            self.ctx.undo.push(SetClassCommand(self.ctx.store, ids, name))
             self.show_classes_if_typed({name})
 
     def add(self, name: str, color: tuple[int, int, int] | None = None) -> None:
@@ -224,13 +223,13 @@ class ClassTools(QObject):
         if not name or name in self.names or len(self.names) >= MAX_LISTED:
             return
         if color is not None:
-            self.window.store.class_colors[name] = color
+            self.ctx.store.class_colors[name] = color
         self.names.append(name)
         self.refresh()
         self.set_active(name)
 
     def add_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self.window, "New class", "Name:")
+        name, ok = QInputDialog.getText(self.ctx.host, "New class", "Name:")
         if ok:
             self.add(name)
 
@@ -239,31 +238,31 @@ class ClassTools(QObject):
         new = " ".join(new.split())[:MAX_CLASS_NAME]
         if not new or new in self.names or old not in self.names:
             return
-        store = self.window.store
+        store = self.ctx.store
         ids = store.ids()
         members = ids[store.columns(ids)["cls"] == store.classes.code_of(old)] if len(ids) else ids
         self.names[self.names.index(old)] = new
         if old in store.class_colors:
             store.class_colors[new] = store.class_colors[old]
         if len(members):
-            self.window.undo.push(SetClassCommand(store, members, new))
+            self.ctx.undo.push(SetClassCommand(store, members, new))
         self.refresh()
         self.set_active(new)
 
     def rename_dialog(self) -> None:
         old = self.active
-        new, ok = QInputDialog.getText(self.window, "Rename class", f"New name for {old}:", text=old)
+        new, ok = QInputDialog.getText(self.ctx.host, "Rename class", f"New name for {old}:", text=old)
         if ok:
             self.rename(old, new)
 
     def recolour(self, name: str, color: tuple[int, int, int]) -> None:
-        self.window.store.class_colors[name] = color
+        self.ctx.store.class_colors[name] = color
         self.refresh()
 
     def recolour_dialog(self) -> None:
         name = self.active
-        current = QColor(*assign_colors([name], self.window.store.class_colors)[name])
-        color = QColorDialog.getColor(current, self.window, f"Colour of {name}")
+        current = QColor(*assign_colors([name], self.ctx.store.class_colors)[name])
+        color = QColorDialog.getColor(current, self.ctx.host, f"Colour of {name}")
         if color.isValid():
             self.recolour(name, (color.red(), color.green(), color.blue()))
 

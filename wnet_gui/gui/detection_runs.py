@@ -19,7 +19,11 @@ from PySide6.QtGui import QPolygonF
 from ..annotations.run_merge import outside_reviewed, replaceable
 from ..geometry import PolygonRegion, Rect
 from ..models.errors import ModelError
+from .classes import ClassTools
 from .commands import DetectionRunCommand
+from .context import FeatureContext
+from .region_list import RegionList
+from .scale import ScaleTools
 from .workers import Worker
 
 
@@ -34,19 +38,20 @@ def format_eta(seconds: float) -> str:
 class DetectionRuns(QObject):
     finished = Signal(bool)  # cancelled
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self.runs = window.runs
+    def __init__(self, ctx: FeatureContext, regions: RegionList, scale: ScaleTools, classes: ClassTools):
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.regions, self.scale, self.classes = regions, scale, classes
+        self.runs = ctx.runs
 
     # -- region -----------------------------------------------------------------------
     def region(self, mode: str | None = None) -> Rect | PolygonRegion | None:
         """The panel's choice (or ``mode``): the drawn region (rectangle or outline), the
         view, or None for the whole slide."""
-        view, slide = self.window.view, self.window.slide
-        mode = str(self.window.panel.region_combo.currentData()) if mode is None else mode
+        view, slide = self.ctx.view, self.ctx.slide
+        mode = str(self.ctx.panel.region_combo.currentData()) if mode is None else mode
         if mode.startswith("region:"):  # imported from QuPath
-            outline = self.window.regions.outline(mode)
+            outline = self.regions.outline(mode)
             return PolygonRegion.from_array([(p.x(), p.y()) for p in outline])
         if mode == "roi" and isinstance(view.roi, QPolygonF):
             return PolygonRegion.from_array([(p.x(), p.y()) for p in view.roi])
@@ -64,17 +69,17 @@ class DetectionRuns(QObject):
     def start(self, whole_slide: bool = False) -> None:
         """Auto-detect on the panel's region, or with ``whole_slide`` on all of it (the panel's
         choice left as the user set it); reviewed regions keep their points either way."""
-        window = self.window
-        if window.slide is None:
-            window.error("No slide", "Open a slide or File › Open sample first.")
+        ctx = self.ctx
+        if ctx.slide is None:
+            ctx.error("No slide", "Open a slide or File › Open sample first.")
             return
-        if self.runs.busy or window.closing:
+        if self.runs.busy or ctx.closing:
             return
-        card = window.panel.current_card()
+        card = ctx.panel.current_card()
         if card is None:
-            window.error("No model", "No detection model is available: add a model card.")
+            ctx.error("No model", "No detection model is available: add a model card.")
             return
-        if not window.scale.ensure_known():
+        if not self.scale.ensure_known():
             return
         region = self.region("slide" if whole_slide else None)
         try:
@@ -82,12 +87,12 @@ class DetectionRuns(QObject):
             from ..engine.device import select_device
             from ..engine.predict import DensityPredictor
 
-            predictor = DensityPredictor.from_card(card, select_device(window.panel.device()))
+            predictor = DensityPredictor.from_card(card, select_device(ctx.panel.device()))
         except (ModelError, ValueError) as exc:
-            window.error("Model cannot be used", str(exc))
+            ctx.error("Model cannot be used", str(exc))
             return
-        store = window.store
-        w, h = window.slide.dimensions
+        store = ctx.store
+        w, h = ctx.slide.dimensions
         if isinstance(region, PolygonRegion):
             in_region = store.query_polygon(np.array(region.vertices) - 0.5)  # outline on pixel edges → pixel-centre coordinates
         else:
@@ -96,9 +101,9 @@ class DetectionRuns(QObject):
         candidates = replaceable(store, in_region)  # replaced as tiles finish (annotations.run_merge has the rule)
         token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
                                     start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
-        options = DetectOptions(device=window.panel.device(), threads=max(1, (os.cpu_count() or 2) - 1),
-                                sensitivity=window.panel.sensitivity_for(card))
-        slide = window.slide
+        options = DetectOptions(device=ctx.panel.device(), threads=max(1, (os.cpu_count() or 2) - 1),
+                                sensitivity=ctx.panel.sensitivity_for(card))
+        slide = ctx.slide
 
         def work(report, cancel) -> bool:
             from ..engine.detect import iter_detections
@@ -113,7 +118,7 @@ class DetectionRuns(QObject):
 
     def _replace_in(self, core: Rect) -> None:
         """Remove the run's candidates that lie in a finished tile's core."""
-        state, store = self.runs.state, self.window.store
+        state, store = self.runs.state, self.ctx.store
         if not state["candidates"]:
             return
         ids = store.query_rect(core.x, core.y, core.x1, core.y1)
@@ -134,14 +139,14 @@ class DetectionRuns(QObject):
         done, total, skipped, eta = result.done, result.total, result.skipped, result.eta
         state = self.runs.state
         self._replace_in(tile.core)
-        if len(centres) and self.window.store.reviewed:
-            keep = outside_reviewed(self.window.store, centres)
+        if len(centres) and self.ctx.store.reviewed:
+            keep = outside_reviewed(self.ctx.store, centres)
             centres, scores = centres[keep], scores[keep]
             types = None if types is None else [t for t, k in zip(types, keep) if k]
         if len(centres):
-            ids = self.window.store.add_many(centres[:, 0], centres[:, 1], source=state["card"].name, scores=scores, classes=types)
+            ids = self.ctx.store.add_many(centres[:, 0], centres[:, 1], source=state["card"].name, scores=scores, classes=types)
             state["added"].append(ids)
-        panel = self.window.panel
+        panel = self.ctx.panel
         eta_text = format_eta(eta)
         panel.say(f"{done - skipped}/{total - skipped} tissue tiles" + (f", {eta_text}" if eta_text else ""))
         panel.show_progress(done - skipped, total - skipped)
@@ -151,7 +156,7 @@ class DetectionRuns(QObject):
         state = self.runs.state
         added = np.concatenate(state["added"]) if state["added"] else np.zeros(0, np.int64)
         replaced = np.concatenate(state["replaced"]) if state["replaced"] else np.zeros(0, np.int64)
-        self.window.undo.push(DetectionRunCommand(self.window.store, replaced, added, label))
+        self.ctx.undo.push(DetectionRunCommand(self.ctx.store, replaced, added, label))
         return len(added)
 
     def _on_finished(self, token, cancelled: bool) -> None:
@@ -161,11 +166,11 @@ class DetectionRuns(QObject):
         n = self._conclude(f"Auto-detect ({state['card'].title}): {sum(len(a) for a in state['added'])} nuclei")
         if state["card"].architecture.types:  # a typing model: its types (and their colours) join the class list
             for name, rgb in state["card"].type_colors.items():
-                self.window.store.class_colors.setdefault(name, tuple(rgb))
-        self.window.classes.sync_from_store()  # typed or not, the colours follow what the slide now holds
+                self.ctx.store.class_colors.setdefault(name, tuple(rgb))
+        self.classes.sync_from_store()  # typed or not, the colours follow what the slide now holds
         self.runs.end()  # nothing more from this run
         seconds = time.monotonic() - state["start"]
-        self.window.panel.say(f"{n:,} nuclei in {seconds:.1f} s")
+        self.ctx.panel.say(f"{n:,} nuclei in {seconds:.1f} s")
         self.finished.emit(cancelled)
 
     def cancel(self) -> bool:
@@ -177,7 +182,7 @@ class DetectionRuns(QObject):
         n = self._conclude(f"Auto-detect ({state['card'].title}, cancelled): {sum(len(a) for a in state['added'])} nuclei")
         kept = len(state["candidates"])
         self.runs.detach()
-        self.window.panel.say(f"Detection cancelled: {n} new nuclei kept" + (f", {kept} earlier ones not replaced" if kept else ""))
+        self.ctx.panel.say(f"Detection cancelled: {n} new nuclei kept" + (f", {kept} earlier ones not replaced" if kept else ""))
         self.finished.emit(True)
         return True
 
@@ -186,5 +191,5 @@ class DetectionRuns(QObject):
             return
         self._conclude("Auto-detect (stopped by an error)")
         self.runs.end()
-        self.window.error("Run stopped", f"{message}\n\nPoints found so far are kept, and earlier points not yet replaced stay.")
+        self.ctx.error("Run stopped", f"{message}\n\nPoints found so far are kept, and earlier points not yet replaced stay.")
         self.finished.emit(True)

@@ -33,6 +33,7 @@ from .mouse_bindings import Tool
 from .overview import OverviewMap
 from .panel import SidePanel
 from .classes import ClassTools
+from .context import FeatureContext
 from .teach import TeachTools
 from .region_list import RegionList
 from .project_panel import ProjectPanel
@@ -64,8 +65,6 @@ class MainWindow(QMainWindow):
     errorShown = Signal(str)
     exportFinished = Signal(str, str)  # path, error ('' when written)
     importFinished = Signal(bool)  # imported
-    slideLeaving = Signal()  # before another slide replaces the current one (its view is still there)
-    slideOpened = Signal(str)  # path of the slide just opened
 
     def __init__(self):
         super().__init__()
@@ -76,10 +75,7 @@ class MainWindow(QMainWindow):
         self.settings = QSettings("wnet-annotator", "wnet-annotator")
         self.store = NucleusStore()
         self.undo = QUndoStack(self)
-        self.slide: Slide | None = None
-        self.exported_revision = 0
         self.last_error = ""
-        self.closing = False  # once set, no run starts (a pending redraw timer must not outlive the window)
 
         self.view = SlideView(self.store, self.undo, self)
         self.setCentralWidget(self.view)
@@ -108,21 +104,25 @@ class MainWindow(QMainWindow):
         for label in (self.pos_label, self.zoom_label, self.mpp_label):
             self.statusBar().addPermanentWidget(label)
 
-        # the features
+        # the features: each gets the shared context and, by name, the features it works with
         self.runs = RunSlot(self.panel, self)
-        self.detection = DetectionRuns(self)
-        self.masks = MaskRuns(self)
-        self.files = FileActions(self)
-        self.models = ModelPicker(self)
-        self.regions = RegionList(self)
-        self.classes = ClassTools(self)
-        self.review = ReviewRegions(self)
-        self.adaptation = AdaptationTools(self, self.review)
-        self.review_dock = review_dock(self, self.review, self.adaptation)
-        self.scale = ScaleTools(self)
-        self.teach = TeachTools(self)
-        self.project = ProjectPanel(self)
+        ctx = self.context = FeatureContext(self, self.store, self.undo, self.view, self.panel, self.settings, self.runs, self.error)
+        self.scale = ScaleTools(ctx)
+        self.regions = RegionList(ctx)
+        self.classes = ClassTools(ctx)
+        self.review = ReviewRegions(ctx)
+        self.detection = DetectionRuns(ctx, self.regions, self.scale, self.classes)
+        self.masks = MaskRuns(ctx, self.scale)
+        self.files = FileActions(ctx, self.open_slide, self.regions, self.review, self.classes)
+        self.models = ModelPicker(ctx, self.files)
+        self.adaptation = AdaptationTools(ctx, self.review, self.models, self.detection)
+        self.teach = TeachTools(ctx, self.classes, self.scale)
+        self.project = ProjectPanel(ctx, self.open_slide, self.files, self.scale, self.detection, self.masks, self.autosave)
         self.autosave_status = AutosaveStatus(self.statusBar(), self)
+        self._place_docks()
+        self.scale.shown.connect(self.show_scale)
+        self.regions.picked.connect(self.update_counts)
+        self.project.shown.connect(self._make_room_for_project)
         self.detection.finished.connect(self.detectionFinished)
         self.masks.finished.connect(self.masksFinished)
         self.files.importFinished.connect(self.importFinished)
@@ -146,6 +146,47 @@ class MainWindow(QMainWindow):
         self.view.tools.set_tool(Tool.PAN)
         self.warm_up = EngineWarmUp(self)
         self.warm_up.ready.connect(self.panel.add_devices)
+
+    def _place_docks(self) -> None:
+        """Classes and Review & adapt as tabs on the left; the Project dock above them once a
+        project is opened. The review dock joins its tab group after the split (re-tabifying a
+        split group left a second, stale tab bar drawn over the docks)."""
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        self.review_dock = review_dock(self, self.review, self.adaptation)
+        for dock in (self.classes.dock, self.review_dock, self.project.dock):
+            self.addDockWidget(left, dock)
+        self.removeDockWidget(self.review_dock)
+        self.splitDockWidget(self.project.dock, self.classes.dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.classes.dock, self.review_dock)
+        self.review_dock.show()
+        self.classes.dock.raise_()
+        self.project.dock.hide()
+
+    def _make_room_for_project(self) -> None:
+        dock = self.project.dock
+        self.resizeDocks([dock], [max(560, dock.width())], Qt.Orientation.Horizontal)  # every column in sight at 1400×900
+        self.resizeDocks([dock, self.classes.dock], [440, 420], Qt.Orientation.Vertical)
+
+    # ------------------------------------------------------------------ shared state, kept in the context
+    @property
+    def slide(self) -> Slide | None:
+        return self.context.slide
+
+    @slide.setter
+    def slide(self, slide: Slide | None) -> None:
+        self.context.slide = slide
+
+    @property
+    def closing(self) -> bool:
+        return self.context.closing
+
+    @property
+    def exported_revision(self) -> int:
+        return self.context.exported_revision
+
+    @exported_revision.setter
+    def exported_revision(self, revision: int) -> None:
+        self.context.exported_revision = revision
 
     # ------------------------------------------------------------------ what tests and scripts call
     @property
@@ -212,7 +253,7 @@ class MainWindow(QMainWindow):
             ask = bool(self.autosaver is None or self.autosaver.error or self.autosaver.read_only)
         if ask and not self._confirm_discard():
             return False
-        self.slideLeaving.emit()
+        self.context.slideLeaving.emit()
         try:
             slide = open_slide(path, mpp=mpp)
             slide.get_thumbnail(2048)  # the viewer's first need; cached on the slide
@@ -266,7 +307,7 @@ class MainWindow(QMainWindow):
         if self.autosaver.read_only:
             self.error("Slide open in another window", f"{self.autosaver.error}.\n\nEdits here are not autosaved; export them to keep them.")
         self.update_counts()
-        self.slideOpened.emit(str(path))
+        self.context.slideOpened.emit(str(path))
         return True
 
     def dragEnterEvent(self, event) -> None:
@@ -316,7 +357,7 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
-        self.closing = True
+        self.context.closing = True
         self.masks.stop()
         self.cancel_run()
         self.runs.wait(10000)
@@ -384,18 +425,9 @@ class MainWindow(QMainWindow):
             mag = self.view.scale
             self.zoom_label.setText(f"zoom {mag * 100:.0f} %" + (f" ({mag * 40 * 0.25 / self.slide.mpp:.1f}×)" if self.slide.mpp else ""))
 
-    def region_ids(self) -> np.ndarray | None:
-        """The nuclei inside the drawn (or chosen) region, or None without one."""
-        roi = self.view.roi
-        if self.slide is None or roi is None:
-            return None
-        if isinstance(roi, QPolygonF):
-            return self.store.query_polygon(np.array([(p.x(), p.y()) for p in roi]))
-        return self.store.query_rect(roi.left(), roi.top(), roi.right(), roi.bottom())
-
     def region_count_text(self) -> str:
         """'312 nuclei, 2,480 /mm² in 0.126 mm²' for the drawn region, or '—'."""
-        ids = self.region_ids()
+        ids = self.context.region_ids()
         if ids is None:
             return "— (draw one with R)"
         n, roi = len(ids), self.view.roi

@@ -34,14 +34,14 @@ def make_action(window, text: str, slot, shortcut=None, checkable: bool = False)
 
 def build_menus(window) -> None:
     """File, Edit, View, Image, Tools, Analysis and Help, plus the tool bar; sets
-    ``window.tool_actions``, ``window.detect_action`` and ``window.recent_menu``."""
+    ``window.tool_actions`` and ``window.detect_action``."""
     a = lambda *args, **kw: make_action(window, *args, **kw)  # noqa: E731
     menu = window.menuBar()
     file_menu = menu.addMenu("&File")
     file_menu.addAction(a("&Open slide…", window.open_dialog, QKeySequence.StandardKey.Open))
     file_menu.addAction(a("Open &project (a folder of slides)…", window.project.open_dialog, "Ctrl+Shift+O"))
     file_menu.addAction(a("Open &sample", window.open_sample))
-    window.recent_menu = file_menu.addMenu("Open &recent")
+    file_menu.addMenu(window.files.recent_menu)
     window.files.refresh_recent()
     file_menu.addSeparator()
     file_menu.addAction(a("&Import GeoJSON…", window.files.import_dialog, "Ctrl+I"))

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from ..models.card import ModelCard, ModelError
 from ..models.zoo import list_cards
+from .context import FeatureContext
+from .file_actions import FileActions
 
 DATASETS = (("monuseg_test", "MoNuSeg"), ("crchisto_test", "CRCHisto"), ("consep_test", "CoNSeP"))
 
@@ -84,32 +86,33 @@ def exact_numbers(card: ModelCard) -> str:
 
 
 class ModelPicker(QObject):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        panel = window.panel
+    def __init__(self, ctx: FeatureContext, files: FileActions):
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.files = files  # where the card dialog opens
+        panel = ctx.panel
         panel.addModelRequested.connect(self.add_model_file)
         panel.model_combo.currentIndexChanged.connect(self.describe)
 
     def reload(self, current: str | None = None) -> None:
-        settings = self.window.settings
+        settings = self.ctx.settings
         cards = list_cards()
         for path in settings.value("extra_models", [], type=list) or []:
             try:
                 cards.append(ModelCard.load(path))
             except ModelError:
                 continue
-        self.window.panel.set_cards(cards, current or settings.value("model", "fast"))
+        self.ctx.panel.set_cards(cards, current or settings.value("model", "fast"))
         self.describe()
 
     def describe(self) -> None:
-        panel = self.window.panel
+        panel = self.ctx.panel
         card = panel.current_card()
         if card is None:
             panel.model_info.setText("No model found: add a model card (JSON).")
             panel.model_info.setToolTip("")
             return
-        self.window.settings.setValue("model", card.name)
+        self.ctx.settings.setValue("model", card.name)
         panel.sensitivity.setValue(card.peaks.sensitivity)  # each model starts from its own calibrated setting
         panel.sensitivity.setEnabled(card.architecture.two_stage)
         head = f"<b>{card.title}</b> — {card.architecture.kind.upper()}, {card.mpp:g} µm/px"
@@ -118,21 +121,21 @@ class ModelPicker(QObject):
         panel.model_info.setToolTip(exact_numbers(card))
 
     def add_model_file(self) -> None:
-        window = self.window
-        path, _ = QFileDialog.getOpenFileName(window, "Add model card", window.files.folder("models"), "Model card (*.json)")
+        ctx = self.ctx
+        path, _ = QFileDialog.getOpenFileName(ctx.host, "Add model card", self.files.folder("models"), "Model card (*.json)")
         if not path:
             return
-        window.files.remember("models", path)
+        self.files.remember("models", path)
         try:
             card = ModelCard.load(path)
             card.load_model()  # verify sha256 and architecture now, not mid-run
         except ModelError as exc:
-            window.error("Model not added", str(exc))
+            ctx.error("Model not added", str(exc))
             return
         except Exception as exc:  # whatever a hostile card provokes, it stays a message
-            window.error("Model not added", f"{path}: {type(exc).__name__}: {str(exc)[:300]}")
+            ctx.error("Model not added", f"{path}: {type(exc).__name__}: {str(exc)[:300]}")
             return
-        extra = window.settings.value("extra_models", [], type=list) or []
+        extra = ctx.settings.value("extra_models", [], type=list) or []
         if path not in extra:
-            window.settings.setValue("extra_models", extra + [path])
+            ctx.settings.setValue("extra_models", extra + [path])
         self.reload(card.name)

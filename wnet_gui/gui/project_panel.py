@@ -7,6 +7,7 @@ shared with ``wnet detect PROJECT`` and ``wnet export PROJECT``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
@@ -14,9 +15,13 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..projects import STATES, Project, ProjectError, refresh_entry
+from .context import FeatureContext
+from .detection_runs import DetectionRuns
+from .file_actions import FileActions
+from .mask_runs import MaskRuns
 from .project_actions import ProjectActions
 from .project_thumbnails import THUMB, ProjectThumbnails, size_text
-from .scale import ProjectScales
+from .scale import ProjectScales, ScaleTools
 
 COLUMNS = ("", "Slide", "Size", "µm/px", "State", "Nuclei", "Per class")  # column 0 stays hidden: the thumbnail is the name's icon
 STATE_WORDS = {"new": "new", "detected": "detected", "reviewing": "being reviewed", "reviewed": "reviewed"}
@@ -37,10 +42,14 @@ class _SortItem(QTableWidgetItem):
 
 class ProjectPanel(QObject):
     changed = Signal()
+    shown = Signal()  # a project was opened and its dock shown: the window makes room for it
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx: FeatureContext, open_slide: Callable[..., bool], files: FileActions, scale: ScaleTools,
+                 detection: DetectionRuns, masks: MaskRuns, autosave: Callable[..., None]):
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.open_slide = open_slide  # the window's: leaving the current slide is its business
+        self.files, self.scale, self.detection, self.masks, self.autosave = files, scale, detection, masks, autosave
         self.project: Project | None = None
         self.thumbnails = ProjectThumbnails(self)  # loaded lazily, off the GUI thread
         self.table = QTableWidget(0, len(COLUMNS))
@@ -108,36 +117,28 @@ class ProjectPanel(QObject):
         layout.addLayout(nav)
         layout.addLayout(actions)
         layout.addWidget(self.summary)
-        self.dock = QDockWidget("Project", window)
+        self.dock = QDockWidget("Project", ctx.host)
         self.dock.setObjectName("projectDock")
         self.dock.setWidget(widget)
-        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        # the slide list on top, classes and review as tabs below it; the review dock leaves its
-        # tab group first (re-tabifying a split group left a second, stale tab bar drawn over the docks)
-        window.removeDockWidget(window.review_dock)
-        window.splitDockWidget(self.dock, window.classes.dock, Qt.Orientation.Vertical)
-        window.tabifyDockWidget(window.classes.dock, window.review_dock)
-        window.review_dock.show()
-        window.classes.dock.raise_()
-        self.dock.hide()
+        self.dock.hide()  # placed by the window; shown when a project is opened
         for key, step in ((QKeySequence.StandardKey.MoveToNextPage, +1), (QKeySequence.StandardKey.MoveToPreviousPage, -1)):
-            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut = QShortcut(QKeySequence(key), ctx.host)
             shortcut.activated.connect(lambda step=step: self.go(step))
-        window.slideLeaving.connect(self.remember_view)
-        window.slideOpened.connect(self.on_slide_opened)
+        ctx.slideLeaving.connect(self.remember_view)
+        ctx.slideOpened.connect(self.on_slide_opened)
         # bound methods, not lambdas: Qt drops the connections when this object goes, so a window
         # being torn down (its undo stack clearing) never calls into a half-deleted one
-        window.detectionFinished.connect(self._on_detected)
-        self.scales = ProjectScales(self)  # the µm/px of the project's slides (gui/scale.py)
-        window.scale.stated.connect(self.scales.on_stated)
-        window.exportFinished.connect(self._on_exported)
-        window.undo.indexChanged.connect(self._on_undo_index)
+        detection.finished.connect(self._on_detected)
+        self.scales = ProjectScales(self, scale)  # the µm/px of the project's slides (gui/scale.py)
+        scale.stated.connect(self.scales.on_stated)
+        files.exportFinished.connect(self._on_exported)
+        ctx.undo.indexChanged.connect(self._on_undo_index)
 
     # -- opening ------------------------------------------------------------------------
     def open_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of slides as a project", self.window.files.folder("projects"))
+        folder = QFileDialog.getExistingDirectory(self.ctx.host, "Open a folder of slides as a project", self.files.folder("projects"))
         if folder:
-            self.window.files.remember("projects", folder)
+            self.files.remember("projects", folder)
             self.open_project(folder)
 
     def open_project(self, where: str | Path, open_first: bool = True) -> bool:
@@ -145,15 +146,14 @@ class ProjectPanel(QObject):
             project = Project.open(where)
             project.save()
         except (ProjectError, OSError) as exc:
-            self.window.error("Cannot open project", str(exc))
+            self.ctx.error("Cannot open project", str(exc))
             return False
         self.thumbnails.stop()
         self.project = project
         self.populate()
         self.dock.show()
         self.dock.raise_()
-        self.window.resizeDocks([self.dock], [max(560, self.dock.width())], Qt.Orientation.Horizontal)  # every column in sight at 1400×900
-        self.window.resizeDocks([self.dock, self.window.classes.dock], [440, 420], Qt.Orientation.Vertical)
+        self.shown.emit()
         self.thumbnails.start()
         if open_first and project.slides:
             target = project.entry_for(project.absolute(project.slides[0])) if project.current is None else next(
@@ -172,18 +172,18 @@ class ProjectPanel(QObject):
 
     def go(self, step: int) -> bool:
         """Next/previous slide in the table's order, skipping missing ones."""
-        if self.project is None or self.window.runs.busy:
+        if self.project is None or self.ctx.runs.busy:
             return False
         order = [e for e in (self.project.entry_for(p) for p in self.entries_in_order()) if e is not None and not self.project.missing(e)]
         if not order:
             return False
-        current = self.project.entry_for(self.window.slide.path) if self.window.slide is not None else None
+        current = self.project.entry_for(self.ctx.slide.path) if self.ctx.slide is not None else None
         if current not in order:
             target = order[0] if step > 0 else order[-1]
         elif 0 <= order.index(current) + step < len(order):
             target = order[order.index(current) + step]
         else:
-            self.window.statusBar().showMessage("Last slide of the list" if step > 0 else "First slide of the list", 4000)
+            self.ctx.status("Last slide of the list" if step > 0 else "First slide of the list", 4000)
             return False
         return self.open_entry(target)
 
@@ -193,29 +193,29 @@ class ProjectPanel(QObject):
         if entry is None:
             return False
         if self.project.missing(entry):
-            self.window.error("Slide missing", f"{entry.path} is not in {self.project.folder} any more. It stays in the project; "
+            self.ctx.error("Slide missing", f"{entry.path} is not in {self.project.folder} any more. It stays in the project; "
                               "put the file back (or move the project folder with it) to open it.")
             return False
         return self.open_entry(entry)
 
     def open_entry(self, entry) -> bool:
-        return self.window.open_slide(self.project.absolute(entry), mpp=entry.mpp, ask=False)
+        return self.open_slide(self.project.absolute(entry), mpp=entry.mpp, ask=False)
 
     # -- following the window -------------------------------------------------------------
     def current_entry(self):
         """The project's entry of the slide open in the window (None: no project, no slide, or not in it)."""
-        if self.project is None or self.window.slide is None:
+        if self.project is None or self.ctx.slide is None:
             return None
-        return self.project.entry_for(self.window.slide.path)
+        return self.project.entry_for(self.ctx.slide.path)
 
     def remember_view(self) -> None:
-        window = self.window
+        ctx = self.ctx
         entry = self.current_entry()
         if entry is None:
             return
-        center = window.view.visible_scene_rect().center()
-        entry.view = {"x": round(center.x(), 1), "y": round(center.y(), 1), "scale": float(window.view.scale)}
-        refresh_entry(self.project, entry, window.store)
+        center = ctx.view.visible_scene_rect().center()
+        entry.view = {"x": round(center.x(), 1), "y": round(center.y(), 1), "scale": float(ctx.view.scale)}
+        refresh_entry(self.project, entry, ctx.store)
         self.save()
 
     def on_slide_opened(self, path: str) -> None:
@@ -224,23 +224,23 @@ class ProjectPanel(QObject):
         entry = self.project.entry_for(path)
         if entry is None:
             return
-        window = self.window
-        slide = window.slide
+        ctx = self.ctx
+        slide = ctx.slide
         entry.width, entry.height = slide.dimensions
         entry.mpp = entry.mpp or slide.mpp
         self.project.current = entry.path
-        if entry.state == "new" and len(window.store):  # points already there (an earlier run, an import)
+        if entry.state == "new" and len(ctx.store):  # points already there (an earlier run, an import)
             entry.state = "detected"
         if entry.view:  # where the pathologist left it
-            view = window.view
+            view = ctx.view
             view.scale_by(entry.view["scale"] / max(view.scale, 1e-12))
             view.centerOn(QPointF(entry.view["x"], entry.view["y"]))
-        refresh_entry(self.project, entry, window.store)
+        refresh_entry(self.project, entry, ctx.store)
         self.save()
         self.populate()
 
     def note_current(self, state: str | None = None, state_if_new: str | None = None) -> None:
-        window = self.window
+        ctx = self.ctx
         entry = self.current_entry()
         if entry is None:
             return
@@ -248,7 +248,7 @@ class ProjectPanel(QObject):
             entry.state = state
         elif state_if_new and entry.state == "new":
             entry.state = state_if_new
-        refresh_entry(self.project, entry, window.store)
+        refresh_entry(self.project, entry, ctx.store)
         self.save()
         self.populate()
 
@@ -265,20 +265,20 @@ class ProjectPanel(QObject):
             self.note_current()
 
     def _on_undo_index(self, index: int) -> None:
-        if not self.window.closing:
+        if not self.ctx.closing:
             self.note_edit()
 
     def note_edit(self) -> None:
         """A hand edit (any undoable step but a detection run, an import or drawn masks) on a slide: it is being reviewed."""
-        window = self.window
-        undo = window.undo
-        if self.project is None or window.slide is None or undo.count() == 0 or undo.index() == 0:
+        ctx = self.ctx
+        undo = ctx.undo
+        if self.project is None or ctx.slide is None or undo.count() == 0 or undo.index() == 0:
             return
         from .commands import DetectionRunCommand, SetMasksCommand
 
         if isinstance(undo.command(undo.index() - 1), (DetectionRunCommand, SetMasksCommand)):  # model runs, not a hand's review
             return
-        entry = self.project.entry_for(window.slide.path)
+        entry = self.project.entry_for(ctx.slide.path)
         if entry is not None and entry.state in ("new", "detected"):
             self.note_current(state="reviewing")
 
@@ -289,7 +289,7 @@ class ProjectPanel(QObject):
         try:
             self.project.save()
         except OSError as exc:
-            self.window.statusBar().showMessage(f"Project not saved: {exc}", 8000)
+            self.ctx.status(f"Project not saved: {exc}", 8000)
 
     # -- the table ----------------------------------------------------------------------
     def populate(self) -> None:
@@ -298,7 +298,7 @@ class ProjectPanel(QObject):
         table.setUpdatesEnabled(False)
         table.setSortingEnabled(False)
         table.setRowCount(len(project.slides))
-        current = project.entry_for(self.window.slide.path) if self.window.slide is not None else None
+        current = project.entry_for(self.ctx.slide.path) if self.ctx.slide is not None else None
         for row, e in enumerate(project.slides):
             missing = project.missing(e)
             thumb = QTableWidgetItem()

@@ -29,9 +29,9 @@ def outline_of(roi: QRectF | QPolygonF | None) -> np.ndarray | None:
 class ReviewRegions(QObject):
     changed = Signal()
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.ctx = ctx
         self.mark_button = QPushButton("Mark drawn region reviewed")
         self.mark_button.setObjectName("markReviewedButton")
         self.mark_button.setToolTip("Every nucleus inside has a point and nothing else has one (Ctrl+Shift+R). "
@@ -46,19 +46,19 @@ class ReviewRegions(QObject):
         layout.addWidget(self.mark_button)
         layout.addWidget(self.summary)
         self._count = (-1, 0)  # (store revision, reviewed nuclei)
-        window.view.foreground_painters.append(self.paint)
-        window.store.listeners.append(self._on_store)
+        ctx.view.foreground_painters.append(self.paint)
+        ctx.store.listeners.append(self._on_store)
 
     # -- model --------------------------------------------------------------------------
     def mark_drawn_region(self) -> bool:
-        window = self.window
-        outline = outline_of(window.view.roi)
-        if window.slide is None or outline is None:
-            window.statusBar().showMessage("Draw a region first (R), correct every nucleus in it, then mark it reviewed", 6000)
+        ctx = self.ctx
+        outline = outline_of(ctx.view.roi)
+        if ctx.slide is None or outline is None:
+            ctx.status("Draw a region first (R), correct every nucleus in it, then mark it reviewed", 6000)
             return False
-        window.undo.push(MarkReviewedCommand(window.store, outline))
-        n = len(window.store.reviewed_ids())
-        window.statusBar().showMessage(f"Region marked reviewed: {len(window.store.reviewed)} reviewed region(s), {n:,} nuclei", 6000)
+        ctx.undo.push(MarkReviewedCommand(ctx.store, outline))
+        n = len(ctx.store.reviewed_ids())
+        ctx.status(f"Region marked reviewed: {len(ctx.store.reviewed)} reviewed region(s), {n:,} nuclei", 6000)
         return True
 
     def add_imported(self, outlines: list[np.ndarray]) -> None:
@@ -66,19 +66,19 @@ class ReviewRegions(QObject):
         def key(o: np.ndarray) -> tuple:
             return tuple(np.round(o, 1).ravel())
 
-        known = {key(o) for o in self.window.store.reviewed}
+        known = {key(o) for o in self.ctx.store.reviewed}
         for outline in outlines:
             outline = np.asarray(outline, np.float64).reshape(-1, 2)
             if len(outline) > 3 and np.allclose(outline[0], outline[-1]):
                 outline = outline[:-1]  # GeoJSON rings repeat their first corner
             if key(outline) not in known:  # re-importing our own export does not double them
                 known.add(key(outline))
-                self.window.undo.push(MarkReviewedCommand(self.window.store, outline, "Import reviewed region"))
+                self.ctx.undo.push(MarkReviewedCommand(self.ctx.store, outline, "Import reviewed region"))
 
     def nuclei(self) -> int:
         """Nuclei in the reviewed regions, counted once per change of the store (the summary and
         the Adapt button both ask)."""
-        store = self.window.store
+        store = self.ctx.store
         if self._count[0] != store.revision:
             self._count = (store.revision, int(len(store.reviewed_ids())) if store.reviewed else 0)
         return self._count[1]
@@ -88,7 +88,7 @@ class ReviewRegions(QObject):
             self.refresh()
 
     def refresh(self) -> None:
-        store = self.window.store
+        store = self.ctx.store
         if not store.reviewed:
             self.summary.setText("No reviewed regions yet")
         else:
@@ -97,7 +97,7 @@ class ReviewRegions(QObject):
 
     # -- drawing ------------------------------------------------------------------------
     def paint(self, painter: QPainter) -> None:
-        reviewed = self.window.store.reviewed
+        reviewed = self.ctx.store.reviewed
         if not reviewed:
             return
         pen = QPen(QColor(*REVIEWED_COLOR), 3, Qt.PenStyle.SolidLine)

@@ -26,18 +26,20 @@ class ScaleTools(QObject):
 
     stated = Signal(str, float)
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    shown = Signal()  # the open slide's scale changed: whatever displays it updates
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.ctx = ctx
 
     def set_pixel_size_dialog(self) -> bool:
         """Image › Set pixel size…: state (or correct) the open slide's µm/px."""
-        slide = self.window.slide
+        slide = self.ctx.slide
         if slide is None:
-            self.window.statusBar().showMessage("Open a slide first", 4000)
+            self.ctx.status("Open a slide first", 4000)
             return False
         said = f"The file states {slide.metadata_mpp:g} µm/px." if slide.metadata_mpp else "The file does not state its scale."
-        mpp = ask_mpp(self.window, "Set pixel size", f"{slide.path.name}: {said}", slide.mpp)
+        mpp = ask_mpp(self.ctx.host, "Set pixel size", f"{slide.path.name}: {said}", slide.mpp)
         if mpp is None:
             return False
         self.apply(mpp)
@@ -45,10 +47,10 @@ class ScaleTools(QObject):
 
     def ensure_known(self) -> bool:
         """Before a run that needs the scale: asked of the user when the slide states none."""
-        slide = self.window.slide
+        slide = self.ctx.slide
         if slide.mpp is not None:
             return True
-        mpp = ask_mpp(self.window, "Set pixel size", f"{slide.path.name} does not state its scale.", None)
+        mpp = ask_mpp(self.ctx.host, "Set pixel size", f"{slide.path.name} does not state its scale.", None)
         if mpp is None:
             return False
         self.apply(mpp)
@@ -56,13 +58,13 @@ class ScaleTools(QObject):
 
     def apply(self, mpp: float) -> None:
         """The open slide takes ``mpp``; kept with its annotations and told to the project."""
-        window = self.window
-        window.slide.mpp = mpp
-        window.store.set_stated_mpp(mpp)  # autosaved with the slide's points
-        window.show_scale()
-        window.view.viewport().update()  # the scale bar
-        self.stated.emit(str(window.slide.path), float(mpp))
-        window.statusBar().showMessage(f"{window.slide.path.name}: {mpp:g} µm/px", 5000)
+        ctx = self.ctx
+        ctx.slide.mpp = mpp
+        ctx.store.set_stated_mpp(mpp)  # autosaved with the slide's points
+        self.shown.emit()
+        ctx.view.viewport().update()  # the scale bar
+        self.stated.emit(str(ctx.slide.path), float(mpp))
+        ctx.status(f"{ctx.slide.path.name}: {mpp:g} µm/px", 5000)
 
 
 
@@ -70,9 +72,10 @@ class ProjectScales:
     """The µm/px of a project's slides: set for the selected rows, asked once before a project
     run for every slide that states none, and kept in step with what is stated for the open one."""
 
-    def __init__(self, panel):
+    def __init__(self, panel, scale: ScaleTools):
         self.panel = panel
-        self.window = panel.window
+        self.ctx = panel.ctx
+        self.scale = scale
 
     def selected_entries(self) -> list:
         table, project = self.panel.table, self.panel.project
@@ -86,9 +89,9 @@ class ProjectScales:
             return False
         entries = self.selected_entries() or [e for e in [self.panel.current_entry()] if e is not None]
         if not entries:
-            self.window.statusBar().showMessage("Select the slides in the list first", 4000)
+            self.ctx.status("Select the slides in the list first", 4000)
             return False
-        mpp = ask_mpp(self.window, "Set pixel size", f"{len(entries)} slide(s): {_names(entries)}.", entries[0].mpp)
+        mpp = ask_mpp(self.ctx.host, "Set pixel size", f"{len(entries)} slide(s): {_names(entries)}.", entries[0].mpp)
         if mpp is None:
             return False
         self.state(entries, mpp)
@@ -99,7 +102,7 @@ class ProjectScales:
         for entry in entries:
             entry.mpp = mpp
             if entry is current:
-                self.window.scale.apply(mpp)  # the open slide: also in its annotations, at once
+                self.scale.apply(mpp)  # the open slide: also in its annotations, at once
         self.panel.save()
         self.panel.populate()
 
@@ -121,7 +124,7 @@ class ProjectScales:
                     unknown.append(entry)
         if not unknown:
             return True
-        mpp = ask_mpp(self.window, "Set pixel size", f"{len(unknown)} slide(s) do not state their scale: {_names(unknown)}.", None)
+        mpp = ask_mpp(self.ctx.host, "Set pixel size", f"{len(unknown)} slide(s) do not state their scale: {_names(unknown)}.", None)
         if mpp is None:
             return False
         self.state(unknown, mpp)
@@ -135,7 +138,7 @@ class ProjectScales:
         entry = project.entry_for(path) if project is not None else None
         if entry is not None and entry.mpp != mpp:
             entry.mpp = mpp
-            refresh_entry(project, entry, self.window.store)
+            refresh_entry(project, entry, self.ctx.store)
             self.panel.save()
             self.panel.populate()
 

@@ -11,13 +11,17 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton
 
+from .classes import ClassTools
 from .commands import UpdateNucleiCommand
+from .context import FeatureContext
+from .scale import ScaleTools
 
 
 class TeachTools(QObject):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctx: FeatureContext, classes: ClassTools, scale: ScaleTools):
+        super().__init__(ctx)
+        self.ctx = ctx
+        self.classes, self.scale = classes, scale
         self.button = QPushButton("Train classifier")
         self.button.setObjectName("trainClassifier")
         self.button.setToolTip("Learn your classes from the nuclei whose class you set by hand (keys 1–9), then class the others")
@@ -26,8 +30,8 @@ class TeachTools(QObject):
         row = QHBoxLayout()  # one row: the Classes dock shares its height with the Review tab
         row.addWidget(self.button)
         row.addWidget(self.status, 1)
-        window.classes.layout.addLayout(row)
-        window.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
+        classes.layout.addLayout(row)
+        ctx.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
         self.last_card = None
         self._visited: set[int] = set()  # nuclei Next uncertain showed since the last training
 
@@ -36,8 +40,8 @@ class TeachTools(QObject):
         not set by hand) and select it: a label there teaches the classifier most."""
         from ..annotations.geojson_export import CONFIDENCE
 
-        window = self.window
-        store = window.store
+        ctx = self.ctx
+        store = ctx.store
         best, best_p = None, 2.0
         for nid, extra in store.extras.items():
             p = ((extra or {}).get("measurements") or {}).get(CONFIDENCE)
@@ -46,25 +50,25 @@ class TeachTools(QObject):
             if p < best_p:
                 best, best_p = nid, p
         if best is None:
-            window.statusBar().showMessage("No classed nucleus left to check: train the classifier (Classes dock) first", 6000)
+            ctx.status("No classed nucleus left to check: train the classifier (Classes dock) first", 6000)
             return
         self._visited.add(best)
         from PySide6.QtCore import QPointF
 
         x, y = store.coordinates([best])[0]
-        window.view.centerOn(QPointF(x, y))
-        window.view.selection.set([best])
-        window.statusBar().showMessage(f"Least certain: {store.get(best).cls} at {best_p:.0%} — press its class's number to set it, "
+        ctx.view.centerOn(QPointF(x, y))
+        ctx.view.selection.set([best])
+        ctx.status(f"Least certain: {store.get(best).cls} at {best_p:.0%} — press its class's number to set it, "
                                        "U for the next", 8000)
 
     def train(self) -> None:
-        window = self.window
-        store, slide = window.store, window.slide
+        ctx = self.ctx
+        store, slide = ctx.store, ctx.slide
         if slide is None:
-            window.error("Train classifier", "Open a slide first.")
+            ctx.error("Train classifier", "Open a slide first.")
             return
-        if window.runs.busy:
-            window.statusBar().showMessage("Wait for the current run to finish (or cancel it) first", 5000)
+        if ctx.runs.busy:
+            ctx.status("Wait for the current run to finish (or cancel it) first", 5000)
             return
         ids = store.ids()
         by_hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)
@@ -74,14 +78,14 @@ class TeachTools(QObject):
         counts = {c: names.count(c) for c in dict.fromkeys(names)}
         if len([c for c, n in counts.items() if n >= MIN_PER_CLASS]) < 2:
             have = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "none yet"
-            window.error("Train classifier", f"Set the class of at least {MIN_PER_CLASS} nuclei of each of two classes by hand first "
+            ctx.error("Train classifier", f"Set the class of at least {MIN_PER_CLASS} nuclei of each of two classes by hand first "
                                              f"(select them and press the class's number, 1–9). Set by hand so far: {have}.")
             return
-        detector = window.panel.current_card()
+        detector = ctx.panel.current_card()
         if detector is None or detector.architecture.kind != "wnet":
-            window.error("Train classifier", "Choose a W-Net model (fast, accurate, typed or one of yours): a classifier reads its features.")
+            ctx.error("Train classifier", "Choose a W-Net model (fast, accurate, typed or one of yours): a classifier reads its features.")
             return
-        if not window.scale.ensure_known():
+        if not self.scale.ensure_known():
             return
         from ..engine.detect import DetectOptions
         from .workers import Worker
@@ -89,8 +93,8 @@ class TeachTools(QObject):
         order = np.concatenate([ids[by_hand], ids[~by_hand]])
         labelled = np.zeros(len(order), bool)
         labelled[: int(by_hand.sum())] = True
-        options = DetectOptions(device=window.panel.device(), mpp=slide.mpp)
-        token = window.runs.new_token(kind="teach", others=ids[~by_hand], path=slide.path)
+        options = DetectOptions(device=ctx.panel.device(), mpp=slide.mpp)
+        token = ctx.runs.new_token(kind="teach", others=ids[~by_hand], path=slide.path)
         xy, colors, name = store.coordinates(order), {c: store.class_colors[c] for c in counts if c in store.class_colors}, f"{slide.path.stem} classes"
 
         def work(report, cancel):
@@ -109,20 +113,20 @@ class TeachTools(QObject):
 
         worker = Worker(token, work, plain=(ValueError,))  # too few labels, no tissue: said plainly
         self.status.setText("")
-        window.runs.start(worker, self._taught, self._failed, f"Teaching {len(counts)} classes from {int(by_hand.sum())} nuclei…")
+        ctx.runs.start(worker, self._taught, self._failed, f"Teaching {len(counts)} classes from {int(by_hand.sum())} nuclei…")
 
     def _failed(self, token, message: str) -> None:
-        if not self.window.runs.current(token):
+        if not self.ctx.runs.current(token):
             return
-        self.window.runs.end("")
-        self.window.error("Train classifier", message)
+        self.ctx.runs.end("")
+        self.ctx.error("Train classifier", message)
 
     def _taught(self, token, result) -> None:
-        window = self.window
-        if not window.runs.current(token):
+        ctx = self.ctx
+        if not ctx.runs.current(token):
             return
-        others = window.runs.state["others"]
-        window.runs.end("")
+        others = ctx.runs.state["others"]
+        ctx.runs.end("")
         if result is None:  # cancelled
             return
         card, classes, confidences = result
@@ -131,14 +135,14 @@ class TeachTools(QObject):
         self._visited.clear()
         self.last_card = card
         try:
-            card.save(classifiers_dir() / f"{window.slide.path.stem}-classes.json")
+            card.save(classifiers_dir() / f"{ctx.slide.path.stem}-classes.json")
         except OSError as exc:  # a read-only home: the classes still apply here
-            window.statusBar().showMessage(f"The classifier could not be kept: {exc}", 8000)
+            ctx.status(f"The classifier could not be kept: {exc}", 8000)
         counts = ", ".join(f"{c} {n}" for c, n in card.counts.items())
         accuracy = "not measured (too few labels)" if np.isnan(card.cv_accuracy) else f"{card.cv_accuracy:.0%}"
         self.status.setText(f"{sum(card.counts.values())} nuclei, cross-validated accuracy {accuracy}")
         self.status.setToolTip(f"{card.name}: {counts}; kept with your models for other slides and `wnet detect --classifier`")
-        alive = np.array([int(i) in window.store for i in others], bool) if len(others) else np.zeros(0, bool)
+        alive = np.array([int(i) in ctx.store for i in others], bool) if len(others) else np.zeros(0, bool)
         others, classes = others[alive], [c for c, keep in zip(classes, alive) if keep]
         confidences = np.asarray(confidences)[alive]
         if not len(others):
@@ -146,7 +150,7 @@ class TeachTools(QObject):
         text = (f"Taught from the nuclei you classed ({counts}); cross-validated accuracy {accuracy}.\n\n"
                 f"Class the {len(others):,} other nuclei with it? Classes you set by hand stay.")
         if not os.environ.get("WNET_NO_PROMPT"):
-            answer = QMessageBox.question(window, "Apply classifier", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            answer = QMessageBox.question(ctx.host, "Apply classifier", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                           QMessageBox.StandardButton.Yes)
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -156,11 +160,11 @@ class TeachTools(QObject):
         """Classes and confidences to ``ids`` as one undo step."""
         from ..annotations.geojson_export import CONFIDENCE
 
-        store = self.window.store
+        store = self.ctx.store
         for name, rgb in zip(card.classes, card.colors):
             store.class_colors.setdefault(name, tuple(rgb))
-            if name not in self.window.classes.names:
-                self.window.classes.add(name, tuple(rgb))
+            if name not in self.classes.names:
+                self.classes.add(name, tuple(rgb))
         before = store.fields(ids)
         extras = []
         for extra, p in zip(before.extras, confidences.tolist()):
@@ -171,6 +175,6 @@ class TeachTools(QObject):
         from dataclasses import replace
 
         after = replace(before, classes=list(classes), extras=extras)
-        self.window.undo.push(UpdateNucleiCommand(store, ids, before, after, f"Class {len(ids):,} nuclei with {card.name}"))
-        self.window.classes.sync_from_store()
-        self.window.statusBar().showMessage(f"Classed {len(ids):,} nuclei with {card.name}", 8000)
+        self.ctx.undo.push(UpdateNucleiCommand(store, ids, before, after, f"Class {len(ids):,} nuclei with {card.name}"))
+        self.classes.sync_from_store()
+        self.ctx.status(f"Classed {len(ids):,} nuclei with {card.name}", 8000)

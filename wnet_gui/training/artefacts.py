@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 ARTEFACT_KINDS = ("pigment", "speck", "pen", "glass")
+TOUCH = 0.02  # opacity below which an artefact leaves a pixel as it was
 
 
 def free_space(density: np.ndarray, mask: np.ndarray, keep_um: float, mpp: float) -> np.ndarray:
@@ -82,6 +83,7 @@ def _paste(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray, y: int, x: 
     if y1 <= y0 or x1 <= x0:
         return
     a = alpha[y0 - y : y1 - y, x0 - x : x1 - x, None]
+    a = np.where(a > TOUCH, a, 0.0)  # the faint tail beyond what _place checked stays unpainted
     if colour.ndim == 3:  # a textured colour, shaped like alpha
         colour = colour[y0 - y : y1 - y, x0 - x : x1 - x]
     image[y0:y1, x0:x1] = image[y0:y1, x0:x1] * (1 - a) + colour * a
@@ -91,7 +93,7 @@ def _place(alpha: np.ndarray, free: np.ndarray, rng: np.random.Generator, tries:
     """A position where every pixel the artefact touches is free, or None."""
     h, w = free.shape
     ah, aw = alpha.shape
-    touched = alpha > 0.02
+    touched = alpha > TOUCH
     for _ in range(tries):
         y, x = int(rng.integers(-ah // 3, h - 2 * ah // 3)), int(rng.integers(-aw // 3, w - 2 * aw // 3))
         y0, x0, y1, x1 = max(0, y), max(0, x), min(h, y + ah), min(w, x + aw)
@@ -127,7 +129,7 @@ def paint_artefacts(image: np.ndarray, free: np.ndarray, mpp: float, rng: np.ran
         kind = rng.choice(["pigment", "pigment", "speck", "pen"], p=[0.35, 0.25, 0.3, 0.1])
         if kind == "pen":
             alpha = pen_alpha((h, w), rng.uniform(8, 30) / mpp, rng) * rng.uniform(0.25, 0.6)
-            if free[alpha > 0.02].all():
+            if free[alpha > TOUCH].all():
                 ink = np.array([(30, 120, 60), (30, 60, 140), (40, 40, 40), (150, 40, 60)][int(rng.integers(0, 4))], np.float32)
                 _paste(out, alpha, ink, 0, 0)
             continue
