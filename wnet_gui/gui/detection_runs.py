@@ -102,7 +102,7 @@ class DetectionRuns(QObject):
         token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
                                     start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
         options = DetectOptions(device=ctx.panel.device(), threads=max(1, (os.cpu_count() or 2) - 1),
-                                sensitivity=ctx.panel.sensitivity_for(card))
+                                sensitivity=ctx.panel.sensitivity_for(card), tta=ctx.panel.flip_averaging())
         slide = ctx.slide
 
         def work(report, cancel) -> bool:

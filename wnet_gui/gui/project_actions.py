@@ -81,7 +81,7 @@ class ProjectActions(QObject):
             return
         from ..engine.detect import DetectOptions
 
-        options = DetectOptions(device=ctx.panel.device(), sensitivity=ctx.panel.sensitivity_for(card))
+        options = DetectOptions(device=ctx.panel.device(), sensitivity=ctx.panel.sensitivity_for(card), tta=ctx.panel.flip_averaging())
 
         def work(progress, cancel):
             return detect_pending(project, card, options, progress, cancel, skip={current} if current else None)
