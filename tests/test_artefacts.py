@@ -58,3 +58,73 @@ def test_sampler_paints_the_configured_share_of_crops():
 def test_config_refuses_a_share_outside_0_1():
     with pytest.raises(ValueError, match="artefacts"):
         TrainConfig(name="x", architecture={}, artefacts=1.5)
+
+
+def test_clean_twin_gets_the_same_jitter_and_differs_only_where_painted():
+    rng_image = np.random.default_rng(4).integers(120, 230, (256, 256, 3)).astype(np.uint8)
+    empty = np.zeros((256, 256), np.float32)
+    tile = PreparedTile("t", rng_image, np.zeros((0, 2)), empty, empty)
+    sampler = CropSampler([tile], 128, seed=5, stain_jitter=True, artefacts=1.0, mpp=0.25)
+    differed = 0
+    for _ in range(10):
+        image, _, _, _, clean, covered = sampler.sample(with_clean=True)
+        outside = ~covered
+        assert np.abs(image.astype(int) - clean)[outside].max() <= 1  # the same stain jitter on both
+        differed += int((np.abs(image.astype(int) - clean).max(axis=2) > 24)[covered].any())
+    assert differed >= 8
+
+
+def test_teacher_loss_is_zero_where_nothing_was_painted_and_teaches_nothing_on_artefacts():
+    import torch
+
+    from wnet_gui.training.trainer import teacher_loss
+
+    torch.manual_seed(0)
+    out = {"density": torch.rand(2, 1, 16, 16), "mask_logits": torch.randn(2, 1, 16, 16), "type_logits": torch.randn(2, 4, 16, 16)}
+    same = {k: v.clone() for k, v in out.items()}
+    keep = torch.ones(2, 1, 16, 16)
+    bce_floor = torch.nn.functional.binary_cross_entropy_with_logits(out["mask_logits"], torch.sigmoid(out["mask_logits"]))
+    assert float(teacher_loss(out, same, keep, 1.0)) == pytest.approx(float(bce_floor), abs=1e-6)  # BCE's own entropy: no gradient
+    keep[:, :, :8] = 0  # an artefact over the top half: there the student must say "nothing"
+    out["density"].requires_grad_(True)
+    teacher_loss(out, same, keep, 1.0).backward()
+    grad = out["density"].grad
+    assert (grad[:, :, :8] > 0).all() and (grad[:, :, 8:] == 0).all()
+
+
+def test_teacher_targets_need_a_teacher_and_artefacts():
+    with pytest.raises(ValueError, match="teacher"):
+        TrainConfig(name="x", architecture={}, targets="teacher", artefacts=0.5)
+    with pytest.raises(ValueError, match="teacher"):
+        TrainConfig(name="x", architecture={}, targets="teacher", init_weights="w.pt")
+    with pytest.raises(ValueError, match="targets"):
+        TrainConfig(name="x", architecture={}, targets="pseudo")
+
+
+def test_a_teacher_run_keeps_the_model_where_there_are_no_artefacts(tmp_path, sample_tiff, sample_truth):
+    """A tiny W-Net taught by its own initial weights drifts on the clean sample far less than
+    the same run taught by the labels (same steps, same crops)."""
+    import torch
+
+    from helpers import TINY, sample_tile
+    from wnet_gui.models.architectures import build_model
+    from wnet_gui.models.spec import ArchitectureSpec
+    from wnet_gui.training.data import prepare_tile
+    from wnet_gui.training.trainer import Trainer
+
+    torch.manual_seed(0)
+    initial = build_model(ArchitectureSpec.from_dict(TINY)).eval()
+    torch.save({"model": initial.state_dict(), "best": {"step": 0}}, tmp_path / "init.pt")
+    drift = {}
+    for targets in ("teacher", "labels"):
+        cfg = TrainConfig(name="t", architecture=TINY, mpp=0.5, pretrained_lite=None, crop=64, batch=4, lr=3e-3, steps=12,
+                          val_every=12, threads=2, device="cpu", init_weights=str(tmp_path / "init.pt"), targets=targets,
+                          artefacts=1.0, val_thresholds=(0.3,))
+        tile = prepare_tile(sample_tile(sample_tiff, sample_truth), cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha)
+        trainer = Trainer(cfg, tmp_path / targets)
+        trainer.run([tile], [tile])
+        x = torch.from_numpy(tile.image[None].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1
+        with torch.no_grad():
+            drift[targets] = float((trainer.model.eval()(x)["density"] - initial(x)["density"]).abs().mean())
+    print(drift)
+    assert drift["teacher"] < 0.3 * drift["labels"], drift

@@ -10,6 +10,10 @@ from typing import Any
 from .augment import APPEARANCE_LEVELS
 
 AMP_MODES = ("none", "bf16")
+# what the network is taught: the data sets' labels, or the initial model's own outputs on the
+# clean crop, erased where artefacts were painted (learning without forgetting: only the
+# artefacts are new, so the labs it already serves cannot drift)
+TARGETS = ("labels", "teacher")
 # validation score: pooled F1, the mean of each dataset's F1, or (typing models) that mean averaged with the weighted type F1
 SELECTIONS = ("pooled", "macro", "typed")
 
@@ -33,6 +37,7 @@ class TrainConfig:
     type_radius_um: float = 3.0  # typed disk around each typed centre that the type loss sees
     crop: int = 256
     scale_jitter: float = 0.0  # crops resampled by up to ±this fraction (0.15: 0.87–1.15×)
+    targets: str = "labels"  # 'labels', or 'teacher': the init_weights model's outputs on the clean crop, zero on artefacts
     artefacts: float = 0.0  # share of crops with synthetic pigment, dust, ink or bare glass painted where no nucleus is
     appearance: str = "light"  # image augmentation: 'light' (HED ±5 %), 'lab' (+defocus, hue, JPEG, HED ±15 %)
     batch: int = 8
@@ -66,6 +71,10 @@ class TrainConfig:
             raise ValueError(f"selection must be one of {SELECTIONS}, not {self.selection!r}")
         if not 0.0 <= self.scale_jitter < 0.5:
             raise ValueError(f"scale_jitter must be in [0, 0.5), not {self.scale_jitter!r}")
+        if self.targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, not {self.targets!r}")
+        if self.targets == "teacher" and not (self.init_weights and self.artefacts > 0):
+            raise ValueError("targets 'teacher' needs init_weights (the teacher) and artefacts > 0 (what it is not to see)")
         if not 0.0 <= self.artefacts <= 1.0:
             raise ValueError(f"artefacts must be a share in [0, 1], not {self.artefacts!r}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -64,6 +64,17 @@ def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, 
     return PreparedTile(tile.name, image, centres, mask, density, dataset, type_map, centre_types)
 
 
+ARTEFACT_MARGIN_UM = 2.0  # a teacher's targets are erased this far around a painted artefact too
+
+
+def grown(covered: np.ndarray, radius_px: float) -> np.ndarray:
+    """``covered`` dilated by a disc of ``radius_px``."""
+    if not covered.any():
+        return covered
+    r = max(1, int(round(radius_px)))
+    return cv2.dilate(covered.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
+
+
 class CropSampler:
     """Random augmented crops: each dataset gets its share, its tiles drawn by area.
 
@@ -95,7 +106,10 @@ class CropSampler:
             areas[members] *= shares.get(name, 1.0) / areas[members].sum()
         self.weights = areas / areas.sum()
 
-    def sample(self, with_types: bool = False) -> tuple:
+    def sample(self, with_types: bool = False, with_clean: bool = False) -> tuple:
+        """(image, mask, density, has_mask[, types][, clean, covered]): with ``with_clean`` also
+        the crop before any artefact was painted (with the same stain jitter) and where
+        artefacts lie, grown by ``ARTEFACT_MARGIN_UM`` (what a teacher's targets erase)."""
         tile = self.tiles[int(self.rng.choice(len(self.tiles), p=self.weights))]
         has_mask = tile.mask is not None
         mask = tile.mask if has_mask else np.zeros(tile.density.shape, np.float32)
@@ -109,17 +123,27 @@ class CropSampler:
         else:
             arrays = random_crop(arrays, self.crop, self.rng)
         arrays = random_dihedral(arrays, self.rng)
-        image = arrays[0]
+        image = clean = arrays[0]
+        covered = np.zeros(image.shape[:2], bool)
         if self.artefacts > 0 and self.rng.random() < self.artefacts:  # before the stain jitter, which then colours them too
-            image, _ = paint_artefacts(image, free_space(arrays[2], arrays[1], self.artefact_keep_um, self.mpp), self.mpp, self.rng)
-        if self.stain_jitter:
+            image, covered = paint_artefacts(image, free_space(arrays[2], arrays[1], self.artefact_keep_um, self.mpp), self.mpp, self.rng)
+        if self.stain_jitter and with_clean:  # one jitter for both: side by side through the same draw
+            both = appearance(np.concatenate([clean, image], axis=1), self.rng, self.appearance_level)
+            clean, image = both[:, : clean.shape[1]], both[:, clean.shape[1] :]
+        elif self.stain_jitter:
             image = appearance(image, self.rng, self.appearance_level)
-        return (image, arrays[1], arrays[2], has_mask) + ((arrays[3],) if with_types else ())
+        extra = ((arrays[3],) if with_types else ()) + ((np.ascontiguousarray(clean), grown(covered, ARTEFACT_MARGIN_UM / self.mpp)) if with_clean else ())
+        return (image, arrays[1], arrays[2], has_mask) + extra
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         samples = [self.sample() for _ in range(size)]
         images, masks, densities, has_mask = zip(*samples)
         return np.stack(images), np.stack(masks), np.stack(densities), np.array(has_mask)
+
+    def batch_with_clean(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Painted crops, the same crops clean, and where artefacts lie (grown) (N, H, W)."""
+        samples = [self.sample(with_clean=True) for _ in range(size)]
+        return np.stack([s[0] for s in samples]), np.stack([s[4] for s in samples]), np.stack([s[5] for s in samples])
 
     def batch_typed(self, size: int) -> tuple[np.ndarray, ...]:
         """``batch`` plus the type targets (N, H, W) int8, −1 = ignore."""

@@ -123,6 +123,21 @@ def detection_loss(out: dict[str, torch.Tensor], mask: torch.Tensor, density: to
     return loss
 
 
+def teacher_loss(out: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor], keep: torch.Tensor, alpha: float,
+                 type_weight: float = 1.0) -> torch.Tensor:
+    """Learning without forgetting: the student matches the teacher's outputs on the clean crop
+    where ``keep`` (B, 1, H, W) is 1 and says "nothing here" where it is 0 (a painted artefact).
+    Density by L1, stage 1 by BCE against the teacher's probabilities, types by the squared
+    difference of logits outside the artefacts."""
+    loss = alpha * (out["density"].float() - teacher["density"].float() * keep).abs().mean()
+    if "mask_logits" in out:
+        loss = loss + F.binary_cross_entropy_with_logits(out["mask_logits"].float(), torch.sigmoid(teacher["mask_logits"].float()) * keep)
+    if "type_logits" in out:
+        difference = (out["type_logits"].float() - teacher["type_logits"].float()) ** 2
+        loss = loss + type_weight * (difference * keep).sum() / (keep.sum() * difference.shape[1]).clamp(min=1.0)
+    return loss
+
+
 def validate(predictor: DensityPredictor, tiles: list[PreparedTile], thresholds: tuple[float, ...], selection: str = "pooled") -> dict:
     """F1 at 3 µm for each peak threshold; the threshold with the best score is kept.
 
@@ -295,6 +310,43 @@ class Trainer:
         with open(self.run_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
+    def _label_step(self, predictor: DensityPredictor) -> torch.Tensor:
+        """The loss of one batch against the data sets' labels."""
+        cfg = self.cfg
+        types_t = None
+        if self.types:
+            images, masks, densities, has_mask, type_maps = self.sampler.batch_typed(cfg.batch)
+            types_t = torch.from_numpy(type_maps).to(self.device)
+        else:
+            images, masks, densities, has_mask = self.sampler.batch(cfg.batch)
+        x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
+        mask_t = torch.from_numpy(masks)[:, None].to(self.device)
+        dens_t = torch.from_numpy(densities)[:, None].to(self.device)
+        with autocast(self.device, self.precision):
+            out = self.model(x)
+        return detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha, types_t, cfg.type_weight)
+
+    def _teacher_step(self, predictor: DensityPredictor, teacher: torch.nn.Module) -> torch.Tensor:
+        """The loss of one batch against the teacher's outputs on the same crops unpainted."""
+        cfg = self.cfg
+        images, clean, covered = self.sampler.batch_with_clean(cfg.batch)
+        x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
+        with torch.no_grad(), autocast(self.device, self.precision):
+            taught = teacher(predictor.to_tensor(clean).contiguous(memory_format=self.memory_format))
+        keep = torch.from_numpy(~covered)[:, None].float().to(self.device)
+        with autocast(self.device, self.precision):
+            out = self.model(x)
+        return teacher_loss(out, taught, keep, cfg.loss_alpha, cfg.type_weight)
+
+    def _teacher(self) -> torch.nn.Module:
+        """The initial weights, frozen: what the run must keep doing away from artefacts."""
+        teacher = build_model(ArchitectureSpec.from_dict(self.cfg.architecture)).to(self.device)
+        load_initial(teacher, initial_weights(self.cfg.init_weights), partial=False)
+        teacher.to(memory_format=self.memory_format).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher
+
     def initialise(self) -> None:
         """Starting weights of a new run: ImageNet for the stage-1 encoder, then ``init_weights``
         (all of them, or only the submodules in ``init_parts``, e.g. a trained stage 2 under a
@@ -324,6 +376,7 @@ class Trainer:
             self.sampler.rng.bit_generator.state = self.sampler_state
         if not resumed:
             self.initialise()
+        teacher = self._teacher() if cfg.targets == "teacher" else None
         # the average starts from the weights of the first step (AveragedModel copies them then)
         evaluated = self.ema.module if self.ema is not None else self.model
         # validation runs as inference will: same precision and memory layout as training
@@ -335,18 +388,10 @@ class Trainer:
             self.model.train()
             for module in self.frozen:
                 module.training = False  # this module only (not .eval(): a parent holds the trained parts)
-            types_t = None
-            if self.types:
-                images, masks, densities, has_mask, type_maps = self.sampler.batch_typed(cfg.batch)
-                types_t = torch.from_numpy(type_maps).to(self.device)
+            if teacher is not None:
+                loss = self._teacher_step(predictor, teacher)
             else:
-                images, masks, densities, has_mask = self.sampler.batch(cfg.batch)
-            x = predictor.to_tensor(images).contiguous(memory_format=self.memory_format)
-            mask_t = torch.from_numpy(masks)[:, None].to(self.device)
-            dens_t = torch.from_numpy(densities)[:, None].to(self.device)
-            with autocast(self.device, self.precision):
-                out = self.model(x)
-            loss = detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha, types_t, cfg.type_weight)
+                loss = self._label_step(predictor)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
