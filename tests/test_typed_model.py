@@ -198,6 +198,17 @@ def test_training_the_type_branch_alone_keeps_the_detector_bit_for_bit(tmp_path,
     card = export_run(tmp_path / "run", tmp_path / "zoo")  # the card names the types' colours
     assert card.type_colors == {"Epithelial": [200, 0, 0], "Inflammatory": [0, 120, 255], "Stromal": [150, 200, 150], "Other": [255, 200, 0]}
     assert ModelCard.load(card.path).type_colors == card.type_colors
+    # the same run's detector alone (wnet export-model --detector-only): no types, the same centres
+    from wnet_gui.cli.main import main as wnet
+
+    assert wnet(["export-model", str(tmp_path / "run"), "--name", "plain", "--detector-only", "--to", str(tmp_path / "zoo")]) == 0
+    plain = ModelCard.load(tmp_path / "zoo" / "plain.json")
+    assert not plain.architecture.types and not plain.type_colors
+    assert not any(k.startswith("type_branch.") for k in plain.load_model().state_dict())
+    slide = ArraySlide("t", tile.image, tile.mpp)
+    typed_run = run_detection(slide, card, options=DetectOptions(device="cpu", precision="fp32", threshold=0.01))
+    plain_run = run_detection(slide, plain, options=DetectOptions(device="cpu", precision="fp32", threshold=0.01))
+    assert len(typed_run.centres) > 0 and np.array_equal(typed_run.centres, plain_run.centres) and plain_run.types is None
     import pytest
 
     cfg.train_parts = ["type_brunch"]

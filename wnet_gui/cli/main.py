@@ -111,6 +111,7 @@ def _add_train(sub) -> None:
     e.add_argument("--name", help="card name (default: the run's)")
     e.add_argument("--step", type=int, help="the weights validated at this step (runs with keep_validated) instead of the best")
     e.add_argument("--to", default=None, help="zoo folder (default: model_zoo/)")
+    e.add_argument("--detector-only", action="store_true", help="a typing model's detector alone (no type branch, no types)")
     e.add_argument("--display-name", default="")
     e.add_argument("--description", default="")
     e.set_defaults(handler="train_cmd:export")

@@ -26,8 +26,9 @@ def export(args: argparse.Namespace) -> int:
     from ..training.trainer import export_run
 
     try:
-        card = export_run(args.run_dir, args.to or zoo_dir(), args.name, args.display_name, args.description, step=args.step)
-    except FileNotFoundError as exc:
+        card = export_run(args.run_dir, args.to or zoo_dir(), args.name, args.display_name, args.description, step=args.step,
+                          detector_only=args.detector_only)
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {card.path} and {card.weights_path} (sha256 {card.sha256[:12]}…)")

@@ -430,9 +430,11 @@ def train(config_path: str | Path, run_dir: str | Path | None = None, resume: bo
 
 
 def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None, display_name: str = "", description: str = "",
-               step: int | None = None) -> ModelCard:
+               step: int | None = None, detector_only: bool = False) -> ModelCard:
     """Best weights of a run → ``zoo_dir/NAME.pt`` (fp16) + ``NAME.json`` card; with ``step``, the
-    weights validated at that step instead (``step-N.pt``, kept by ``keep_validated`` runs)."""
+    weights validated at that step instead (``step-N.pt``, kept by ``keep_validated`` runs).
+    ``detector_only``: a typing model's detector without its type branch — the same centres,
+    without the branch's cost, and no colorectal types called on other organs."""
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
     chosen = run_dir / ("best.pt" if step is None else f"step-{step}.pt")
@@ -462,6 +464,13 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
     if cfg.train_parts:
         card.training["trained_parts"] = f"only {', '.join(cfg.train_parts)}; every other weight as initialised"
     card.licence = " ".join(DATASET_NOTES[d]["licence"] for d in lineage_datasets(cfg))
+    weights = best["model"]
+    if detector_only:
+        if not card.architecture.types:
+            raise ValueError(f"{run_dir} trains a detector without types: --detector-only has nothing to leave out")
+        card.architecture = ArchitectureSpec.from_dict({k: v for k, v in cfg.architecture.items() if k not in ("types", "type_decoder_channels")})
+        weights = {k: v for k, v in weights.items() if not k.startswith("type_branch.")}
+        card.training["detector_only"] = "the run's detector without its type branch (its centres are the typing model's)"
     if card.architecture.types:
         from ..annotations.qupath import TYPE_COLORS
         from ..datasets.typed_truth import TYPE_LABELS
@@ -469,5 +478,5 @@ def export_run(run_dir: str | Path, zoo_dir: str | Path, name: str | None = None
         card.type_colors = {t: list(TYPE_COLORS[t]) for t in card.architecture.types if t in TYPE_COLORS}
         card.type_labels = {d: TYPE_LABELS[d] for d in cfg.datasets if d in TYPE_LABELS}
     model = card.build()
-    model.load_state_dict(best["model"])
+    model.load_state_dict(weights)
     return card.export(model, zoo_dir)
