@@ -7,6 +7,9 @@ tiles, scored at 3 µm at each card's threshold, clean and with synthetic artefa
 where no true nucleus is (``training.artefacts``, a fixed seed that training never draws):
 prints F1 and precision both ways and how many detections lie on an artefact.
 
+``--glass``: only the CMU-1 part of ``--real`` (a fixture with no truth and no test split,
+so any model may be looked at there).
+
 ``--real`` (run once, on the chosen model: it touches a test image): precision on CRCHisto
 ``test/img11`` (black pigment and debris; matched within 6 px, the set's radius) and the
 points on CMU-1's white background — a point whose 16 µm neighbourhood is glass (bright,
@@ -97,24 +100,27 @@ def white_background(rgb: np.ndarray, mpp: float) -> np.ndarray:
     return (value > 215) & (saturation < 20)
 
 
-def real(specs: list[str], overlay: Path | None) -> None:
+def real(specs: list[str], overlay: Path | None, with_img11: bool = True) -> None:
     from wnet_gui.detection.typed_metrics import typed_tally
     from wnet_gui.engine.detect import DetectOptions, run_detection
     from wnet_gui.slides import open_slide
 
-    img11 = next(t for t in datasets.load("crchisto", "test") if t.name.startswith("img11"))
+    img11 = next(t for t in datasets.load("crchisto", "test") if t.name.startswith("img11")) if with_img11 else None
     slide = open_slide(CMU1)
     rgb = slide.read_region(0, 0, *slide.dimensions)[..., :3]
     glass = white_background(rgb, slide.mpp)
     print("model | img11 points / matched / precision (6 px) | CMU-1 points / on white background")
     for spec in specs:
         predictor = predictor_for(spec)
-        run = detect_all(predictor, [Annotated(img11.name, img11.image, img11.mpp, img11.centres)])[0]
-        t = typed_tally(run.centres, [None] * len(run.centres), img11.centres, [None] * len(img11.centres), 6.0).detection
+        said = "–"
+        if img11 is not None:
+            run = detect_all(predictor, [Annotated(img11.name, img11.image, img11.mpp, img11.centres)])[0]
+            t = typed_tally(run.centres, [None] * len(run.centres), img11.centres, [None] * len(img11.centres), 6.0).detection
+            said = f"{t.tp + t.fp} / {t.tp} / {t.precision:.3f}"
         found = run_detection(slide, predictor.card, options=DetectOptions(device=predictor.device.type), predictor=predictor)
         xy = np.clip(np.round(found.centres).astype(int), 0, [glass.shape[1] - 1, glass.shape[0] - 1])
         on_glass = glass[xy[:, 1], xy[:, 0]] if len(xy) else np.zeros(0, bool)
-        print(f"{spec} | {t.tp + t.fp} / {t.tp} / {t.precision:.3f} | {len(found.centres)} / {int(on_glass.sum())}")
+        print(f"{spec} | {said} | {len(found.centres)} / {int(on_glass.sum())}")
         if overlay is not None:
             image = rgb.copy()
             image[glass] = (image[glass] * 0.85 + np.array([0, 60, 0]) * 0.15).astype(np.uint8)
@@ -130,14 +136,15 @@ def main() -> None:
     ap.add_argument("models", nargs="+", help="card names, card .json files or a run's .pt weights")
     ap.add_argument("--synthetic", action="store_true", help="validation tiles with painted artefacts (safe for selection)")
     ap.add_argument("--real", action="store_true", help="img11 (a test image) and CMU-1: once, on the chosen model")
+    ap.add_argument("--glass", action="store_true", help="CMU-1's glass only (no test image)")
     ap.add_argument("--overlay", type=Path, default=None, help="write CMU-1 overlays (points on glass in red) as this .png")
     args = ap.parse_args()
-    if not (args.synthetic or args.real):
-        ap.error("say --synthetic, --real or both")
+    if not (args.synthetic or args.real or args.glass):
+        ap.error("say --synthetic, --glass or --real")
     if args.synthetic:
         synthetic(args.models)
-    if args.real:
-        real(args.models, args.overlay)
+    if args.real or args.glass:
+        real(args.models, args.overlay, with_img11=args.real)
 
 
 if __name__ == "__main__":

@@ -128,3 +128,22 @@ def test_a_teacher_run_keeps_the_model_where_there_are_no_artefacts(tmp_path, sa
             drift[targets] = float((trainer.model.eval()(x)["density"] - initial(x)["density"]).abs().mean())
     print(drift)
     assert drift["teacher"] < 0.3 * drift["labels"], drift
+
+
+def test_frozen_batchnorm_keeps_its_statistics_while_weights_learn(tmp_path, sample_tiff, sample_truth):
+    import torch
+
+    from helpers import TINY, sample_tile
+    from wnet_gui.training.data import prepare_tile
+    from wnet_gui.training.trainer import Trainer
+
+    cfg = TrainConfig(name="t", architecture=TINY, mpp=0.5, pretrained_lite=None, crop=64, batch=2, lr=3e-3, steps=3, val_every=3,
+                      threads=2, device="cpu", freeze_batchnorm=True, val_thresholds=(0.3,))
+    tile = prepare_tile(sample_tile(sample_tiff, sample_truth), cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha)
+    trainer = Trainer(cfg, tmp_path / "run")
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.run([tile], [tile], resume=False)
+    after = trainer.model.state_dict()
+    running = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert running and all(torch.equal(before[k], after[k]) for k in running)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))

@@ -38,6 +38,7 @@ class TrainConfig:
     crop: int = 256
     scale_jitter: float = 0.0  # crops resampled by up to ±this fraction (0.15: 0.87–1.15×)
     targets: str = "labels"  # 'labels', or 'teacher': the init_weights model's outputs on the clean crop, zero on artefacts
+    freeze_batchnorm: bool = False  # BatchNorm keeps its running statistics (crops unlike the data it was fitted on do not move them)
     artefacts: float = 0.0  # share of crops with synthetic pigment, dust, ink or bare glass painted where no nucleus is
     appearance: str = "light"  # image augmentation: 'light' (HED ±5 %), 'lab' (+defocus, hue, JPEG, HED ±15 %)
     batch: int = 8

@@ -388,6 +388,10 @@ class Trainer:
             self.model.train()
             for module in self.frozen:
                 module.training = False  # this module only (not .eval(): a parent holds the trained parts)
+            if cfg.freeze_batchnorm:
+                for module in self.model.modules():
+                    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                        module.training = False
             if teacher is not None:
                 loss = self._teacher_step(predictor, teacher)
             else:
