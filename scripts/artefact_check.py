@@ -110,7 +110,7 @@ def real(specs: list[str], overlay: Path | None, with_img11: bool = True) -> Non
     rgb = slide.read_region(0, 0, *slide.dimensions)[..., :3]
     glass = white_background(rgb, slide.mpp)
     print("model | img11 points / matched / precision (6 px) | CMU-1 points / on white background")
-    for spec in specs:
+    for index, spec in enumerate(specs):
         predictor = predictor_for(spec)
         said = "–"
         if img11 is not None:
@@ -126,7 +126,7 @@ def real(specs: list[str], overlay: Path | None, with_img11: bool = True) -> Non
             image[glass] = (image[glass] * 0.85 + np.array([0, 60, 0]) * 0.15).astype(np.uint8)
             for (x, y), bad in zip(xy, on_glass):
                 cv2.circle(image, (int(x), int(y)), 6 if bad else 2, (255, 0, 0) if bad else (0, 200, 0), 2 if bad else -1)
-            path = overlay.with_name(f"{overlay.stem}-{Path(spec).stem}{overlay.suffix}")
+            path = overlay.with_name(f"{overlay.stem}-{index}-{Path(spec).stem}{overlay.suffix}")
             cv2.imwrite(str(path), image[..., ::-1])
             print(f"  overlay: {path}")
 
