@@ -31,10 +31,13 @@ def _inside(xy: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 @pytest.mark.skipif(not CMU1.exists(), reason=f"the real SVS fixture is not here ({CMU1})")
-def test_epidermis_taught_from_four_regions_is_found_elsewhere(qtbot, person):
+def test_epidermis_taught_from_four_regions_is_found_elsewhere(qtbot, person, tmp_path):
+    import shutil
+
+    slide = shutil.copy(CMU1, tmp_path / CMU1.name)  # the app autosaves beside a slide: never into the shared fixtures
     dialogs = person
     window = launch(qtbot)
-    open_slide(qtbot, window, dialogs, CMU1)
+    open_slide(qtbot, window, dialogs, Path(slide))
     panel = window.panel
     panel.region_combo.setCurrentIndex(panel.region_combo.findData("slide"))
     detect_with(qtbot, window, "fast")
