@@ -29,6 +29,12 @@ import numpy as np
 from wnet_gui import datasets
 from wnet_gui.evaluation import Annotated, detect_all, pooled_tally, tally_runs
 
+def on_mask(mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Whether each point (x, y) lies on a true pixel of ``mask`` (rounded, clipped to it)."""
+    xy = np.clip(np.round(xy).astype(int).reshape(-1, 2), 0, [mask.shape[1] - 1, mask.shape[0] - 1])
+    return mask[xy[:, 1], xy[:, 0]]
+
+
 SEED = 20261203  # the synthetic validation's artefacts; training draws from its own seed
 CMU1 = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "wsi" / "CMU-1-Small-Region.svs"
 
@@ -52,7 +58,7 @@ def predictor_for(spec: str):
     return DensityPredictor.from_card(resolve_card(spec), device)
 
 
-def painted_validation(mpp_model: float) -> list[tuple[Annotated, Annotated, np.ndarray]]:
+def painted_validation() -> list[tuple[Annotated, Annotated, np.ndarray]]:
     """(clean, painted, artefact coverage) for every validation tile of the three sets."""
     from wnet_gui.training.artefacts import paint_artefacts
 
@@ -73,7 +79,7 @@ def painted_validation(mpp_model: float) -> list[tuple[Annotated, Annotated, np.
 
 
 def synthetic(specs: list[str]) -> None:
-    sets = painted_validation(0.25)
+    sets = painted_validation()
     print("model | set | clean P / R / F1 | painted P / R / F1 | detections on artefacts")
     for spec in specs:
         predictor = predictor_for(spec)
@@ -83,8 +89,7 @@ def synthetic(specs: list[str]) -> None:
         painted = tally_runs(runs, [p for _, p, _ in sets], [threshold])[threshold]
         on = {}
         for (c, _, coverage), run in zip(sets, runs):
-            xy = np.clip(np.round(run.centres).astype(int).reshape(-1, 2), 0, [coverage.shape[1] - 1, coverage.shape[0] - 1])
-            on[c.group] = on.get(c.group, 0) + int(coverage[xy[:, 1], xy[:, 0]].sum())
+            on[c.group] = on.get(c.group, 0) + int(on_mask(coverage, run.centres).sum())
         for group in datasets.NAMES:
             a = pooled_tally([t for t, (c, _, _) in zip(clean, sets) if c.group == group]).detection
             b = pooled_tally([t for t, (c, _, _) in zip(painted, sets) if c.group == group]).detection
@@ -118,13 +123,12 @@ def real(specs: list[str], overlay: Path | None, with_img11: bool = True) -> Non
             t = typed_tally(run.centres, [None] * len(run.centres), img11.centres, [None] * len(img11.centres), 6.0).detection
             said = f"{t.tp + t.fp} / {t.tp} / {t.precision:.3f}"
         found = run_detection(slide, predictor.card, options=DetectOptions(device=predictor.device.type), predictor=predictor)
-        xy = np.clip(np.round(found.centres).astype(int), 0, [glass.shape[1] - 1, glass.shape[0] - 1])
-        on_glass = glass[xy[:, 1], xy[:, 0]] if len(xy) else np.zeros(0, bool)
+        on_glass = on_mask(glass, found.centres)
         print(f"{spec} | {said} | {len(found.centres)} / {int(on_glass.sum())}")
         if overlay is not None:
             image = rgb.copy()
             image[glass] = (image[glass] * 0.85 + np.array([0, 60, 0]) * 0.15).astype(np.uint8)
-            for (x, y), bad in zip(xy, on_glass):
+            for (x, y), bad in zip(np.round(found.centres).astype(int), on_glass):
                 cv2.circle(image, (int(x), int(y)), 6 if bad else 2, (255, 0, 0) if bad else (0, 200, 0), 2 if bad else -1)
             path = overlay.with_name(f"{overlay.stem}-{index}-{Path(spec).stem}{overlay.suffix}")
             cv2.imwrite(str(path), image[..., ::-1])

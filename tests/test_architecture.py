@@ -150,24 +150,37 @@ def test_only_the_gui_imports_qt():
 ASSEMBLY = {"main_window.py", "menus.py", "app.py", "context.py"}
 
 
+def _named(node: ast.AST) -> str | None:
+    """``ctx`` for both ``ctx`` and ``self.ctx``."""
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def context_attributes() -> set[str]:
+    """What ``FeatureContext`` offers, read from its source: its methods and signals, and the
+    attributes its ``__init__`` sets."""
+    tree = ast.parse((PACKAGE / "gui" / "context.py").read_text(encoding="utf-8"))
+    context = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FeatureContext")
+    names = {n.name for n in context.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    names |= {t.id for n in context.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}  # signals
+    for node in ast.walk(context):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.attr for t in targets if isinstance(t, ast.Attribute) and _named(t.value) == "self"}
+    return names
+
+
 def window_reaches(source: str) -> list[str]:
     """What a GUI feature module reaches beyond its narrow context: a ``window`` it holds, an
     attribute of the context that the context does not define, or anything of ``ctx.host``
     but being a Qt parent."""
-    from wnet_gui.gui.context import FeatureContext
-
-    allowed = {n for n in vars(FeatureContext) if not n.startswith("_")} | {"host", "store", "undo", "view", "panel", "settings",
-                                                                              "runs", "error", "slide", "closing", "exported_revision"}
+    allowed = context_attributes()
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Name) and node.id == "window":
             found.append("window")
         elif isinstance(node, ast.Attribute) and node.attr == "window":
             found.append(".window")
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "ctx" \
-                and node.attr not in allowed:
-            found.append(f"ctx.{node.attr}")
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ctx" and node.attr not in allowed:
+        elif isinstance(node, ast.Attribute) and _named(node.value) == "ctx" and node.attr not in allowed:
             found.append(f"ctx.{node.attr}")
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "host":
             found.append(f"host.{node.attr}")

@@ -14,16 +14,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-ARTEFACT_KINDS = ("pigment", "speck", "pen", "glass")
 TOUCH = 0.02  # opacity below which an artefact leaves a pixel as it was
+ARTEFACT_MARGIN_UM = 2.0  # a teacher's targets are erased this far around a painted artefact too
+
+
+def grown(marked: np.ndarray, radius_px: float) -> np.ndarray:
+    """``marked`` (bool) dilated by a disc of ``radius_px`` (at least 1)."""
+    if not marked.any():
+        return marked.astype(bool)
+    r = max(1, int(round(radius_px)))
+    return cv2.dilate(marked.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
 
 
 def free_space(density: np.ndarray, mask: np.ndarray, keep_um: float, mpp: float) -> np.ndarray:
     """Where an artefact may go: farther than ``keep_um`` from any nucleus of the targets."""
-    occupied = ((density > 0) | (mask > 0)).astype(np.uint8)
-    radius = max(1, int(round(keep_um / mpp)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(occupied, kernel) == 0
+    return ~grown((density > 0) | (mask > 0), keep_um / mpp)
 
 
 def _smooth_noise(shape: tuple[int, int], sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -126,7 +131,7 @@ def paint_artefacts(image: np.ndarray, free: np.ndarray, mpp: float, rng: np.ran
                 if spot is not None:
                     _paste(out, alpha, _pigment_colour(rng) + rng.uniform(0, 80), *spot)
     for _ in range(int(rng.integers(*count))):
-        kind = rng.choice(["pigment", "pigment", "speck", "pen"], p=[0.35, 0.25, 0.3, 0.1])
+        kind = rng.choice(["pigment", "speck", "pen"], p=[0.6, 0.3, 0.1])
         if kind == "pen":
             alpha = pen_alpha((h, w), rng.uniform(8, 30) / mpp, rng) * rng.uniform(0.25, 0.6)
             if free[alpha > TOUCH].all():

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..datasets.tiles import NucleiTile
 from ..detection.targets import density_map, dot_mask, type_target
-from .artefacts import free_space, paint_artefacts
+from .artefacts import ARTEFACT_MARGIN_UM, free_space, grown, paint_artefacts
 from .augment import appearance, random_crop, random_dihedral, random_scaled_crop
 
 
@@ -62,17 +62,6 @@ def prepare_tile(tile: NucleiTile, mpp: float, stage1_target: str, d_um: float, 
         index = np.array([types.index(t) if t is not None else -1 for t in centre_types], np.int64)
         type_map = type_target(shape, centres, index, type_radius_um / mpp)
     return PreparedTile(tile.name, image, centres, mask, density, dataset, type_map, centre_types)
-
-
-ARTEFACT_MARGIN_UM = 2.0  # a teacher's targets are erased this far around a painted artefact too
-
-
-def grown(covered: np.ndarray, radius_px: float) -> np.ndarray:
-    """``covered`` dilated by a disc of ``radius_px``."""
-    if not covered.any():
-        return covered
-    r = max(1, int(round(radius_px)))
-    return cv2.dilate(covered.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
 
 
 class CropSampler:
