@@ -149,13 +149,12 @@ class MainWindow(QMainWindow):
 
     def _place_docks(self) -> None:
         """Classes and Review & adapt as tabs on the left; the Project dock above them once a
-        project is opened. The review dock joins its tab group after the split (re-tabifying a
-        split group left a second, stale tab bar drawn over the docks)."""
+        project is opened. The review dock joins the tab group only after the split (a tab group
+        split afterwards left a second, stale tab bar drawn over the docks)."""
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         self.review_dock = review_dock(self, self.review, self.adaptation)
         for dock in (self.classes.dock, self.review_dock, self.project.dock):
             self.addDockWidget(left, dock)
-        self.removeDockWidget(self.review_dock)
         self.splitDockWidget(self.project.dock, self.classes.dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.classes.dock, self.review_dock)
         self.review_dock.show()
