@@ -19,18 +19,24 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir", type=Path)
-    ap.add_argument("--reference", default="accurate", help="card whose training validation F1 is the bar")
+    ap.add_argument("--reference", default="accurate", help="card whose training validation F1 is the bar, or \"start\": the run's step-0 validation")
     ap.add_argument("--keep", nargs="+", default=["monuseg", "crchisto"], help="data sets that must stay within the tolerance")
     ap.add_argument("--tolerance", type=float, default=0.005)
     args = ap.parse_args()
 
     from wnet_gui.models.zoo import resolve_card
 
-    reference = resolve_card(args.reference).training.get("validation", {})
-    bars = {d: reference[f"f1_{d}"] - args.tolerance for d in args.keep}
     records = [json.loads(line) for line in open(args.run_dir / "log.jsonl") if '"val"' in line]
     if not records:
         raise SystemExit(f"{args.run_dir}: no validation in log.jsonl yet")
+    if args.reference == "start":  # the run's own validation of its starting weights (step 0)
+        reference = next((r["val"] for r in records if r["step"] == 0), None)
+        if reference is None:
+            raise SystemExit(f"{args.run_dir}: no step-0 validation (only fine-tunes log one)")
+    else:
+        reference = resolve_card(args.reference).training.get("validation", {})
+    records = [r for r in records if r["step"] > 0]
+    bars = {d: reference[f"f1_{d}"] - args.tolerance for d in args.keep}
     names = sorted({k[3:] for r in records for k in r["val"] if k.startswith("f1_")})
     print(f"bar ({args.reference}'s validation − {args.tolerance:g}): " + ", ".join(f"{d} ≥ {b:.4f}" for d, b in bars.items()))
     print("step  " + "  ".join(f"{n:>9}" for n in names) + "  type wF1  within")

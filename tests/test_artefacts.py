@@ -147,3 +147,34 @@ def test_frozen_batchnorm_keeps_its_statistics_while_weights_learn(tmp_path, sam
     running = [k for k in before if k.endswith(("running_mean", "running_var"))]
     assert running and all(torch.equal(before[k], after[k]) for k in running)
     assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
+
+
+def test_a_fine_tune_validates_its_starting_weights_first(tmp_path, sample_tiff, sample_truth):
+    """The step-0 record is the bar a stop rule holds a fine-tune to (``pick_step.py --reference
+    start``): it must score the initial weights, not the moving average that holds them only
+    after its first update."""
+    import json
+
+    import torch
+
+    from helpers import TINY, sample_tile
+    from wnet_gui.engine.predict import DensityPredictor
+    from wnet_gui.models.architectures import build_model
+    from wnet_gui.models.spec import ArchitectureSpec
+    from wnet_gui.training.data import prepare_tile
+    from wnet_gui.training.trainer import Trainer, validate
+
+    torch.manual_seed(1)
+    initial = build_model(ArchitectureSpec.from_dict(TINY)).eval()
+    torch.save({"model": initial.state_dict(), "best": {"step": 0}}, tmp_path / "init.pt")
+    cfg = TrainConfig(name="t", architecture=TINY, mpp=0.5, pretrained_lite=None, crop=64, batch=2, lr=3e-3, steps=2,
+                      val_every=2, threads=2, device="cpu", init_weights=str(tmp_path / "init.pt"), ema_decay=0.9,
+                      val_thresholds=(0.05, 0.3))
+    tile = prepare_tile(sample_tile(sample_tiff, sample_truth), cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha)
+    trainer = Trainer(cfg, tmp_path / "run")
+    expected = validate(DensityPredictor(initial, trainer.card, torch.device("cpu"), trainer.precision), [tile], cfg.val_thresholds)
+    trainer.run([tile], [tile], resume=False)
+    records = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl") if '"val"' in line]
+    assert [r["step"] for r in records] == [0, 2]
+    assert records[0]["val"]["tp"] == expected["tp"] and records[0]["val"]["fp"] == expected["fp"]
+    assert expected["tp"] + expected["fp"] > 0  # the untrained model marks something, so the counts say which weights ran

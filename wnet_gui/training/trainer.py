@@ -381,6 +381,10 @@ class Trainer:
         evaluated = self.ema.module if self.ema is not None else self.model
         # validation runs as inference will: same precision and memory layout as training
         predictor = DensityPredictor(evaluated, self.card, self.device, self.precision)
+        if not resumed and cfg.init_weights:  # the bar a fine-tune's stop rule measures it against, same protocol
+            # the starting weights themselves: an average holds them only from its first update
+            start = DensityPredictor(self.model.eval(), self.card, self.device, self.precision)
+            self.log({"step": 0, "val": validate(start, val_tiles, cfg.val_thresholds, cfg.selection), "time": time.time()})
         last_save = time.monotonic()
         running = None
         bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.name, mininterval=10)
