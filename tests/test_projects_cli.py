@@ -129,3 +129,33 @@ def test_options_a_project_cannot_honour_are_refused_not_ignored(tmp_path, sampl
         flag = "-o/--output" if extra[0] == "-o" else extra[0]
         assert f"{flag} apply to slides and files, not to a project" in capsys.readouterr().err
     assert [e.state for e in Project.open(study).slides] == ["new"]  # nothing ran
+
+
+def test_hand_labelled_nuclei_of_a_project_are_found_on_every_slide_with_a_scale(tmp_path, sample_tiff, monkeypatch):
+    """What *Train classifier* reads from a project's other slides: only nuclei classed by
+    hand (a model's class is not a label), at each slide's scale; a slide whose scale nobody
+    knows is named, not guessed; the slide open in the app is left out (it is read from memory)."""
+    import numpy as np
+    from PIL import Image
+
+    from wnet_gui.annotations import NucleusStore
+    from wnet_gui.projects import save_annotations
+    from wnet_gui.projects.work import hand_labelled_slides
+
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    study = tmp_path / "study"
+    study.mkdir()
+    shutil.copy(sample_tiff, study / "a.tif")  # states 0.25 µm/px
+    shutil.copy(sample_tiff, study / "open.tif")
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(study / "c.png")  # no scale
+    for name in ("a.tif", "open.tif", "c.png"):
+        store = NucleusStore()
+        ids = store.add_many([10.0, 20.0, 30.0], [5.0, 6.0, 7.0])
+        store.set_classes({int(ids[0]): "Tumour", int(ids[1]): "Stroma", int(ids[2]): "Tumour"})
+        for i in ids[:2]:
+            store.extras[int(i)] = {"class_by_hand": True}  # the third is a model's class
+        save_annotations(study / name, store)
+    labelled, unscaled = hand_labelled_slides(Project.open(study), exclude=study / "open.tif")
+    assert [item.path.name for item in labelled] == ["a.tif"] and unscaled == ["c.png"]
+    assert labelled[0].classes == ["Tumour", "Stroma"] and labelled[0].mpp == 0.25
+    assert np.allclose(labelled[0].xy, [[10, 5], [20, 6]])

@@ -79,6 +79,24 @@ def test_a_classifier_reads_only_its_own_detectors_features(taught, tmp_path):
     assert {f["properties"]["classification"]["name"] for f in json.loads(out.read_text())["features"]} <= {"dense", "pale"}
 
 
+def test_the_csv_carries_each_class_and_its_confidence(taught, tmp_path):
+    """`wnet detect --classifier --format csv`: a spreadsheet row per nucleus with its class and
+    the classifier's confidence in it (what the GeoJSON keeps as a measurement)."""
+    import csv
+
+    path, _, _ = taught
+    out = tmp_path / "classed.csv"
+    assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--classifier", str(path), "--device", "cpu", "--format", "csv",
+                 "-o", str(out)]) == 0
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert len(rows) > 50 and {r["class"] for r in rows} <= {"dense", "pale"}
+    confidences = [float(r["class_confidence"]) for r in rows]
+    assert all(0.5 <= c <= 1.0 for c in confidences) and len(set(confidences)) > 10
+    plain = tmp_path / "plain.csv"
+    assert main(["detect", str(SAMPLE_TIFF_2), "--model", "fast", "--device", "cpu", "--format", "csv", "-o", str(plain)]) == 0
+    assert {r["class_confidence"] for r in csv.DictReader(open(plain, newline=""))} == {""}  # no classifier, no confidence
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda doc, npz: doc.update(sha256="0" * 64), "does not match"),
     (lambda doc, npz: doc.update(weights="../elsewhere.npz"), "beside the card"),

@@ -90,3 +90,73 @@ def test_next_uncertain_nucleus_walks_from_the_least_certain(qtbot, person, samp
     key(qtbot, window, "2")
     assert (store.extras[seen[-1]] or {}).get("class_by_hand")
     dialogs.check()
+
+
+def test_train_across_the_project_learns_from_every_slide(qtbot, person, tmp_path, sample_tiff):
+    """In a project, *Train classifier* also learns from the nuclei classed by hand on the
+    project's other slides (read from their saved annotations): dense ones classed on slide a
+    only, pale ones on slide b; on b, alone, one class cannot teach (said plainly, with the box
+    unticked), while across the project both classes do, and b's other nuclei follow them."""
+    import shutil
+
+    from user import choose_file, menu_action
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    samples = sorted(sample_tiff.parent.glob("*.tif"))
+    for name, source in zip("ab", samples[:2]):
+        shutil.copy(source, folder / f"{name}.tif")
+    dialogs = person
+    window = launch(qtbot)
+    dialogs.expect("folder of slides", choose_file(folder))
+    menu_action(window, "File", "Open project (a folder of slides)…").trigger()
+    dialogs.check()
+    assert window.slide.path.name == "a.tif" and window.teach.across.isVisible() and window.teach.across.isChecked()
+    store, classes = window.store, window.classes.names
+    panel = window.panel
+    panel.region_combo.setCurrentIndex(panel.region_combo.findData("slide"))
+
+    def label(number: int, dense: bool, n: int) -> list[int]:
+        """Select n typical dense (or pale) nuclei with the mouse and press the class's key."""
+        ids = store.ids()
+        dark = darkness(window.slide.path, store.coordinates(ids))
+        low, high = np.quantile(dark, [1 / 3, 2 / 3])
+        chosen = np.random.default_rng(number).choice(ids[dark > high] if dense else ids[dark < low], n, replace=False)
+        key(qtbot, window, "S")
+        for nid in chosen:
+            x, y = store.coordinates(np.array([nid]))[0]
+            click(qtbot, window.view.viewport(), on_view(window, x + 0.5, y + 0.5))
+            key(qtbot, window, str(number))
+        return [int(i) for i in chosen]
+
+    detect_with(qtbot, window, "fast")
+    on_a = label(2, dense=True, n=15)
+    assert set(store.classes_of(np.array(on_a))) == {classes[1]}
+    key(qtbot, window, "PgDown")  # slide b; a's work is saved with it
+    assert window.slide.path.name == "b.tif"
+    detect_with(qtbot, window, "fast")
+    on_b = label(3, dense=False, n=15)
+
+    window.teach.across.click()  # this slide only: one class, nothing to learn
+    dialogs.expect("Train classifier", press(QMessageBox.StandardButton.Ok))
+    click(qtbot, window.teach.button)
+    dialogs.wait_answered()
+    assert "at least 3 nuclei of each of two classes" in dialogs.seen[-1] and not window.runs.busy
+
+    window.teach.across.click()
+    asked = []
+    dialogs.expect("Apply classifier", lambda d: (asked.append(d.text()), press(QMessageBox.StandardButton.Yes)(d)))
+    click(qtbot, window.teach.button)
+    qtbot.waitUntil(lambda: bool(asked) and not window.runs.busy, timeout=120000)
+    dialogs.check()
+    assert "on 2 slides" in asked[0] and f"{classes[1]} 15" in asked[0] and f"{classes[2]} 15" in asked[0], asked[0]
+    card = window.teach.last_card
+    assert card.trained_on == ["b.tif", "a.tif"] and card.counts == {classes[2]: 15, classes[1]: 15}
+    others = np.array([i for i in store.ids() if int(i) not in on_b])
+    got = np.asarray(store.classes_of(others))
+    d = darkness(window.slide.path, store.coordinates(others))
+    low, high = np.quantile(d, [1 / 3, 2 / 3])
+    clear = (d < low) | (d > high)
+    agreement = float(np.mean(got[clear] == np.where(d > high, classes[1], classes[2])[clear]))
+    assert set(got) <= {classes[1], classes[2]} and clear.sum() > 50 and agreement > 0.7, agreement
+    assert "on 2 slides" in window.teach.status.text()

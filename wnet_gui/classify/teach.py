@@ -33,13 +33,21 @@ def teach(labelled: list[LabelledSlide], detector, name: str, options: DetectOpt
           cancel: threading.Event | None = None, progress=None) -> ClassifierCard:
     """A classifier card taught from the labelled nuclei of every slide, with its
     cross-validated accuracy; ``ClassifierError`` when the labels cannot teach anything."""
+    x, names, colors = labelled_features(labelled, detector, options, cancel, progress)
+    return from_features(x, names, colors, detector, name, [item.path.name for item in labelled if len(item.xy)])
+
+
+def labelled_features(labelled: list[LabelledSlide], detector, options: DetectOptions | None = None,
+                      cancel: threading.Event | None = None, progress=None) -> tuple[np.ndarray, list[str], dict]:
+    """The detector's features at every slide's labelled nuclei, their classes and colours
+    (each slide opened at its own scale, one at a time)."""
     from ..slides import open_slide
 
     feats, names, colors = [], [], {}
     for k, item in enumerate(labelled):
         if progress:
             progress(k, len(labelled), item.path.name)
-        if not len(item.xy):
+        if not len(item.xy) or (cancel is not None and cancel.is_set()):
             continue
         slide = open_slide(item.path, mpp=item.mpp if item.mpp else (options.mpp if options else None))
         try:
@@ -48,8 +56,13 @@ def teach(labelled: list[LabelledSlide], detector, name: str, options: DetectOpt
             slide.close()
         names += list(item.classes)
         colors.update(item.colors)
-    return from_features(np.concatenate(feats) if feats else np.zeros((0, 0), np.float32), names, colors, detector, name,
-                         [item.path.name for item in labelled])
+    return (np.concatenate(feats) if feats else np.zeros((0, 0), np.float32)), names, colors
+
+
+def hand_set(store) -> np.ndarray:
+    """Ids of the nuclei whose class a person set (hotkeys, a drawn region, an imported class)."""
+    ids = store.ids()
+    return ids[np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)] if len(ids) else ids
 
 
 def from_features(x: np.ndarray, names: list[str], colors: dict, detector, name: str, slides: list[str]) -> ClassifierCard:

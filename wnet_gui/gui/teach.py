@@ -1,7 +1,8 @@
-"""Train classifier (Classes dock): the classes a pathologist set by hand on this slide teach a
-classifier (``classify``), which is shown — labelled nuclei per class and a cross-validated
-accuracy — before it classes the other nuclei, as one undo step; hand-set classes never change.
-The classifier is kept in the user's model folder for other slides and `wnet detect --classifier`."""
+"""Train classifier (Classes dock): the classes a pathologist set by hand on this slide — and,
+in a project, on its other slides too — teach a classifier (``classify``), which is shown
+(labelled nuclei per class and a cross-validated accuracy) before it classes the other nuclei
+of this slide, as one undo step; hand-set classes never change. The classifier is kept in the
+user's model folder for other slides, ``wnet detect --classifier`` and ``wnet detect PROJECT``."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ import os
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPushButton
 
 from .classes import ClassTools
 from .commands import UpdateNucleiCommand
 from .context import FeatureContext
+from .project_panel import ProjectPanel
 from .scale import ScaleTools
 
 
 class TeachTools(QObject):
-    def __init__(self, ctx: FeatureContext, classes: ClassTools, scale: ScaleTools):
+    def __init__(self, ctx: FeatureContext, classes: ClassTools, scale: ScaleTools, project: ProjectPanel):
         super().__init__(ctx)
         self.ctx = ctx
-        self.classes, self.scale = classes, scale
+        self.classes, self.scale, self.project = classes, scale, project
         self.button = QPushButton("Train classifier")
         self.button.setObjectName("trainClassifier")
         self.button.setToolTip("Learn your classes from the nuclei whose class you set by hand (keys 1–9), then class the others")
@@ -31,6 +33,13 @@ class TeachTools(QObject):
         row.addWidget(self.button)
         row.addWidget(self.status, 1)
         classes.layout.addLayout(row)
+        self.across = QCheckBox("Learn from every slide of the project")
+        self.across.setObjectName("trainAcrossProject")
+        self.across.setToolTip("Also the nuclei you classed by hand on the project's other slides (their saved annotations)")
+        self.across.setChecked(True)
+        self.across.setVisible(False)  # shown once a project is open
+        classes.layout.addWidget(self.across)
+        project.shown.connect(lambda: self.across.setVisible(True))
         ctx.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
         self.last_card = None
         self._visited: set[int] = set()  # nuclei Next uncertain showed since the last training
@@ -71,12 +80,13 @@ class TeachTools(QObject):
             ctx.status("Wait for the current run to finish (or cancel it) first", 5000)
             return
         ids = store.ids()
-        by_hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)
-        names = store.classes_of(ids[by_hand]) if by_hand.any() else []
-        from ..classify.teach import MIN_PER_CLASS  # (loads the engine: only when asked to train)
+        from ..classify.teach import MIN_PER_CLASS, hand_set  # (loads the engine: only when asked to train)
 
+        by_hand = np.isin(ids, hand_set(store))
+        names = store.classes_of(ids[by_hand]) if by_hand.any() else []
         counts = {c: names.count(c) for c in dict.fromkeys(names)}
-        if len([c for c, n in counts.items() if n >= MIN_PER_CLASS]) < 2:
+        project = self.project.project if self.across.isChecked() else None
+        if project is None and len([c for c, n in counts.items() if n >= MIN_PER_CLASS]) < 2:
             have = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "none yet"
             ctx.error("Train classifier", f"Set the class of at least {MIN_PER_CLASS} nuclei of each of two classes by hand first "
                                              f"(select them and press the class's number, 1–9). Set by hand so far: {have}.")
@@ -95,25 +105,46 @@ class TeachTools(QObject):
         labelled[: int(by_hand.sum())] = True
         options = DetectOptions(device=ctx.panel.device(), mpp=slide.mpp)
         token = ctx.runs.new_token(kind="teach", others=ids[~by_hand], path=slide.path)
-        xy, colors, name = store.coordinates(order), {c: store.class_colors[c] for c in counts if c in store.class_colors}, f"{slide.path.stem} classes"
+        xy, colors = store.coordinates(order), {c: store.class_colors[c] for c in counts if c in store.class_colors}
+        title = project.folder.name if project is not None else slide.path.stem
 
         def work(report, cancel):
-            """Features at every nucleus in one detection pass, a classifier from the hand-set ones, the others
-            classed; (card, classes, confidences), or None when cancelled. The store changes only on the GUI thread."""
+            """Features at every nucleus of this slide in one detection pass (and at the hand-set nuclei
+            of the project's other slides), a classifier from the hand-set ones, this slide's others
+            classed; (card, classes, confidences, note), or None when cancelled. The store changes only
+            on the GUI thread."""
+            from ..classify.card import ClassifierError
             from ..classify.features import at_points
-            from ..classify.teach import from_features
+            from ..classify.teach import from_features, labelled_features
 
-            features = at_points(slide, detector, xy, options, cancel)
+            features = at_points(slide, detector, xy, options, cancel) if len(xy) else np.zeros((0, 0), np.float32)
+            taught, taught_names, taught_colors, slides, note = features[labelled], list(names), dict(colors), [slide.path.name], ""
+            if project is not None:
+                from ..projects.work import hand_labelled_slides
+
+                elsewhere, unscaled = hand_labelled_slides(project, exclude=slide.path)
+                if elsewhere:
+                    more, more_names, more_colors = labelled_features(elsewhere, detector, options, cancel)
+                    taught = np.concatenate([taught, more]) if len(taught) else more
+                    taught_names += more_names
+                    taught_colors = {**more_colors, **taught_colors}  # this slide's colours win
+                    slides += [item.path.name for item in elsewhere]
+                if unscaled:
+                    note = f"; left out (scale unknown): {', '.join(unscaled)}"
             if cancel.is_set():
                 return None
-            card = from_features(features[labelled], names, colors, detector, name, [slide.path.name])
+            if not len(taught_names):
+                raise ClassifierError(f"no nucleus has a class set by hand {'in the project' if project is not None else 'on this slide'} yet "
+                                      f"(select nuclei and press the class's number, 1–9){note}")
+            card = from_features(taught, taught_names, taught_colors, detector, f"{title} classes", slides)
             others = features[~labelled]
-            classes, confidences = card.classify(others) if len(others) else ([], others[:, 0])
-            return card, classes, confidences
+            classes, confidences = card.classify(others) if len(others) else ([], np.zeros(0, np.float32))
+            return card, classes, confidences, note
 
         worker = Worker(token, work, plain=(ValueError,))  # too few labels, no tissue: said plainly
         self.status.setText("")
-        ctx.runs.start(worker, self._taught, self._failed, f"Teaching {len(counts)} classes from {int(by_hand.sum())} nuclei…")
+        where = "this slide and the project's others" if project is not None else f"{int(by_hand.sum())} nuclei"
+        ctx.runs.start(worker, self._taught, self._failed, f"Teaching your classes from {where}…")
 
     def _failed(self, token, message: str) -> None:
         if not self.ctx.runs.current(token):
@@ -129,25 +160,26 @@ class TeachTools(QObject):
         ctx.runs.end("")
         if result is None:  # cancelled
             return
-        card, classes, confidences = result
+        card, classes, confidences, note = result
         from ..classify.card import classifiers_dir
 
         self._visited.clear()
         self.last_card = card
         try:
-            card.save(classifiers_dir() / f"{ctx.slide.path.stem}-classes.json")
+            card.save(classifiers_dir() / f"{card.name.replace(' ', '-')}.json")
         except OSError as exc:  # a read-only home: the classes still apply here
             ctx.status(f"The classifier could not be kept: {exc}", 8000)
         counts = ", ".join(f"{c} {n}" for c, n in card.counts.items())
         accuracy = "not measured (too few labels)" if np.isnan(card.cv_accuracy) else f"{card.cv_accuracy:.0%}"
-        self.status.setText(f"{sum(card.counts.values())} nuclei, cross-validated accuracy {accuracy}")
-        self.status.setToolTip(f"{card.name}: {counts}; kept with your models for other slides and `wnet detect --classifier`")
+        on = f" on {len(card.trained_on)} slides" if len(card.trained_on) > 1 else ""
+        self.status.setText(f"{sum(card.counts.values())} nuclei{on}, cross-validated accuracy {accuracy}")
+        self.status.setToolTip(f"{card.name}: {counts}{note}; kept with your models for other slides and `wnet detect --classifier`")
         alive = np.array([int(i) in ctx.store for i in others], bool) if len(others) else np.zeros(0, bool)
         others, classes = others[alive], [c for c, keep in zip(classes, alive) if keep]
         confidences = np.asarray(confidences)[alive]
         if not len(others):
             return
-        text = (f"Taught from the nuclei you classed ({counts}); cross-validated accuracy {accuracy}.\n\n"
+        text = (f"Taught from the nuclei you classed{on} ({counts}{note}); cross-validated accuracy {accuracy}.\n\n"
                 f"Class the {len(others):,} other nuclei with it? Classes you set by hand stay.")
         if not os.environ.get("WNET_NO_PROMPT"):
             answer = QMessageBox.question(ctx.host, "Apply classifier", text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,

@@ -62,6 +62,40 @@ def refresh_entry(project: Project, entry: SlideEntry, store: NucleusStore | Non
     return entry
 
 
+def hand_labelled_slides(project: Project, exclude: Path | None = None) -> tuple[list, list[str]]:
+    """Every project slide's nuclei whose class a person set, as ``LabelledSlide``s (read from
+    the slides' annotations; ``exclude``, the slide open in the app, is read from memory there),
+    and the names of slides with labels but no known scale, which cannot teach."""
+    from ..classify.teach import LabelledSlide, hand_set
+
+    labelled, unscaled = [], []
+    for entry in project.slides:
+        path = project.absolute(entry)
+        if project.missing(entry) or (exclude is not None and path.resolve() == Path(exclude).resolve()):
+            continue
+        store = load_annotations(path)
+        ids = hand_set(store)
+        if not len(ids):
+            continue
+        mpp = entry.mpp or store.stated_mpp
+        if not mpp:
+            from ..slides import SlideError, open_slide
+
+            try:  # the slide's own metadata may know it
+                slide = open_slide(path)
+                mpp = slide.mpp
+                slide.close()
+            except (OSError, ValueError, SlideError):
+                mpp = None
+        if not mpp:
+            unscaled.append(entry.name)
+            continue
+        classes = store.classes_of(ids)
+        colors = {c: store.class_colors[c] for c in set(classes) if c in store.class_colors}
+        labelled.append(LabelledSlide(path, store.coordinates(ids), list(classes), mpp, colors))
+    return labelled, unscaled
+
+
 def _work_through(project: Project, wanted, skip, progress, cancel):
     """(entry, path) of each slide ``wanted(entry)`` picks that is present and not skipped, with
     progress; stops when ``cancel`` is set."""
