@@ -5,6 +5,7 @@ and Ctrl+Z takes it back in one step."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -160,3 +161,7 @@ def test_train_across_the_project_learns_from_every_slide(qtbot, person, tmp_pat
     agreement = float(np.mean(got[clear] == np.where(d > high, classes[1], classes[2])[clear]))
     assert set(got) <= {classes[1], classes[2]} and clear.sum() > 50 and agreement > 0.7, agreement
     assert "on 2 slides" in window.teach.status.text()
+    if os.environ.get("WNET_SCREENSHOTS"):  # to look at on a real X server (Xvfb)
+        window.view.fit()
+        qtbot.wait(500)
+        window.grab().save(str(Path(os.environ["WNET_SCREENSHOTS"]) / "taught-across-project.png"))
