@@ -36,7 +36,7 @@ def test_detect_pyramidal_tiff_roi_csv(tmp_path):
     out = tmp_path / "p.csv"
     assert main(["detect", str(slide), "--roi", "0,0,512,512", "--format", "csv", "-o", str(out)]) == 0
     rows = out.read_text().splitlines()
-    assert rows[0] == "id,x,y,score,source,class,color,class_by_hand" and len(rows) > 50
+    assert rows[0] == "id,x,y,score,source,class,color,class_by_hand,class_confidence" and len(rows) > 50
     xy = np.array([[float(r.split(",")[1]), float(r.split(",")[2])] for r in rows[1:]])
     assert xy.max() <= 512
 

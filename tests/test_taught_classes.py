@@ -243,3 +243,28 @@ def test_a_project_is_classed_and_hand_set_classes_stay(taught, tmp_path, monkey
     confidences = [store.extras[int(i)]["measurements"][CONFIDENCE] for i in model]
     assert min(confidences) >= 0.5 - 1e-6 and max(confidences) <= 1.0  # the probability of the class given, of two
     assert store.class_colors["dense"] == (10, 20, 30)
+
+
+def test_feature_cache_gives_back_what_it_was_given_and_reads_only_new_or_moved_nuclei():
+    from wnet_gui.classify.feature_cache import FeatureCache
+    from wnet_gui.classify.teach import read_missing
+
+    cache = FeatureCache(max_sources=2)
+    xy = np.array([[10.0, 20.0], [30.5, 40.25], [50.0, 60.0]])
+    rows = np.arange(9, dtype=np.float32).reshape(3, 3)
+    asked = []
+
+    def read(points):
+        asked.append(points.copy())
+        return np.full((len(points), 3), -1.0, np.float32)
+
+    assert np.array_equal(read_missing(cache, "a", xy, read), np.full((3, 3), -1.0)) and len(asked[-1]) == 3  # empty cache: all read
+    cache.store("a", xy, rows)
+    again = np.array([[50.0, 60.0], [10.0, 20.0], [30.5, 40.25], [31.0, 40.25]])  # reordered, one moved
+    got = read_missing(cache, "a", again, read)
+    assert np.allclose(asked[-1], [[31.0, 40.25]])  # only the moved one was read
+    assert np.array_equal(got, np.vstack([rows[2], rows[0], rows[1], [-1, -1, -1]]))
+    assert read_missing(cache, "b", xy, read).shape == (3, 3) and len(asked[-1]) == 3  # another slide or detector: nothing known
+    cache.store("b", xy[:1], rows[:1])
+    cache.store("c", xy[:1], rows[:1])  # beyond two sources the oldest goes
+    assert cache.lookup("a", xy)[0] is None and not cache.lookup("c", xy[:1])[1].any()

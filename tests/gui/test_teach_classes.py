@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from helpers import darkness  # noqa: E402
-from user import click, detect_with, key, launch, on_view, open_slide, press  # noqa: E402
+from user import click, detect_with, drag, key, launch, on_view, open_slide, press  # noqa: E402
 
 
 def test_teach_two_classes_by_hand_and_class_the_rest(qtbot, person, sample_copy):
@@ -165,3 +165,51 @@ def test_train_across_the_project_learns_from_every_slide(qtbot, person, tmp_pat
         window.view.fit()
         qtbot.wait(500)
         window.grab().save(str(Path(os.environ["WNET_SCREENSHOTS"]) / "taught-across-project.png"))
+
+
+def test_a_retrain_reads_only_nuclei_added_or_moved_since(qtbot, person, sample_copy, monkeypatch):
+    """Train, label the least certain nucleus (U, then its key), train again: the second training
+    runs no detection pass (the features of every nucleus were kept); after a nucleus is moved
+    (M, drag) the third reads that one alone — a retrain after a few labels takes the head's time."""
+    import wnet_gui.classify.features as features
+
+    read = []
+    real = features.at_points
+    monkeypatch.setattr(features, "at_points", lambda slide, card, xy, *a, **k: (read.append(len(xy)), real(slide, card, xy, *a, **k))[1])
+    dialogs = person
+    window = launch(qtbot)
+    open_slide(qtbot, window, dialogs, sample_copy)
+    detect_with(qtbot, window, "fast")
+    store = window.store
+    ids = store.ids()
+    dark = darkness(sample_copy, store.coordinates(ids))
+    low, high = np.quantile(dark, [1 / 3, 2 / 3])
+    key(qtbot, window, "S")
+    for group, number in ((ids[dark > high][:8], 2), (ids[dark < low][:8], 3)):
+        for nid in group:
+            x, y = store.coordinates(np.array([nid]))[0]
+            click(qtbot, window.view.viewport(), on_view(window, x + 0.5, y + 0.5))
+            key(qtbot, window, str(number))
+
+    def train() -> None:
+        dialogs.expect("Apply classifier", press(QMessageBox.StandardButton.Yes))
+        click(qtbot, window.teach.button)
+        dialogs.wait_answered(120000)
+        qtbot.waitUntil(lambda: not window.runs.busy, timeout=120000)
+
+    train()
+    assert read == [len(store)]  # the first training reads every nucleus of the slide once
+    key(qtbot, window, "U")
+    (uncertain,) = window.view.selection.ids().tolist()
+    key(qtbot, window, "2")
+    assert (store.extras.get(uncertain) or {}).get("class_by_hand")
+    train()
+    assert read == [len(store)]  # nothing read again
+    assert window.teach.last_card.counts[window.classes.names[1]] == 9
+    target = int(ids[len(ids) // 2])
+    x, y = store.coordinates(np.array([target]))[0]
+    key(qtbot, window, "M")
+    drag(qtbot, window, (x + 0.5, y + 0.5), (x + 6.5, y + 0.5))
+    train()
+    assert read == [len(store), 1]  # the moved nucleus alone
+    dialogs.check()

@@ -38,25 +38,54 @@ def teach(labelled: list[LabelledSlide], detector, name: str, options: DetectOpt
 
 
 def labelled_features(labelled: list[LabelledSlide], detector, options: DetectOptions | None = None,
-                      cancel: threading.Event | None = None, progress=None) -> tuple[np.ndarray, list[str], dict]:
+                      cancel: threading.Event | None = None, progress=None, cache=None,
+                      read: list | None = None) -> tuple[np.ndarray, list[str], dict]:
     """The detector's features at every slide's labelled nuclei, their classes and colours
-    (each slide opened at its own scale, one at a time)."""
-    from ..slides import open_slide
-
+    (each slide opened at its own scale, one at a time); with a ``FeatureCache``, only the
+    nuclei it does not hold are read. The cache is not written here (a worker thread may run
+    this): each slide's (source, points, features) is appended to ``read`` for the caller to store."""
     feats, names, colors = [], [], {}
     for k, item in enumerate(labelled):
         if progress:
             progress(k, len(labelled), item.path.name)
         if not len(item.xy) or (cancel is not None and cancel.is_set()):
             continue
-        slide = open_slide(item.path, mpp=item.mpp if item.mpp else (options.mpp if options else None))
-        try:
-            feats.append(F.at_points(slide, detector, item.xy, options, cancel))
-        finally:
-            slide.close()
+        mpp = item.mpp if item.mpp else (options.mpp if options else None)
+        source = feature_source(item.path, mpp, detector)
+        feats.append(read_missing(cache, source, item.xy, lambda xy: features_on(item.path, mpp, xy, detector, options, cancel)))
+        if read is not None:
+            read.append((source, item.xy, feats[-1]))
         names += list(item.classes)
         colors.update(item.colors)
     return (np.concatenate(feats) if feats else np.zeros((0, 0), np.float32)), names, colors
+
+
+def read_missing(cache, source, xy: np.ndarray, read) -> np.ndarray:
+    """Features at ``xy``: what ``cache`` (a ``FeatureCache``, or None) holds for ``source``, and
+    ``read(points)`` for the rest."""
+    known, missing = cache.lookup(source, xy) if cache is not None else (None, np.ones(len(xy), bool))
+    if known is None:
+        return read(xy)
+    if missing.any():
+        known[missing] = read(xy[missing])
+    return known
+
+
+def features_on(path: Path, mpp: float | None, xy: np.ndarray, detector, options: DetectOptions | None = None,
+                cancel: threading.Event | None = None) -> np.ndarray:
+    """The detector's features at points of a slide file, opened at ``mpp`` for the reading."""
+    from ..slides import open_slide
+
+    slide = open_slide(path, mpp=mpp)
+    try:
+        return F.at_points(slide, detector, xy, options, cancel)
+    finally:
+        slide.close()
+
+
+def feature_source(path: Path, mpp: float | None, detector) -> tuple:
+    """What features at a slide's nuclei depend on besides the positions (``FeatureCache``)."""
+    return (str(Path(path).resolve()), None if mpp is None else round(float(mpp), 6), detector.sha256)
 
 
 def hand_set(store) -> np.ndarray:

@@ -42,6 +42,9 @@ class TeachTools(QObject):
         project.shown.connect(lambda: self.across.setVisible(True))
         ctx.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
         self.last_card = None
+        from ..classify.feature_cache import FeatureCache  # (numpy only)
+
+        self.features = FeatureCache()
         self._visited: set[int] = set()  # nuclei Next uncertain showed since the last training
 
     def next_uncertain(self) -> None:
@@ -107,6 +110,7 @@ class TeachTools(QObject):
         token = ctx.runs.new_token(kind="teach", others=ids[~by_hand], path=slide.path)
         xy, colors = store.coordinates(order), {c: store.class_colors[c] for c in counts if c in store.class_colors}
         title = project.folder.name if project is not None else slide.path.stem
+        cache = self.features
 
         def work(report, cancel):
             """Features at every nucleus of this slide in one detection pass (and at the hand-set nuclei
@@ -115,16 +119,21 @@ class TeachTools(QObject):
             on the GUI thread."""
             from ..classify.card import ClassifierError
             from ..classify.features import at_points
-            from ..classify.teach import from_features, labelled_features
+            from ..classify.teach import feature_source, from_features, labelled_features, read_missing
 
-            features = at_points(slide, detector, xy, options, cancel) if len(xy) else np.zeros((0, 0), np.float32)
+            read: list = []  # (source, points, features) to keep for the next training
+            features = np.zeros((0, 0), np.float32)
+            if len(xy):
+                source = feature_source(slide.path, slide.mpp, detector)
+                features = read_missing(cache, source, xy, lambda pts: at_points(slide, detector, pts, options, cancel))
+                read.append((source, xy, features))
             taught, taught_names, taught_colors, slides, note = features[labelled], list(names), dict(colors), [slide.path.name], ""
             if project is not None:
                 from ..projects.work import hand_labelled_slides
 
                 elsewhere, unscaled = hand_labelled_slides(project, exclude=slide.path)
                 if elsewhere:
-                    more, more_names, more_colors = labelled_features(elsewhere, detector, options, cancel)
+                    more, more_names, more_colors = labelled_features(elsewhere, detector, options, cancel, cache=cache, read=read)
                     taught = np.concatenate([taught, more]) if len(taught) else more
                     taught_names += more_names
                     taught_colors = {**more_colors, **taught_colors}  # this slide's colours win
@@ -139,7 +148,7 @@ class TeachTools(QObject):
             card = from_features(taught, taught_names, taught_colors, detector, f"{title} classes", slides)
             others = features[~labelled]
             classes, confidences = card.classify(others) if len(others) else ([], np.zeros(0, np.float32))
-            return card, classes, confidences, note
+            return card, classes, confidences, note, read
 
         worker = Worker(token, work, plain=(ValueError,))  # too few labels, no tissue: said plainly
         self.status.setText("")
@@ -160,7 +169,9 @@ class TeachTools(QObject):
         ctx.runs.end("")
         if result is None:  # cancelled
             return
-        card, classes, confidences, note = result
+        card, classes, confidences, note, read = result
+        for source, points, features in read:  # the next training reads only nuclei added or moved since
+            self.features.store(source, points, features)
         from ..classify.card import classifiers_dir
 
         self._visited.clear()
