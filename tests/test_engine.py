@@ -237,3 +237,51 @@ def test_auto_precision_picks_bf16_only_where_the_cpu_has_bf16_instructions():
         pytest.skip("reads the CPU's flags from /proc/cpuinfo")
     flags = open("/proc/cpuinfo", encoding="utf-8").read()
     assert native_bf16(torch.device("cpu")) == ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def test_points_out_on_the_glass_are_not_nuclei():
+    """Specks of nucleus-dark pixels (2.5 µm) on bare glass, far from the tissue: the detector
+    marks them, and the engine drops every one (they lie more than OFF_TISSUE_UM from the
+    tissue mask) while the tissue's own points stay exactly the same; without the tissue check
+    (``skip_background=False``, as benchmarks on all-tissue tiles run) they are kept."""
+    from helpers import SAMPLE_TIFF
+
+    from wnet_gui.models.zoo import resolve_card
+    from wnet_gui.slides import ArraySlide
+    from wnet_gui.slides.image_slide import load_rgb
+
+    card = resolve_card("fast")
+    tile = load_rgb(SAMPLE_TIFF)[0]
+    alone = run_detection(ArraySlide("tissue", tile, 0.25), card, options=DetectOptions(device="cpu", skip_background=False))
+    image = np.full((1536, 1536, 3), (236, 236, 240), np.uint8)  # glass
+    image[:512, :512] = tile
+    spots = []
+    for k, (x, y) in enumerate(np.round(alone.centres[np.argsort(-alone.scores)]).astype(int)):
+        if len(spots) == 12:
+            break
+        if 5 <= x < 507 and 5 <= y < 507:
+            gx, gy = 800 + (len(spots) % 4) * 180, 700 + (len(spots) // 4) * 180
+            image[gy - 5 : gy + 5, gx - 5 : gx + 5] = tile[y - 5 : y + 5, x - 5 : x + 5]
+            spots.append((gx, gy))
+    spots = np.array(spots, float)
+    runs = {skip: run_detection(ArraySlide("glass", image, 0.25), card, options=DetectOptions(device="cpu", skip_background=skip))
+            for skip in (False, True)}
+
+    def on_specks(run) -> int:
+        return int((np.sqrt(((run.centres[:, None] - spots[None]) ** 2).sum(-1)).min(1) < 12).sum())
+
+    assert on_specks(runs[False]) >= 8  # the detector does take them for nuclei
+    assert on_specks(runs[True]) == 0
+    tissue = {skip: run.centres[(run.centres < 512).all(axis=1)] for skip, run in runs.items()}
+    assert len(tissue[True]) > 150 and np.array_equal(tissue[True], tissue[False])
+
+
+def test_tissue_mask_says_how_near_a_point_is_to_tissue():
+    from wnet_gui.slides import ArraySlide
+    from wnet_gui.slides.tissue import TissueMask
+
+    image = np.full((400, 400, 3), 240, np.uint8)
+    image[100:300, 100:200] = (120, 60, 140)  # a block of stained tissue
+    mask = TissueMask(ArraySlide("block", image, 0.5), max_size=400)
+    near = mask.near(np.array([[150.0, 200.0], [215.0, 200.0], [260.0, 200.0], [390.0, 10.0]]), within=16.0)
+    assert near.tolist() == [True, True, False, False]  # inside; 15 px off (mask's own 1-px growth included); 60 px; far

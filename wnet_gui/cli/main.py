@@ -35,7 +35,7 @@ def _add_detect(sub) -> None:
     p.add_argument("--classifier", help="a classifier card from `wnet classes train`: every nucleus gets one of its classes and a confidence")
     p.add_argument("--tta", action="store_true",
                    help="average the model over the four flips of every tile: about 4× the time (BENCHMARKS.md has what it gains)")
-    p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too")
+    p.add_argument("--no-tissue-detection", action="store_true", help="process background tiles too, and keep points out on the glass")
     p.add_argument("--threads", type=THREADS, help="torch threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="redo slides whose output exists")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",

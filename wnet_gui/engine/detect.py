@@ -45,7 +45,7 @@ class DetectOptions:
 
     device: str = "auto"
     batch_size: int | None = None  # None: 4 on CPU, more on a GPU
-    skip_background: bool = True
+    skip_background: bool = True  # skip tiles without tissue, and drop points more than OFF_TISSUE_UM off it
     threshold: float | None = None  # None: the card's validated threshold
     sensitivity: float | None = None  # stage-1 logit offset (W-Net); None: the card's (0 unless calibrated)
     mpp: float | None = None  # overrides the slide's microns per pixel
@@ -139,6 +139,7 @@ def slide_mpp(slide: Slide, options: DetectOptions) -> float:
     return float(mpp)
 
 
+OFF_TISSUE_UM = 8.0  # a point farther than a nucleus' width from the tissue mask is on glass (dust, a speck): dropped
 TISSUE_PX_PER_TILE = 16  # tissue-mask pixels across a tile's core: enough to tell a tile's share of tissue
 
 
@@ -232,9 +233,11 @@ def iter_detections(
     tiles = plan_tiles(region, downsample, tile_size, card.margin)
     total = len(tiles)
     todo = tiles if outline is None else [t for t in tiles if outline.overlaps(t.core)]
+    tissue = None
     if options.skip_background:
         tissue = TissueMask(slide, max_size=tissue_thumbnail_size(slide.dimensions, tiles))
         todo = [t for t in todo if tissue.has_tissue(t.core.x, t.core.y, t.core.w, t.core.h)]
+        off_tissue_px = OFF_TISSUE_UM / slide_mpp(slide, options)
     skipped = total - len(todo)
     start = time.monotonic()
     stop = threading.Event()
@@ -270,6 +273,11 @@ def iter_detections(
                     inside = outline.contains(centres[:, 0] + 0.5, centres[:, 1] + 0.5)  # pixel centres; outlines are drawn on pixel edges
                     centres, scores = centres[inside], scores[inside]
                     types = None if types is None else [t for t, keep in zip(types, inside) if keep]
+                if tissue is not None and len(centres):
+                    inside = tissue.near(centres, off_tissue_px)
+                    if not inside.all():
+                        centres, scores = centres[inside], scores[inside]
+                        types = None if types is None else [t for t, keep in zip(types, inside) if keep]
                 done += 1
                 yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start, types,
                                  levels=None if tile_levels is None else [f[k] for f in tile_levels])

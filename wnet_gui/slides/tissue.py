@@ -1,4 +1,5 @@
-"""Which parts of a slide hold tissue, from a thumbnail, so background tiles are skipped."""
+"""Which parts of a slide hold tissue, from a thumbnail, so background tiles are skipped and
+points out on the glass (dust, specks) are not taken for nuclei."""
 
 from __future__ import annotations
 
@@ -42,9 +43,11 @@ class TissueMask:
     """A tissue mask over a whole slide, queried with level-0 rectangles."""
 
     def __init__(self, slide: Slide, max_size: int = 2048):
+        self._distance: np.ndarray | None = None
         thumb = slide.get_thumbnail(max_size)
         # a sampled thumbnail has not seen most of the slide: skip nothing rather than miss tissue
         self.mask = np.ones(thumb.shape[:2], bool) if slide.thumbnail_sampled else tissue_mask_from_rgb(thumb)
+        self._everywhere = bool(self.mask.all())
         w, h = slide.dimensions
         self.scale_x = thumb.shape[1] / w
         self.scale_y = thumb.shape[0] / h
@@ -63,3 +66,15 @@ class TissueMask:
 
     def has_tissue(self, x: float, y: float, w: float, h: float) -> bool:
         return self.fraction(x, y, w, h) > 0
+
+    def near(self, xy: np.ndarray, within: float) -> np.ndarray:
+        """Whether each level-0 point (x, y) lies within ``within`` level-0 pixels of tissue."""
+        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        if self._everywhere or not len(xy):
+            return np.ones(len(xy), bool)
+        if self._distance is None:  # mask pixels to the nearest tissue pixel, once
+            self._distance = cv2.distanceTransform((~self.mask).astype(np.uint8), cv2.DIST_L2, 5)
+        H, W = self.mask.shape
+        cols = np.clip(np.floor(xy[:, 0] * self.scale_x).astype(int), 0, W - 1)
+        rows = np.clip(np.floor(xy[:, 1] * self.scale_y).astype(int), 0, H - 1)
+        return self._distance[rows, cols] <= within * min(self.scale_x, self.scale_y)
