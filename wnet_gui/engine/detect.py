@@ -269,15 +269,10 @@ def iter_detections(
             (densities, type_maps, tile_levels), batch_size = _predict_adapting(predictor, np.stack([p for _, p in batch]), batch_size, levels)
             for k, ((tile, _), density) in enumerate(zip(batch, densities)):
                 centres, scores, types = _tile_centres(predictor, tile, density, options.threshold, None if type_maps is None else type_maps[k])
-                if outline is not None and len(centres):
-                    inside = outline.contains(centres[:, 0] + 0.5, centres[:, 1] + 0.5)  # pixel centres; outlines are drawn on pixel edges
-                    centres, scores = centres[inside], scores[inside]
-                    types = None if types is None else [t for t, keep in zip(types, inside) if keep]
+                if outline is not None and len(centres):  # pixel centres; outlines are drawn on pixel edges
+                    centres, scores, types = _kept(outline.contains(centres[:, 0] + 0.5, centres[:, 1] + 0.5), centres, scores, types)
                 if tissue is not None and len(centres):
-                    inside = tissue.near(centres, off_tissue_px)
-                    if not inside.all():
-                        centres, scores = centres[inside], scores[inside]
-                        types = None if types is None else [t for t, keep in zip(types, inside) if keep]
+                    centres, scores, types = _kept(tissue.near(centres, off_tissue_px), centres, scores, types)
                 done += 1
                 yield TileResult(tile, centres, scores, done, total, skipped, time.monotonic() - start, types,
                                  levels=None if tile_levels is None else [f[k] for f in tile_levels])
@@ -292,6 +287,13 @@ def iter_detections(
                 inbox.get_nowait()
             except queue.Empty:
                 reader.join(timeout=0.05)
+
+
+def _kept(keep: np.ndarray, centres: np.ndarray, scores: np.ndarray, types: list | None) -> tuple[np.ndarray, np.ndarray, list | None]:
+    """The centres (and their scores and types) where ``keep`` is true."""
+    if keep.all():
+        return centres, scores, types
+    return centres[keep], scores[keep], None if types is None else [t for t, k in zip(types, keep) if k]
 
 
 def _predict_adapting(predictor: DensityPredictor, tiles: np.ndarray, batch_size: int, levels: bool = False
