@@ -17,24 +17,36 @@ from helpers import darkness  # noqa: E402
 from user import click, detect_with, drag, key, launch, on_view, open_slide, press  # noqa: E402
 
 
+def detected_sample(qtbot, dialogs, path):
+    """The window with ``path`` open and detected by fast, and each nucleus' darkness and its
+    thirds (dense above ``high``, pale below ``low``)."""
+    window = launch(qtbot)
+    open_slide(qtbot, window, dialogs, path)
+    detect_with(qtbot, window, "fast")
+    ids = window.store.ids()
+    dark = darkness(path, window.store.coordinates(ids))
+    low, high = np.quantile(dark, [1 / 3, 2 / 3])
+    return window, ids, dark, low, high
+
+
+def class_by_hand(qtbot, window, ids, number: int) -> None:
+    """Select each nucleus with the mouse (S) and press the class's number key."""
+    key(qtbot, window, "S")
+    for nid in ids:
+        x, y = window.store.coordinates(np.array([nid]))[0]
+        click(qtbot, window.view.viewport(), on_view(window, x + 0.5, y + 0.5))
+        key(qtbot, window, str(number))
+
+
 def test_teach_two_classes_by_hand_and_class_the_rest(qtbot, person, sample_copy):
     dialogs = person
-    window = launch(qtbot)
-    open_slide(qtbot, window, dialogs, sample_copy)
-    detect_with(qtbot, window, "fast")
+    window, ids, dark, low, high = detected_sample(qtbot, dialogs, sample_copy)
     store = window.store
-    ids = store.ids()
-    dark = darkness(sample_copy, store.coordinates(ids))
-    low, high = np.quantile(dark, [1 / 3, 2 / 3])
     rng = np.random.default_rng(0)  # typical examples of each, as a pathologist picks them
     dense, pale = (rng.choice(ids[m], 15, replace=False) for m in (dark > high, dark < low))
     classes = window.classes.names
-    key(qtbot, window, "S")
     for group, number in ((dense, 2), (pale, 3)):  # keys 2 and 3: the second and third classes of the list
-        for nid in group:
-            x, y = store.coordinates(np.array([nid]))[0]
-            click(qtbot, window.view.viewport(), on_view(window, x + 0.5, y + 0.5))
-            key(qtbot, window, str(number))
+        class_by_hand(qtbot, window, group, number)
     by_hand = [int(i) for i in store.ids() if (store.extras.get(int(i)) or {}).get("class_by_hand")]
     taught = dict(zip(by_hand, store.classes_of(np.array(by_hand))))
     assert len(taught) >= 25 and set(taught.values()) == {classes[1], classes[2]}
@@ -123,11 +135,7 @@ def test_train_across_the_project_learns_from_every_slide(qtbot, person, tmp_pat
         dark = darkness(window.slide.path, store.coordinates(ids))
         low, high = np.quantile(dark, [1 / 3, 2 / 3])
         chosen = np.random.default_rng(number).choice(ids[dark > high] if dense else ids[dark < low], n, replace=False)
-        key(qtbot, window, "S")
-        for nid in chosen:
-            x, y = store.coordinates(np.array([nid]))[0]
-            click(qtbot, window.view.viewport(), on_view(window, x + 0.5, y + 0.5))
-            key(qtbot, window, str(number))
+        class_by_hand(qtbot, window, chosen, number)
         return [int(i) for i in chosen]
 
     detect_with(qtbot, window, "fast")
@@ -177,19 +185,10 @@ def test_a_retrain_reads_only_nuclei_added_or_moved_since(qtbot, person, sample_
     real = features.at_points
     monkeypatch.setattr(features, "at_points", lambda slide, card, xy, *a, **k: (read.append(len(xy)), real(slide, card, xy, *a, **k))[1])
     dialogs = person
-    window = launch(qtbot)
-    open_slide(qtbot, window, dialogs, sample_copy)
-    detect_with(qtbot, window, "fast")
+    window, ids, dark, low, high = detected_sample(qtbot, dialogs, sample_copy)
     store = window.store
-    ids = store.ids()
-    dark = darkness(sample_copy, store.coordinates(ids))
-    low, high = np.quantile(dark, [1 / 3, 2 / 3])
-    key(qtbot, window, "S")
     for group, number in ((ids[dark > high][:8], 2), (ids[dark < low][:8], 3)):
-        for nid in group:
-            x, y = store.coordinates(np.array([nid]))[0]
-            click(qtbot, window.view.viewport(), on_view(window, x + 0.5, y + 0.5))
-            key(qtbot, window, str(number))
+        class_by_hand(qtbot, window, group, number)
 
     def train() -> None:
         dialogs.expect("Apply classifier", press(QMessageBox.StandardButton.Yes))
