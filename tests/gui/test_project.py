@@ -157,3 +157,30 @@ def test_region_reviewed_moves_the_slide_to_being_reviewed(qtbot, window, study)
     assert table_rows(window)["a.tif"] == "being reviewed"
     window.project.set_state("reviewed")
     assert table_rows(window)["a.tif"] == "reviewed"
+
+
+def test_the_table_counts_follow_every_edit(qtbot, window, study):
+    """The open slide's Nuclei and Per class cells follow class keys and undo while it is being
+    reviewed (not only when its state changes or it is left)."""
+    import numpy as np
+
+    def cells() -> tuple[str, str]:
+        t = window.project.table
+        row = next(r for r in range(t.rowCount()) if t.item(r, 1).text().lstrip("▶ ") == "a.tif")
+        return t.item(row, 5).text(), t.item(row, 6).text()
+
+    assert window.project.open_project(study)
+    window.undo.push(AddPointsCommand(window.store, [10.0, 30.0, 50.0], [20.0, 40.0, 60.0]))  # three hand points
+    qtbot.waitUntil(lambda: cells() == ("3", "Nucleus 3"), timeout=3000)
+    assert table_rows(window)["a.tif"] == "being reviewed"
+    ids = window.store.ids()
+    for nid, number in ((ids[0], "2"), (ids[1], "2")):  # class keys while the slide is already being reviewed
+        window.view.selection.set([int(nid)])
+        window.view.setFocus()
+        qtbot.keyClick(window, number)
+    name = window.classes.names[1]
+    qtbot.waitUntil(lambda: cells() == ("3", f"{name} 2, Nucleus 1"), timeout=3000)
+    window.view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: cells()[1] in (f"{name} 1, Nucleus 2", f"Nucleus 2, {name} 1"), timeout=3000)
+    assert np.array_equal(window.store.ids(), ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
@@ -133,6 +133,8 @@ class ProjectPanel(QObject):
         scale.stated.connect(self.scales.on_stated)
         files.exportFinished.connect(self._on_exported)
         ctx.undo.indexChanged.connect(self._on_undo_index)
+        self._counts_timer = QTimer(self, singleShot=True, interval=400)  # edits come in bursts: count once they pause
+        self._counts_timer.timeout.connect(self._recount_current)
 
     # -- opening ------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -267,6 +269,19 @@ class ProjectPanel(QObject):
     def _on_undo_index(self, index: int) -> None:
         if not self.ctx.closing:
             self.note_edit()
+            if self.project is not None:
+                self._counts_timer.start()
+
+    def _recount_current(self) -> None:
+        """The open slide's nuclei and classes in the table follow every edit (a class key, a
+        taught classifier, an undo), not only the edits that change its state."""
+        entry = self.current_entry()
+        if entry is None or self.ctx.closing:
+            return
+        before = (entry.nuclei, dict(entry.classes))
+        refresh_entry(self.project, entry, self.ctx.store)
+        if (entry.nuclei, entry.classes) != before:
+            self.populate()
 
     def note_edit(self) -> None:
         """A hand edit (any undoable step but a detection run, an import or drawn masks) on a slide: it is being reviewed."""
