@@ -268,3 +268,36 @@ def test_feature_cache_gives_back_what_it_was_given_and_reads_only_new_or_moved_
     cache.store("b", xy[:1], rows[:1])
     cache.store("c", xy[:1], rows[:1])  # beyond two sources the oldest goes
     assert cache.lookup("a", xy)[0] is None and not cache.lookup("c", xy[:1])[1].any()
+
+
+def test_classes_train_reads_a_projects_hand_set_classes(tmp_path, monkeypatch, capsys):
+    """`wnet classes train --project FOLDER`: the nuclei classed by hand in the app on every
+    slide of a project (their saved annotations) teach the classifier, as the dock's *Train
+    classifier* does; a model's classes are not labels; a folder that is not a project is refused."""
+    from wnet_gui.annotations import NucleusStore
+    from wnet_gui.projects import Project, save_annotations
+
+    monkeypatch.setenv("WNET_DATA_HOME", str(tmp_path / "home"))
+    study = tmp_path / "study"
+    study.mkdir()
+    taught_counts = {}
+    for name, source in (("a.tif", SAMPLE_TIFF), ("b.tif", SAMPLE_TIFF_2)):
+        shutil.copy(source, study / name)
+        truth = read_geojson(source.with_name(source.stem + "_truth.geojson"))
+        xy = np.stack([truth.xs, truth.ys], axis=1)
+        labels = dark_or_pale(source, xy, float(np.median(darkness(source, xy))))
+        store = NucleusStore()
+        ids = store.add_many(xy[:, 0], xy[:, 1])
+        store.set_classes({int(i): c for i, c in zip(ids, labels)})
+        for i in ids[: len(ids) // 2]:  # half by hand; the rest stand for a model's classes
+            store.extras[int(i)] = {"class_by_hand": True}
+        save_annotations(study / name, store)
+        for c in labels[: len(ids) // 2]:
+            taught_counts[c] = taught_counts.get(c, 0) + 1
+    assert main(["classes", "train", "--project", str(study), "--model", "fast", "--device", "cpu"]) == 2  # not a project yet
+    assert "is not a project" in capsys.readouterr().err
+    Project.open(study).save()  # what opening it in the app does
+    out = tmp_path / "chromatin.json"
+    assert main(["classes", "train", "--project", str(study), "--model", "fast", "--device", "cpu", "-o", str(out)]) == 0
+    card = ClassifierCard.load(out)
+    assert card.counts == taught_counts and sorted(card.trained_on) == ["a.tif", "b.tif"] and card.cv_accuracy > 0.75

@@ -62,10 +62,11 @@ def refresh_entry(project: Project, entry: SlideEntry, store: NucleusStore | Non
     return entry
 
 
-def hand_labelled_slides(project: Project, exclude: Path | None = None) -> tuple[list, list[str]]:
+def hand_labelled_slides(project: Project, exclude: Path | None = None, mpp: float | None = None) -> tuple[list, list[str]]:
     """Every project slide's nuclei whose class a person set, as ``LabelledSlide``s (read from
     the slides' annotations; ``exclude``, the slide open in the app, is read from memory there),
-    and the names of slides with labels but no known scale, which cannot teach."""
+    and the names of slides with labels but no known scale, which cannot teach. ``mpp``, when
+    given, is every slide's scale (as ``--mpp`` overrides a slide's own)."""
     from ..classify.teach import LabelledSlide, hand_set
 
     labelled, unscaled = [], []
@@ -77,22 +78,22 @@ def hand_labelled_slides(project: Project, exclude: Path | None = None) -> tuple
         ids = hand_set(store)
         if not len(ids):
             continue
-        mpp = entry.mpp or store.stated_mpp
-        if not mpp:
+        scale = mpp or entry.mpp or store.stated_mpp
+        if not scale:
             from ..slides import SlideError, open_slide
 
             try:  # the slide's own metadata may know it
                 slide = open_slide(path)
-                mpp = slide.mpp
+                scale = slide.mpp
                 slide.close()
             except (OSError, ValueError, SlideError):
-                mpp = None
-        if not mpp:
+                scale = None
+        if not scale:
             unscaled.append(entry.name)
             continue
         classes = store.classes_of(ids)
         colors = {c: store.class_colors[c] for c in set(classes) if c in store.class_colors}
-        labelled.append(LabelledSlide(path, store.coordinates(ids), list(classes), mpp, colors))
+        labelled.append(LabelledSlide(path, store.coordinates(ids), list(classes), scale, colors))
     return labelled, unscaled
 
 
