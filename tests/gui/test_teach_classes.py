@@ -169,6 +169,13 @@ def test_train_across_the_project_learns_from_every_slide(qtbot, person, tmp_pat
     agreement = float(np.mean(got[clear] == np.where(d > high, classes[1], classes[2])[clear]))
     assert set(got) <= {classes[1], classes[2]} and clear.sum() > 50 and agreement > 0.7, agreement
     assert "on 2 slides" in window.teach.status.text()
+    outside = tmp_path / "elsewhere" / "c.tif"  # a slide that is not the project's: its labels are not offered
+    outside.parent.mkdir()
+    shutil.copy(samples[0], outside)
+    open_slide(qtbot, window, dialogs, outside)
+    assert window.slide.path == outside and window.teach.across.isHidden()
+    key(qtbot, window, "PgUp")  # back into the project
+    assert window.slide.path.parent == folder and not window.teach.across.isHidden()
     if os.environ.get("WNET_SCREENSHOTS"):  # to look at on a real X server (Xvfb)
         window.view.fit()
         qtbot.wait(500)

@@ -37,15 +37,19 @@ class TeachTools(QObject):
         self.across.setObjectName("trainAcrossProject")
         self.across.setToolTip("Also the nuclei you classed by hand on the project's other slides (their saved annotations)")
         self.across.setChecked(True)
-        self.across.setVisible(False)  # shown once a project is open
+        self.across.setVisible(False)  # shown while the open slide belongs to an open project
         classes.layout.addWidget(self.across)
-        project.shown.connect(lambda: self.across.setVisible(True))
+        project.shown.connect(self._show_across)
+        ctx.slideOpened.connect(self._show_across)
         ctx.runs.busyChanged.connect(lambda busy: self.button.setEnabled(not busy))
         self.last_card = None
         from ..classify.feature_cache import FeatureCache  # (numpy only)
 
         self.features = FeatureCache()
         self._visited: set[int] = set()  # nuclei Next uncertain showed since the last training
+
+    def _show_across(self, *_) -> None:
+        self.across.setVisible(self.project.current_entry() is not None)
 
     def next_uncertain(self) -> None:
         """Centre the view on the least certain nucleus the classifier classed (not yet shown,
@@ -88,7 +92,8 @@ class TeachTools(QObject):
         by_hand = np.isin(ids, hand_set(store))
         names = store.classes_of(ids[by_hand]) if by_hand.any() else []
         counts = {c: names.count(c) for c in dict.fromkeys(names)}
-        project = self.project.project if self.across.isChecked() else None
+        # a project's labels teach the slides of that project, not one opened from elsewhere
+        project = self.project.project if self.across.isChecked() and self.project.current_entry() is not None else None
         if project is None and len([c for c, n in counts.items() if n >= MIN_PER_CLASS]) < 2:
             have = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "none yet"
             ctx.error("Train classifier", f"Set the class of at least {MIN_PER_CLASS} nuclei of each of two classes by hand first "
