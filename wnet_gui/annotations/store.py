@@ -336,6 +336,11 @@ class NucleusStore:
     def classes_of(self, ids: np.ndarray) -> list[str]:
         return [self.classes.names[c] for c in self._cls[self._rows_of(ids)]]
 
+    def classed_by_hand(self, ids: np.ndarray) -> np.ndarray:
+        """Whether a person set each nucleus' class (hotkeys, a drawn region, an imported class
+        said to be a person's), as opposed to a model's or a classifier's."""
+        return np.array([bool((self.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)
+
     def clear(self) -> None:
         """Empty the store for another slide: rows, outlines, regions, scale, the id counter and
         the namespace go (a slide's saved annotations then load with their own ids and

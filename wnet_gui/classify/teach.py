@@ -91,7 +91,7 @@ def feature_source(path: Path, mpp: float | None, detector) -> tuple:
 def hand_set(store) -> np.ndarray:
     """Ids of the nuclei whose class a person set (hotkeys, a drawn region, an imported class)."""
     ids = store.ids()
-    return ids[np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in ids], bool)] if len(ids) else ids
+    return ids[store.classed_by_hand(ids)]
 
 
 def from_features(x: np.ndarray, names: list[str], colors: dict, detector, name: str, slides: list[str]) -> ClassifierCard:

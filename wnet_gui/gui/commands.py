@@ -150,7 +150,7 @@ class SetClassCommand(QUndoCommand):
         super().__init__(f"Set {len(ids)} nuclei to {cls}")
         self.store, self.cls = store, cls
         self.before = dict(zip(ids, store.classes_of(np.asarray(ids, np.int64)))) if ids else {}
-        self.by_hand_before = {i: bool((store.extras.get(i) or {}).get("class_by_hand")) for i in ids}
+        self.by_hand_before = dict(zip(ids, store.classed_by_hand(ids).tolist()))
 
     def _mark(self, marks: dict[int, bool]) -> None:
         for i, hand in marks.items():

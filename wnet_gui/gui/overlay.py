@@ -133,7 +133,7 @@ def _draw_vector(painter: QPainter, xs, ys, groups, style: PointStyle) -> None:
 def _draw_hand_set(painter: QPainter, store: NucleusStore, cols: dict, style: PointStyle) -> None:
     """A small dark square around points whose class a pathologist set: told apart from a
     model's, and never mistaken for the selection's round white halo."""
-    hand = np.array([bool((store.extras.get(int(i)) or {}).get("class_by_hand")) for i in cols["id"]], bool)
+    hand = store.classed_by_hand(cols["id"])
     if not hand.any():
         return
     t = painter.transform()

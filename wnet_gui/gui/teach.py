@@ -87,9 +87,9 @@ class TeachTools(QObject):
             ctx.status("Wait for the current run to finish (or cancel it) first", 5000)
             return
         ids = store.ids()
-        from ..classify.teach import MIN_PER_CLASS, hand_set  # (loads the engine: only when asked to train)
+        from ..classify.teach import MIN_PER_CLASS  # (loads the engine: only when asked to train)
 
-        by_hand = np.isin(ids, hand_set(store))
+        by_hand = store.classed_by_hand(ids)
         names = store.classes_of(ids[by_hand]) if by_hand.any() else []
         counts = {c: names.count(c) for c in dict.fromkeys(names)}
         # a project's labels teach the slides of that project, not one opened from elsewhere
