@@ -47,7 +47,7 @@ class FeatureCache:
         old = self._tables.pop(source, None)
         index: dict[tuple[int, int], int] = {}
         if old is not None and old[1].shape[1:] == features.shape[1:]:
-            index, rows = dict(old[0]), [old[1]]
+            index, rows = dict(old[0]), [old[1]]  # a copy: a cancelled run may still be reading the old one
             start = len(old[1])
         else:
             rows, start = [], 0
@@ -60,9 +60,3 @@ class FeatureCache:
         self._tables[source] = (index, np.concatenate(rows) if len(rows) > 1 else rows[0])
         while len(self._tables) > self.max_sources:
             self._tables.pop(next(iter(self._tables)))
-
-    def clear(self) -> None:
-        self._tables.clear()
-
-    def __len__(self) -> int:
-        return sum(len(index) for index, _ in self._tables.values())
