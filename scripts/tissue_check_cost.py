@@ -18,8 +18,7 @@ import numpy as np
 
 from wnet_gui import datasets
 from wnet_gui.detection.metrics import match_points
-from wnet_gui.engine.detect import OFF_TISSUE_UM, DetectOptions, run_detection, tissue_thumbnail_size
-from wnet_gui.engine.tiling import fitted_tile_size, plan_tiles
+from wnet_gui.engine.detect import OFF_TISSUE_UM, DetectOptions, engine_tissue_mask, planned_tiles, run_detection
 from wnet_gui.geometry import Rect
 from wnet_gui.models.zoo import resolve_card
 from wnet_gui.slides import ArraySlide
@@ -32,10 +31,7 @@ RADIUS_PX = {"monuseg": None, "crchisto": 6.0, "consep": 12.0}  # None: 3 µm
 def engine_mask(slide, card) -> TissueMask:
     """The tissue mask the engine makes for a whole-image run of ``card``."""
     w, h = slide.dimensions
-    region = Rect(0, 0, w, h)
-    downsample = card.mpp / slide.mpp
-    tiles = plan_tiles(region, downsample, fitted_tile_size(region, downsample, card.tile_size, card.margin), card.margin)
-    return TissueMask(slide, max_size=tissue_thumbnail_size(slide.dimensions, tiles))
+    return engine_tissue_mask(slide, planned_tiles(Rect(0, 0, w, h), card.mpp / slide.mpp, card, DetectOptions()))
 
 
 def train_split(card) -> None:

@@ -153,6 +153,17 @@ def tissue_thumbnail_size(dimensions: tuple[int, int], tiles: list[Tile]) -> int
     return int(min(2048, max(512, TISSUE_PX_PER_TILE * max(dimensions) / max(core, 1))))
 
 
+def planned_tiles(region: Rect, downsample: float, card: ModelCard, options: DetectOptions) -> list[Tile]:
+    """The tiles a run of ``card`` over ``region`` reads, at ``downsample`` level-0 px per model px."""
+    tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
+    return plan_tiles(region, downsample, tile_size, card.margin)
+
+
+def engine_tissue_mask(slide: Slide, tiles: list[Tile]) -> TissueMask:
+    """The tissue mask a run skips background and drops off-tissue points by (fine enough for its tiles)."""
+    return TissueMask(slide, max_size=tissue_thumbnail_size(slide.dimensions, tiles))
+
+
 def _batch_size(device: torch.device, options: DetectOptions) -> int:
     if options.batch_size:
         return options.batch_size
@@ -229,13 +240,12 @@ def iter_detections(
     predictor = predictor.with_sensitivity(options.sensitivity)
     if options.tta:  # on when asked; a predictor that already averages flips keeps doing so
         predictor = predictor.with_tta(True)
-    tile_size = options.tile_size or fitted_tile_size(region, downsample, card.tile_size, card.margin)
-    tiles = plan_tiles(region, downsample, tile_size, card.margin)
+    tiles = planned_tiles(region, downsample, card, options)
     total = len(tiles)
     todo = tiles if outline is None else [t for t in tiles if outline.overlaps(t.core)]
     tissue = None
     if options.skip_background:
-        tissue = TissueMask(slide, max_size=tissue_thumbnail_size(slide.dimensions, tiles))
+        tissue = engine_tissue_mask(slide, tiles)
         todo = [t for t in todo if tissue.has_tissue(t.core.x, t.core.y, t.core.w, t.core.h)]
         off_tissue_px = OFF_TISSUE_UM / slide_mpp(slide, options)
     skipped = total - len(todo)
