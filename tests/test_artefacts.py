@@ -178,3 +178,40 @@ def test_a_fine_tune_validates_its_starting_weights_first(tmp_path, sample_tiff,
     assert [r["step"] for r in records] == [0, 2]
     assert records[0]["val"]["tp"] == expected["tp"] and records[0]["val"]["fp"] == expected["fp"]
     assert expected["tp"] + expected["fp"] > 0  # the untrained model marks something, so the counts say which weights ran
+
+
+def test_stage1_offset_jitter_shifts_each_batch_within_its_range(tmp_path, sample_tiff, sample_truth):
+    """With ``stage1_offset_jitter`` every training batch reaches stage 2 through a different
+    shift of stage 1's logits, within ±j, drawn from the run's seed; without it, none."""
+    import torch
+
+    from helpers import TINY, sample_tile
+    from wnet_gui.training.data import prepare_tile
+    from wnet_gui.training.trainer import Trainer
+
+    shifts = {}
+    for jitter in (0.0, 1.5):
+        cfg = TrainConfig(name="t", architecture=TINY, mpp=0.5, pretrained_lite=None, crop=64, batch=2, lr=3e-3, steps=6,
+                          val_every=6, threads=2, device="cpu", stage1_offset_jitter=jitter, val_thresholds=(0.3,))
+        tile = prepare_tile(sample_tile(sample_tiff, sample_truth), cfg.mpp, cfg.stage1_target, cfg.density_radius_um, cfg.density_alpha)
+        trainer = Trainer(cfg, tmp_path / f"run{jitter}")
+        seen = []
+        forward = trainer.model.forward
+
+        def spy(x, stage1_offset=0.0, levels=False, seen=seen, forward=forward):
+            if torch.is_grad_enabled():  # a training step, not validation
+                seen.append(stage1_offset)
+            return forward(x, stage1_offset=stage1_offset, levels=levels)
+
+        trainer.model.forward = spy
+        trainer.run([tile], [tile], resume=False)
+        shifts[jitter] = seen
+    assert shifts[0.0] == [0.0] * 6
+    assert len(shifts[1.5]) == 6 and all(-1.5 <= s <= 1.5 for s in shifts[1.5]) and len(set(shifts[1.5])) == 6
+
+
+def test_stage1_offset_jitter_needs_a_w_net_and_a_sane_range():
+    with pytest.raises(ValueError, match="two-stage"):
+        TrainConfig(name="x", architecture={"kind": "unet"}, stage1_offset_jitter=1.0)
+    with pytest.raises(ValueError, match="stage1_offset_jitter"):
+        TrainConfig(name="x", architecture={"kind": "wnet"}, stage1_offset_jitter=-1.0)

@@ -57,6 +57,8 @@ class TrainConfig:
     init_weights: str | None = None  # fine-tune from a run's best.pt/last.pt or a model card (.json)
     init_parts: list[str] | None = None  # only these submodules (e.g. ["stage2"]) from init_weights
     train_parts: list[str] | None = None  # only these submodules learn (e.g. ["type_branch"]); None: all
+    stage1_offset_jitter: float = 0.0  # > 0: each batch's stage-1 logits shifted by U(-j, j) before stage 2 (a W-Net's
+    # stage 2 taught to find the same centres however bright or faint stage 1 draws a lab's nuclei)
     val_thresholds: tuple[float, ...] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     min_distance_um: float = 2.0
     tile_size: int = 512
@@ -78,6 +80,10 @@ class TrainConfig:
             raise ValueError("targets 'teacher' needs init_weights (the teacher) and artefacts > 0 (what it is not to see)")
         if not 0.0 <= self.artefacts <= 1.0:
             raise ValueError(f"artefacts must be a share in [0, 1], not {self.artefacts!r}")
+        if not 0.0 <= self.stage1_offset_jitter <= 4.0:
+            raise ValueError(f"stage1_offset_jitter must be in [0, 4] (logits), not {self.stage1_offset_jitter!r}")
+        if self.stage1_offset_jitter and self.architecture.get("kind") != "wnet":
+            raise ValueError("stage1_offset_jitter needs a two-stage W-Net (architecture kind 'wnet')")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay!r}")
 

@@ -323,7 +323,7 @@ class Trainer:
         mask_t = torch.from_numpy(masks)[:, None].to(self.device)
         dens_t = torch.from_numpy(densities)[:, None].to(self.device)
         with autocast(self.device, self.precision):
-            out = self.model(x)
+            out = self.model(x, **self._offset())
         return detection_loss(out, mask_t, dens_t, torch.from_numpy(has_mask).to(self.device), cfg.loss_alpha, types_t, cfg.type_weight)
 
     def _teacher_step(self, predictor: DensityPredictor, teacher: torch.nn.Module) -> torch.Tensor:
@@ -335,8 +335,16 @@ class Trainer:
             taught = teacher(predictor.to_tensor(clean).contiguous(memory_format=self.memory_format))
         keep = torch.from_numpy(~covered)[:, None].float().to(self.device)
         with autocast(self.device, self.precision):
-            out = self.model(x)
+            out = self.model(x, **self._offset())
         return teacher_loss(out, taught, keep, cfg.loss_alpha, cfg.type_weight)
+
+    def _offset(self) -> dict:
+        """This batch's stage-1 logit shift (``stage1_offset_jitter``), drawn from the run's seeded
+        torch generator so that a resumed run draws on; the targets stay those of the unshifted crop."""
+        jitter = self.cfg.stage1_offset_jitter
+        if not jitter:
+            return {}
+        return {"stage1_offset": float((torch.rand(()) * 2 - 1) * jitter)}
 
     def _teacher(self) -> torch.nn.Module:
         """The initial weights, frozen: what the run must keep doing away from artefacts."""
