@@ -1,8 +1,10 @@
-"""What dropping points off the tissue (``OFF_TISSUE_UM`` from the tissue mask; on whenever the
-engine skips background, as the app and `wnet detect` run) costs and buys.
+"""What dropping points off the tissue (farther than ``OFF_TISSUE_UM`` from the tissue mask or
+from stained tissue, ``TissueMask.near``; on whenever the engine skips background, as the app
+and `wnet detect` run) costs and buys.
 
-- ``--split train`` (safe for choosing the margin): how many *true* nuclei of each set's training
-  images lie farther than each margin from the tissue mask the engine makes of that image;
+- ``--split train`` (safe for choosing the margin and the stain chroma, ``STAIN_CHROMA``): how
+  many *true* nuclei of each set's training images lie farther than each margin from the tissue
+  or the stained tissue of the masks the engine makes of that image;
 - ``--split test`` (once, for the chosen margin): each set's test F1 with and without the check,
   for the models given, and CRCHisto img11's points and precision both ways.
 
@@ -35,7 +37,7 @@ def engine_mask(slide, card) -> TissueMask:
 
 
 def train_split(card) -> None:
-    print(f"true training nuclei farther than each margin from the tissue mask ({card.name}'s tiling)")
+    print(f"true training nuclei farther than each margin from the tissue or the stained tissue ({card.name}'s tiling)")
     for name in datasets.NAMES:
         lost, total = np.zeros(len(MARGINS), int), 0
         for tile in datasets.load(name, "train"):

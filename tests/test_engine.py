@@ -285,3 +285,31 @@ def test_tissue_mask_says_how_near_a_point_is_to_tissue():
     mask = TissueMask(ArraySlide("block", image, 0.5), max_size=400)
     near = mask.near(np.array([[150.0, 200.0], [215.0, 200.0], [260.0, 200.0], [390.0, 10.0]]), within=16.0)
     assert near.tolist() == [True, True, False, False]  # inside; 15 px off (mask's own 1-px growth included); 60 px; far
+
+
+def test_debris_on_the_glass_is_not_tissue_for_points_but_dark_nuclei_in_tissue_are():
+    """Grey-black debris lying on the glass is dark, so the tissue mask keeps its tiles; but it is
+    not stained, so a point on it far from stained tissue is dropped. A cluster of near-black
+    haematoxylin nuclei inside pink tissue stays near stained tissue."""
+    from wnet_gui.slides import ArraySlide
+    from wnet_gui.slides.tissue import TissueMask
+
+    image = np.full((600, 600, 3), 238, np.uint8)  # glass
+    image[50:350, 50:350] = (225, 150, 200)  # pink (eosin) tissue
+    image[150:190, 150:190] = (55, 35, 85)  # near-black purple nuclei, packed, inside it
+    image[450:520, 420:500] = (42, 38, 36)  # a grey-black debris clump, 70 px from the tissue
+    mask = TissueMask(ArraySlide("debris", image, 0.5), max_size=600)
+    assert mask.mask[480, 460]  # dark: the tissue mask counts it (its tile is read)
+    near = mask.near(np.array([[170.0, 170.0], [460.0, 485.0], [200.0, 200.0]]), within=16.0)
+    assert near.tolist() == [True, False, True]
+
+
+def test_a_stain_that_leaves_most_tissue_grey_is_not_judged_by_colour():
+    from wnet_gui.slides import ArraySlide
+    from wnet_gui.slides.tissue import TissueMask
+
+    image = np.full((400, 400, 3), 238, np.uint8)
+    image[50:350, 50:350] = (90, 88, 86)  # tissue scanned nearly grey (a faded or odd stain)
+    mask = TissueMask(ArraySlide("grey", image, 0.5), max_size=400)
+    assert np.array_equal(mask.stained, mask.mask)
+    assert mask.near(np.array([[200.0, 200.0]]), within=16.0).tolist() == [True]

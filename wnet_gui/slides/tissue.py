@@ -33,6 +33,27 @@ def tissue_mask_from_rgb(rgb: np.ndarray, min_object_fraction: float = 1e-4) -> 
     return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
 
 
+STAIN_CHROMA = 0.11  # optical-density chroma that counts as stained: the largest (0.01 steps) leaving every
+# true training nucleus of MoNuSeg, CRCHisto and CoNSeP within 4 µm of the stained mask (scripts/tissue_check_cost.py)
+STAINED_SHARE = 0.5  # a slide whose stained mask covers less of its tissue mask than this is not judged by colour
+
+
+def stained_mask_from_rgb(rgb: np.ndarray, min_chroma: float = STAIN_CHROMA, min_object_fraction: float = 1e-4) -> np.ndarray:
+    """Boolean mask of stained tissue: pixels that absorb light (optical density summed over
+    R, G, B above 0.2) *and* absorb it unevenly across the three (H&E's pink and purple), with
+    the tissue mask's clean-up. Black and grey debris, pigment clumps and dust absorb all three
+    alike, so they are dark without being stained; a saturated haematoxylin nucleus is still
+    chromatic, and it sits in pink tissue anyway."""
+    od = -np.log((rgb.astype(np.float32) + 1.0) / 256.0)
+    total = od.sum(axis=-1)
+    chroma = (od.max(axis=-1) - od.min(axis=-1)) / np.maximum(total, 1e-3)
+    mask = (total > 0.2) & (chroma > min_chroma)
+    min_size = max(4, int(min_object_fraction * mask.size))
+    mask = remove_small_objects(mask, max_size=min_size) if _has_max_size() else remove_small_objects(mask, min_size=min_size)
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
+
+
 def _has_max_size() -> bool:
     import inspect
 
@@ -47,10 +68,20 @@ class TissueMask:
         thumb = slide.get_thumbnail(max_size)
         # a sampled thumbnail has not seen most of the slide: skip nothing rather than miss tissue
         self.mask = np.ones(thumb.shape[:2], bool) if slide.thumbnail_sampled else tissue_mask_from_rgb(thumb)
-        self._everywhere = bool(self.mask.all())
+        self.stained = self._stained(thumb, slide.thumbnail_sampled)
+        self._everywhere = bool(self.mask.all() and self.stained.all())
         w, h = slide.dimensions
         self.scale_x = thumb.shape[1] / w
         self.scale_y = thumb.shape[0] / h
+
+    def _stained(self, thumb: np.ndarray, sampled: bool) -> np.ndarray:
+        """Where points may lie: the stained part of the tissue, or the whole tissue mask when
+        colour cannot be trusted (a sampled thumbnail; a stain that leaves most tissue grey)."""
+        if sampled:
+            return self.mask
+        stained = stained_mask_from_rgb(thumb)
+        tissue = int(self.mask.sum())
+        return stained if tissue and stained.sum() >= STAINED_SHARE * tissue else self.mask
 
     def fraction(self, x: float, y: float, w: float, h: float) -> float:
         """Share of the level-0 rectangle covered by tissue (0 outside the slide)."""
@@ -68,12 +99,15 @@ class TissueMask:
         return self.fraction(x, y, w, h) > 0
 
     def near(self, xy: np.ndarray, within: float) -> np.ndarray:
-        """Whether each level-0 point (x, y) lies within ``within`` level-0 pixels of tissue."""
+        """Whether each level-0 point (x, y) lies within ``within`` level-0 pixels both of the
+        tissue mask (not out on the glass, by a speck of dust or ink) and of stained tissue
+        (``stained``: not on a clump of grey-black debris or pigment lying on the glass)."""
         xy = np.asarray(xy, np.float64).reshape(-1, 2)
         if self._everywhere or not len(xy):
             return np.ones(len(xy), bool)
-        if self._distance is None:  # mask pixels to the nearest tissue pixel, once
-            self._distance = cv2.distanceTransform((~self.mask).astype(np.uint8), cv2.DIST_L2, 5)
+        if self._distance is None:  # mask pixels to the nearest tissue / stained pixel, once
+            self._distance = np.maximum(cv2.distanceTransform((~self.mask).astype(np.uint8), cv2.DIST_L2, 5),
+                                        cv2.distanceTransform((~self.stained).astype(np.uint8), cv2.DIST_L2, 5))
         H, W = self.mask.shape
         cols = np.clip(np.floor(xy[:, 0] * self.scale_x).astype(int), 0, W - 1)
         rows = np.clip(np.floor(xy[:, 1] * self.scale_y).astype(int), 0, H - 1)
