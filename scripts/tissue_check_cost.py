@@ -9,12 +9,13 @@ and `wnet detect` run) costs and buys.
   for the models given, and CRCHisto img11's points and precision both ways.
 
     python scripts/tissue_check_cost.py --split train
-    python scripts/tissue_check_cost.py --split test fast accurate
+    python scripts/tissue_check_cost.py --split test fast accurate [--crops DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def train_split(card) -> None:
         print(f"{name}: {total:,} nuclei; lost at " + ", ".join(f"{m:g} µm: {n}" for m, n in zip(MARGINS, lost)))
 
 
-def test_split(cards) -> None:
+def test_split(cards, crops=None) -> None:
     print(f"test F1 without → with the tissue check ({OFF_TISSUE_UM:g} µm)")
     for card in cards:
         for name in datasets.NAMES:
@@ -68,22 +69,47 @@ def test_split(cards) -> None:
         said = []
         for check in (False, True):
             run = run_detection(slide, card, options=DetectOptions(device="cpu", skip_background=check))
-            tp = len(match_points(run.centres, img11.centres, 6.0)[0])
+            matched = match_points(run.centres, img11.centres, 6.0)[0]
+            tp = len(matched)
+            unmatched = np.ones(len(run.centres), bool)
+            unmatched[matched] = False
             said.append(f"{len(run.centres)} points, {tp} on nuclei, precision {tp / max(len(run.centres), 1):.3f}")
         print(f"{card.name} img11: {said[0]} → {said[1]}")
+        if crops is not None:
+            path = crops / f"img11-unmatched-{card.name}.png"
+            write_crops(img11.image, run.centres[unmatched], path)
+            print(f"  its {int(unmatched.sum())} unmatched points, one crop each: {path}")
+
+
+def write_crops(image: np.ndarray, xy: np.ndarray, path, half: int = 24, per_row: int = 8) -> None:
+    """A sheet of crops around points, each circled, three times enlarged, to look at by eye."""
+    import cv2
+
+    padded = cv2.copyMakeBorder(image, half, half, half, half, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    tiles = []
+    for x, y in np.round(xy).astype(int):
+        crop = cv2.resize(padded[y : y + 2 * half, x : x + 2 * half], (6 * half, 6 * half), interpolation=cv2.INTER_NEAREST)
+        cv2.circle(crop, (3 * half, 3 * half), 14, (0, 255, 0), 1)
+        tiles.append(crop)
+    if not tiles:
+        return
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % per_row)
+    sheet = np.vstack([np.hstack(tiles[k : k + per_row]) for k in range(0, len(tiles), per_row)])
+    cv2.imwrite(str(path), sheet[..., ::-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="*", default=["accurate"])
     ap.add_argument("--split", choices=("train", "test"), required=True)
+    ap.add_argument("--crops", type=Path, default=None, help="with --split test: write img11's unmatched points (check on) as crop sheets here")
     args = ap.parse_args()
     cards = [resolve_card(m) for m in args.models]
     if args.split == "train":
         for card in cards:
             train_split(card)
     else:
-        test_split(cards)
+        test_split(cards, args.crops)
 
 
 if __name__ == "__main__":
