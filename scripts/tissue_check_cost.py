@@ -77,17 +77,19 @@ def test_split(cards, crops=None) -> None:
         print(f"{card.name} img11: {said[0]} → {said[1]}")
         if crops is not None:
             path = crops / f"img11-unmatched-{card.name}.png"
-            write_crops(img11.image, run.centres[unmatched], path)
+            write_crops([(img11.image, xy) for xy in run.centres[unmatched]], path)
             print(f"  its {int(unmatched.sum())} unmatched points, one crop each: {path}")
 
 
-def write_crops(image: np.ndarray, xy: np.ndarray, path, half: int = 24, per_row: int = 8) -> None:
-    """A sheet of crops around points, each circled, three times enlarged, to look at by eye."""
+def write_crops(points: list, path, half: int = 24, per_row: int = 8) -> None:
+    """A sheet of crops around points, each ``(image, (x, y))``, circled and three times enlarged,
+    to look at by eye."""
     import cv2
 
-    padded = cv2.copyMakeBorder(image, half, half, half, half, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     tiles = []
-    for x, y in np.round(xy).astype(int):
+    for image, (x, y) in points:
+        padded = cv2.copyMakeBorder(image, half, half, half, half, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        x, y = int(round(x)), int(round(y))
         crop = cv2.resize(padded[y : y + 2 * half, x : x + 2 * half], (6 * half, 6 * half), interpolation=cv2.INTER_NEAREST)
         cv2.circle(crop, (3 * half, 3 * half), 14, (0, 255, 0), 1)
         tiles.append(crop)
