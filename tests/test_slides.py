@@ -112,3 +112,20 @@ def test_tissue_mask_separates_tissue_from_glass(sample_tiff):
     mask = tissue_mask_from_rgb(canvas)
     assert mask[:, :500].mean() > 0.9
     assert mask[:, 520:].mean() < 0.01
+
+
+def test_an_exact_thumbnail_does_not_depend_on_what_was_read_before(tmp_path, mosaic):
+    """The app's viewer reads a large thumbnail first, and a later smaller one is shrunk from it;
+    the tissue mask asks for ``exact`` pixels, so the app and `wnet detect` (a fresh slide) make
+    the same mask and keep the same points."""
+    from wnet_gui.slides.tissue import TissueMask
+
+    path = tmp_path / "pyramid.tif"
+    write_pyramidal_tiff(path, mosaic)
+    fresh = open_slide(path).get_thumbnail(300)
+    viewed = open_slide(path)
+    big = viewed.get_thumbnail(1024)  # what the viewer reads first
+    assert not np.array_equal(viewed.get_thumbnail(300), fresh)  # shrunk from the viewer's: other pixels
+    assert np.array_equal(viewed.get_thumbnail(300, exact=True), fresh)
+    assert np.array_equal(viewed.get_thumbnail(1024), big)  # the viewer's stays cached
+    assert np.array_equal(TissueMask(viewed, max_size=300).mask, TissueMask(open_slide(path), max_size=300).mask)

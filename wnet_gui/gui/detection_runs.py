@@ -87,7 +87,10 @@ class DetectionRuns(QObject):
             from ..engine.device import select_device
             from ..engine.predict import DensityPredictor
 
-            predictor = DensityPredictor.from_card(card, select_device(ctx.panel.device()))
+            options = DetectOptions(device=ctx.panel.device(), threads=max(1, (os.cpu_count() or 2) - 1),
+                                    sensitivity=ctx.panel.sensitivity_for(card), tta=ctx.panel.flip_averaging())
+            # the engine's own precision, as `wnet detect` and cohorts run it: the same nuclei either way
+            predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)
         except (ModelError, ValueError) as exc:
             ctx.error("Model cannot be used", str(exc))
             return
@@ -101,8 +104,6 @@ class DetectionRuns(QObject):
         candidates = replaceable(store, in_region)  # replaced as tiles finish (annotations.run_merge has the rule)
         token = self.runs.new_token(kind="detect", candidates=set(int(i) for i in candidates), replaced=[], added=[], card=card,
                                     start=time.monotonic(), outline=region if isinstance(region, PolygonRegion) else None)
-        options = DetectOptions(device=ctx.panel.device(), threads=max(1, (os.cpu_count() or 2) - 1),
-                                sensitivity=ctx.panel.sensitivity_for(card), tta=ctx.panel.flip_averaging())
         slide = ctx.slide
 
         def work(report, cancel) -> bool:

@@ -140,7 +140,7 @@ class Slide(ABC):
             region = cv2.resize(region, (out_w, out_h), interpolation=interp)
         return region
 
-    def get_thumbnail(self, max_size: int = 1024) -> np.ndarray:
+    def get_thumbnail(self, max_size: int = 1024, exact: bool = False) -> np.ndarray:
         """Whole slide shrunk so its longer side is at most ``max_size`` pixels.
 
         Read chunk by chunk from the coarsest level that is fine enough, so memory stays
@@ -148,19 +148,27 @@ class Slide(ABC):
         TIFF of 65,536² is a 36 kB file) would need all of level 0 decoded: past
         ``THUMBNAIL_BUDGET_PX`` only an even grid of chunks is read and the rest stays grey;
         ``thumbnail_sampled`` says so (the tissue mask then skips nothing, and the viewer
-        still draws real tiles when zoomed in)."""
-        cached = getattr(self, "_thumbnail", None)
-        if cached is not None and max(cached.shape[:2]) >= max_size:
-            return _shrink(cached, max_size)
+        still draws real tiles when zoomed in).
+
+        A larger thumbnail read before is shrunk rather than the slide read again, unless
+        ``exact``: then the pixels are those read at this size, whatever was asked before, so
+        that what is computed from them (the tissue mask) is the same in the app, whose viewer
+        asks first, and in `wnet detect` (a sampled thumbnail is reused: its mask ignores them)."""
         w, h = self.dimensions
         downsample = max(1.0, max(w, h) / max_size)
+        size = (max(1, round(h / downsample)), max(1, round(w / downsample)))
+        cached = getattr(self, "_thumbnail", None)
+        if cached is not None and max(cached.shape[:2]) >= max_size:
+            if not exact or self.thumbnail_sampled or cached.shape[:2] == size:
+                return _shrink(cached, max_size)
         level = self.best_level_for_downsample(downsample)
         lw, lh = self.level_dimensions[level]
         if lw * lh <= THUMBNAIL_CHUNK**2:
             thumb = self.read_scaled(0, 0, w, h, downsample)
         else:
             thumb = self._chunked_thumbnail(level, downsample)
-        self._thumbnail = thumb
+        if cached is None or max(thumb.shape[:2]) >= max(cached.shape[:2]):
+            self._thumbnail = thumb  # the larger one stays: the viewer's
         return thumb.copy()
 
     def _chunked_thumbnail(self, level: int, downsample: float) -> np.ndarray:

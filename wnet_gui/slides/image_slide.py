@@ -133,7 +133,8 @@ class ImageSlide(Slide):
             out[y0 - y : y1 - y, x0 - x : x1 - x] = self._image[y0:y1, x0:x1]
         return out
 
-    def get_thumbnail(self, max_size: int = 1024) -> np.ndarray:
+    def get_thumbnail(self, max_size: int = 1024, exact: bool = False) -> np.ndarray:
+        """Always ``exact``: the same halvings of the image whatever was asked before."""
         level = 0  # halvings are cached so repeated thumbnails of a large image are cheap
         while max(self._pyramid[level].shape[:2]) > 2 * max_size:
             if level + 1 == len(self._pyramid):

@@ -65,7 +65,7 @@ class TissueMask:
 
     def __init__(self, slide: Slide, max_size: int = 2048):
         self._distance: np.ndarray | None = None
-        thumb = slide.get_thumbnail(max_size)
+        thumb = slide.get_thumbnail(max_size, exact=True)  # the same mask whatever the viewer read first
         # a sampled thumbnail has not seen most of the slide: skip nothing rather than miss tissue
         self.mask = np.ones(thumb.shape[:2], bool) if slide.thumbnail_sampled else tissue_mask_from_rgb(thumb)
         self.stained = self._stained(thumb, slide.thumbnail_sampled)
