@@ -222,19 +222,23 @@ def test_thousands_of_masks_say_how_long_first(qtbot, window, sample_copy, monke
 
 def test_auto_detect_in_the_app_finds_what_wnet_detect_finds(qtbot, person, sample_copy):
     """The app's Auto-detect runs the engine exactly as `wnet detect` does (the same precision
-    among others: bf16 where the CPU does it natively), so a slide gets the same nuclei whichever
-    a pathologist or a cohort script used."""
+    among others: bf16 where the CPU does it natively; every core), so a slide gets the same
+    nuclei whichever a pathologist or a cohort script used."""
     from user import detect_with, launch, open_slide
 
     from wnet_gui.engine.detect import DetectOptions, run_detection
     from wnet_gui.models.zoo import resolve_card
     from wnet_gui.slides import open_slide as open_file
 
+    import torch
+
+    cores = torch.get_num_threads()
     window = launch(qtbot)
     open_slide(qtbot, window, person, sample_copy)
     combo = window.panel.region_combo
     combo.setCurrentIndex(combo.findData("slide"))  # Region: Whole slide, as picked in the panel
     detect_with(qtbot, window, "accurate")
+    assert torch.get_num_threads() == cores  # every core, as the CLI (and NuClick, teaching after it) run
     app = window.store.coordinates(window.store.ids())
     cli = run_detection(open_file(sample_copy), resolve_card("accurate"), options=DetectOptions()).centres
     person.check()
