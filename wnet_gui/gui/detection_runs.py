@@ -86,8 +86,7 @@ class DetectionRuns(QObject):
             from ..engine.device import select_device
             from ..engine.predict import DensityPredictor
 
-            # every core, as `wnet detect`: on 2 cores one thread doubled the wait (CMU-1 with accurate 24.5 s → 12.8 s)
-            # while the window kept drawing (a 10 ms timer: p99 14 ms late); the GUI thread only draws
+            # every core, as `wnet detect`: the GUI thread only draws, and keeps drawing (BENCHMARKS.md, The app)
             options = DetectOptions(device=ctx.panel.device(), sensitivity=ctx.panel.sensitivity_for(card), tta=ctx.panel.flip_averaging())
             # the engine's own precision, as `wnet detect` and cohorts run it: the same nuclei either way
             predictor = DensityPredictor.from_card(card, select_device(options.device), options.precision)

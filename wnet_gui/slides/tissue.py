@@ -25,10 +25,14 @@ def tissue_mask_from_rgb(rgb: np.ndarray, min_object_fraction: float = 1e-4) -> 
     t = min(max(t, 0.04), 0.10)
     mask = (sat > t) | (val < 0.55)
     mask &= val > 0.05  # black scanner borders are not tissue
+    return _cleaned(mask, min_object_fraction)
+
+
+def _cleaned(mask: np.ndarray, min_object_fraction: float) -> np.ndarray:
+    """Specks smaller than ``min_object_fraction`` of the image removed, pale gaps inside tissue
+    (lumen, fat) closed a little, then grown by a pixel so tiles at the tissue edge are kept."""
     min_size = max(4, int(min_object_fraction * mask.size))
     mask = remove_small_objects(mask, max_size=min_size) if _has_max_size() else remove_small_objects(mask, min_size=min_size)
-    # close pale gaps inside tissue (lumen, fat) a little, then grow by a pixel so tiles
-    # at the tissue edge are kept
     closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
 
@@ -47,11 +51,7 @@ def stained_mask_from_rgb(rgb: np.ndarray, min_chroma: float = STAIN_CHROMA, min
     od = -np.log((rgb.astype(np.float32) + 1.0) / 256.0)
     total = od.sum(axis=-1)
     chroma = (od.max(axis=-1) - od.min(axis=-1)) / np.maximum(total, 1e-3)
-    mask = (total > 0.2) & (chroma > min_chroma)
-    min_size = max(4, int(min_object_fraction * mask.size))
-    mask = remove_small_objects(mask, max_size=min_size) if _has_max_size() else remove_small_objects(mask, min_size=min_size)
-    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
+    return _cleaned((total > 0.2) & (chroma > min_chroma), min_object_fraction)
 
 
 def _has_max_size() -> bool:
@@ -106,8 +106,8 @@ class TissueMask:
         if self._everywhere or not len(xy):
             return np.ones(len(xy), bool)
         if self._distance is None:  # mask pixels to the nearest tissue / stained pixel, once
-            self._distance = np.maximum(cv2.distanceTransform((~self.mask).astype(np.uint8), cv2.DIST_L2, 5),
-                                        cv2.distanceTransform((~self.stained).astype(np.uint8), cv2.DIST_L2, 5))
+            masks = (self.mask,) if self.stained is self.mask else (self.mask, self.stained)
+            self._distance = np.max([cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 5) for m in masks], axis=0)
         H, W = self.mask.shape
         cols = np.clip(np.floor(xy[:, 0] * self.scale_x).astype(int), 0, W - 1)
         rows = np.clip(np.floor(xy[:, 1] * self.scale_y).astype(int), 0, H - 1)
