@@ -58,17 +58,17 @@ def rotated(a: Annotated) -> Annotated:
     return Annotated(a.name, np.ascontiguousarray(a.image[::-1, ::-1]), a.mpp, a.centres)
 
 
-def stage1_logits(card, net, a: Annotated) -> tuple[np.ndarray, float]:
-    """Stage 1's logits over the image at the model's scale, and that scale's factor."""
-    f = a.mpp / card.mpp
+def stage1_logits(predictor: DensityPredictor, net, a: Annotated) -> tuple[np.ndarray, float]:
+    """Stage 1's logits (``net``: the predictor's model in fp32) over the image at the model's
+    scale, and that scale's factor."""
+    f = a.mpp / predictor.card.mpp
     img = a.image if abs(f - 1) < 1e-3 else cv2.resize(a.image, None, fx=f, fy=f,
                                                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     h, w = img.shape[:2]
     padded = np.full((-(-h // 32) * 32, -(-w // 32) * 32, 3), 255, np.uint8)
     padded[:h, :w] = img
-    x = (padded - np.array(card.mean) * 255) / (np.array(card.std) * 255)
     with torch.inference_mode():
-        out = net(torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None])
+        out = net(predictor.to_tensor(padded[None]))
     return out["mask_logits"][0, 0, :h, :w].float().numpy(), f
 
 
@@ -125,7 +125,7 @@ def main() -> None:
                 agree_n[k] += (len(run.centres) + len(back)) / 2
         maxima, at_truth = 0, []
         for a in images:
-            logits, f = stage1_logits(card, net, a)
+            logits, f = stage1_logits(predictor, net, a)
             maxima += len(peak_local_max(logits, min_distance=int(round(2.0 / card.mpp)), threshold_abs=-2.0, exclude_border=False))
             c = np.clip(np.round(a.centres * f).astype(int), 0, [logits.shape[1] - 1, logits.shape[0] - 1])
             at_truth.append(ndi.maximum_filter(logits, size=9)[c[:, 1], c[:, 0]])
